@@ -1,0 +1,372 @@
+/* config.c — see config.h. The table below is the only list of keys. */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+
+#include "core/log.h"
+
+enum cfg_type { CFG_STRING, CFG_LONG, CFG_BOOL };
+
+struct cfg_key {
+	const char *name;	/* key in the file; env is TANDEM_ + upper(name) */
+	enum cfg_type type;	/* how the value is parsed */
+	size_t offset;		/* field in struct config */
+	const char *def;	/* default, as text */
+	long min, max;		/* bounds for CFG_LONG */
+	bool secret;		/* redacted in logs; may come from <name>_file */
+	int (*validate)(const char *value, char *err, size_t errlen); /* extra check, or NULL */
+};
+
+static int validate_listen(const char *v, char *err, size_t errlen)
+{
+	const char *colon = strrchr(v, ':');
+	if (!colon || colon == v || !colon[1]) {
+		snprintf(err, errlen, "listen must be address:port, got \"%s\"", v);
+		return ERR_CONFIG;
+	}
+	char *end;
+	errno = 0;
+	long port = strtol(colon + 1, &end, 10);
+	if (errno || *end || port < 1 || port > 65535) {
+		snprintf(err, errlen, "listen port must be 1-65535, got \"%s\"", colon + 1);
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
+static int validate_base_url(const char *v, char *err, size_t errlen)
+{
+	size_t n = strlen(v);
+	if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) || v[n - 1] == '/') {
+		snprintf(err, errlen, "base_url must start with http:// or https:// and not end in /");
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
+static int validate_log_level(const char *v, char *err, size_t errlen)
+{
+	if (log_level_parse(v) < 0) {
+		snprintf(err, errlen, "log_level must be debug, info, warn or error");
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
+#define OFF(f) offsetof(struct config, f)
+static const struct cfg_key keys[] = {
+	{"database_url", CFG_STRING, OFF(database_url), "", 0, 0, true, NULL},
+	{"listen", CFG_STRING, OFF(listen), "127.0.0.1:8080", 0, 0, false, validate_listen},
+	{"base_url", CFG_STRING, OFF(base_url), "http://127.0.0.1:8080", 0, 0, false, validate_base_url},
+	{"template_dir", CFG_STRING, OFF(template_dir), "templates", 0, 0, false, NULL},
+	{"log_level", CFG_STRING, OFF(log_level), "info", 0, 0, false, validate_log_level},
+	{"threads", CFG_LONG, OFF(threads), "16", 1, 256, false, NULL},
+	{"max_body", CFG_LONG, OFF(max_body), "1048576", 1024, 64L << 20, false, NULL},
+	{"request_timeout_ms", CFG_LONG, OFF(request_timeout_ms), "30000", 100, 600000, false, NULL},
+	{"db_connect_timeout", CFG_LONG, OFF(db_connect_timeout), "3", 1, 60, false, NULL},
+	{"db_statement_timeout_ms", CFG_LONG, OFF(db_statement_timeout_ms), "10000", 100, 3600000, false, NULL},
+	{"access_log", CFG_BOOL, OFF(access_log), "true", 0, 0, false, NULL},
+	{"var_dir", CFG_STRING, OFF(var_dir), "var", 0, 0, false, NULL},
+};
+#undef OFF
+
+static void errf(char *err, size_t errlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static const struct cfg_key *find_key(const char *name, size_t len, bool *is_file)
+{
+	*is_file = false;
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		size_t kl = strlen(keys[i].name);
+		if (len == kl && strncmp(name, keys[i].name, len) == 0)
+			return &keys[i];
+		if (keys[i].secret && len == kl + 5 && strncmp(name, keys[i].name, kl) == 0 &&
+		    strncmp(name + kl, "_file", 5) == 0) {
+			*is_file = true;
+			return &keys[i];
+		}
+	}
+	return NULL;
+}
+
+/* Reads a secret file: at most 64 KiB, trailing newline removed. */
+static char *read_secret(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		errf(err, errlen, "cannot read secret file %s", path);
+		return NULL;
+	}
+	char *data = xmalloc(65537);
+	size_t n = fread(data, 1, 65536, f);
+	bool more = fgetc(f) != EOF;
+	fclose(f);
+	if (more) {
+		free(data);
+		errf(err, errlen, "secret file %s is over 64 KiB", path);
+		return NULL;
+	}
+	while (n && (data[n - 1] == '\n' || data[n - 1] == '\r'))
+		n--;
+	data[n] = '\0';
+	return data;
+}
+
+static int set_value(struct config *cfg, const struct cfg_key *k, const char *value, const char *where,
+		     char *err, size_t errlen)
+{
+	char *field = (char *)cfg + k->offset;
+	char sub[256];
+	switch (k->type) {
+	case CFG_STRING:
+		if (k->validate && k->validate(value, sub, sizeof(sub)) != 0) {
+			errf(err, errlen, "%s: %s", where, sub);
+			return ERR_CONFIG;
+		}
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return 0;
+	case CFG_LONG: {
+		char *end;
+		errno = 0;
+		long v = strtol(value, &end, 10);
+		if (errno || end == value || *end || v < k->min || v > k->max) {
+			errf(err, errlen, "%s: %s must be an integer from %ld to %ld", where, k->name, k->min,
+			     k->max);
+			return ERR_CONFIG;
+		}
+		*(long *)field = v;
+		return 0;
+	}
+	case CFG_BOOL:
+		if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1")) {
+			*(bool *)field = true;
+		} else if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0")) {
+			*(bool *)field = false;
+		} else {
+			errf(err, errlen, "%s: %s must be true or false", where, k->name);
+			return ERR_CONFIG;
+		}
+		return 0;
+	}
+	BUG("unknown config type");
+}
+
+static int set_named(struct config *cfg, const char *name, size_t len, const char *value, const char *where,
+		     char *err, size_t errlen)
+{
+	bool is_file;
+	const struct cfg_key *k = find_key(name, len, &is_file);
+	if (!k) {
+		errf(err, errlen, "%s: unknown key \"%.*s\"", where, (int)(len > 64 ? 64 : len), name);
+		return ERR_CONFIG;
+	}
+	if (!is_file)
+		return set_value(cfg, k, value, where, err, errlen);
+	char *secret = read_secret(value, err, errlen);
+	if (!secret)
+		return ERR_CONFIG;
+	int rc = set_value(cfg, k, secret, where, err, errlen);
+	free(secret);
+	return rc;
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		errf(err, errlen, "cannot open config file %s", path);
+		return ERR_CONFIG;
+	}
+	char line[4096];
+	int lineno = 0, rc = 0;
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		char where[512];
+		snprintf(where, sizeof(where), "%s:%d", path, lineno);
+		if (!strchr(line, '\n') && !feof(f)) {
+			errf(err, errlen, "%s: line too long", where);
+			rc = ERR_CONFIG;
+			break;
+		}
+		char *s = trim(line);
+		if (!*s || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			errf(err, errlen, "%s: expected key = value", where);
+			rc = ERR_CONFIG;
+			break;
+		}
+		*eq = '\0';
+		char *key = trim(s), *value = trim(eq + 1);
+		size_t vl = strlen(value);
+		if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
+			value[vl - 1] = '\0';
+			value++;
+		}
+		rc = set_named(cfg, key, strlen(key), value, where, err, errlen);
+		if (rc)
+			break;
+	}
+	fclose(f);
+	return rc;
+}
+
+extern char **environ;
+
+static int load_env(struct config *cfg, char *err, size_t errlen)
+{
+	for (char **e = environ; *e; e++) {
+		if (strncmp(*e, "TANDEM_", 7) != 0)
+			continue;
+		const char *eq = strchr(*e, '=');
+		if (!eq)
+			continue;
+		const char *name = *e + 7;
+		size_t len = (size_t)(eq - name);
+		/* Variables of the tooling around the server, not configuration. */
+		if ((len == 6 && !strncmp(name, "CONFIG", 6)) || (len == 3 && !strncmp(name, "BIN", 3)))
+			continue;
+		char lower[128];
+		if (len >= sizeof(lower)) {
+			errf(err, errlen, "environment: unknown variable TANDEM_%.40s…", name);
+			return ERR_CONFIG;
+		}
+		for (size_t i = 0; i < len; i++)
+			lower[i] = (char)tolower((unsigned char)name[i]);
+		lower[len] = '\0';
+		char where[160];
+		snprintf(where, sizeof(where), "environment TANDEM_%.*s", (int)len, name);
+		int rc = set_named(cfg, lower, len, eq + 1, where, err, errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int config_load(struct config *cfg, const char *file, char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		int rc = set_value(cfg, &keys[i], keys[i].def, "default", err, errlen);
+		if (rc)
+			BUG("bad config default");
+	}
+	if (!file)
+		file = getenv("TANDEM_CONFIG");
+	if (file && *file) {
+		int rc = load_file(cfg, file, err, errlen);
+		if (rc)
+			return rc;
+	}
+	return load_env(cfg, err, errlen);
+}
+
+void config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+		if (keys[i].type == CFG_STRING) {
+			char **p = (char **)((char *)cfg + keys[i].offset);
+			free(*p);
+			*p = NULL;
+		}
+}
+
+char *config_redact_url(const char *url)
+{
+	size_t n = strlen(url);
+	char *out = xmalloc(n + 8);
+	/* URI form: scheme://user:password@host */
+	const char *scheme = strstr(url, "://");
+	const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+	if (scheme && at) {
+		const char *colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3));
+		if (colon) {
+			snprintf(out, n + 8, "%.*s***%s", (int)(colon + 1 - url), url, at);
+			return out;
+		}
+		snprintf(out, n + 8, "%s", url);
+		return out;
+	}
+	/* Keyword form: password=value (value possibly quoted). */
+	size_t o = 0;
+	const char *p = url;
+	while (*p) {
+		if (strncmp(p, "password", 8) == 0 && (p == url || isspace((unsigned char)p[-1]))) {
+			const char *q = p + 8;
+			while (isspace((unsigned char)*q))
+				q++;
+			if (*q == '=') {
+				q++;
+				while (isspace((unsigned char)*q))
+					q++;
+				memcpy(out + o, "password=***", 12);
+				o += 12;
+				if (*q == '\'') {
+					q++;
+					while (*q && *q != '\'')
+						q += (*q == '\\' && q[1]) ? 2 : 1;
+					if (*q)
+						q++;
+				} else {
+					while (*q && !isspace((unsigned char)*q))
+						q++;
+				}
+				p = q;
+				continue;
+			}
+		}
+		if (o < n + 7)
+			out[o++] = *p;
+		p++;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+void config_log(const struct config *cfg)
+{
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		const struct cfg_key *k = &keys[i];
+		const char *field = (const char *)cfg + k->offset;
+		switch (k->type) {
+		case CFG_STRING: {
+			const char *v = *(char *const *)field;
+			if (k->secret) {
+				char *r = config_redact_url(v ? v : "");
+				log_info("config %s = \"%s\"", k->name, r);
+				free(r);
+			} else {
+				log_info("config %s = \"%s\"", k->name, v ? v : "");
+			}
+			break;
+		}
+		case CFG_LONG:
+			log_info("config %s = %ld", k->name, *(const long *)field);
+			break;
+		case CFG_BOOL:
+			log_info("config %s = %s", k->name, *(const bool *)field ? "true" : "false");
+			break;
+		}
+	}
+}

@@ -1,0 +1,39 @@
+/*
+ * config.h — Tandem's configuration: one table (Redis's standardConfig).
+ *
+ * Values come from the defaults in the table, then a file of `key = value`
+ * lines (--config FILE or TANDEM_CONFIG), then TANDEM_<KEY> environment
+ * variables. A secret may instead be read from a file named by
+ * `<key>_file` / TANDEM_<KEY>_FILE. Unknown keys are errors. The
+ * effective configuration is logged with secrets redacted.
+ */
+#ifndef TANDEM_CORE_CONFIG_H
+#define TANDEM_CORE_CONFIG_H
+
+#include "core/common.h"
+
+struct config {
+	char *database_url;	/* libpq conninfo or URI; secret (may hold a password) */
+	char *listen;		/* address:port the HTTP server binds */
+	char *base_url;		/* public URL used in links, emails and invites */
+	char *template_dir;	/* where *.mustache files and static/ live */
+	char *log_level;	/* debug, info, warn, error */
+	long threads;		/* civetweb worker threads (one DB connection each) */
+	long max_body;		/* largest request body accepted, bytes */
+	long request_timeout_ms; /* civetweb's per-request read/write timeout */
+	long db_connect_timeout; /* seconds libpq may spend connecting */
+	long db_statement_timeout_ms; /* per statement, so no request hangs on a lock */
+	bool access_log;	/* one line per request on stderr */
+	char *var_dir;		/* the server's own writable state (mail spool, keys) */
+};
+
+/* Fills cfg from defaults, the file (NULL for none) and the environment.
+ * On error writes a message into err and returns ERR_CONFIG. */
+int config_load(struct config *cfg, const char *file, char *err, size_t errlen);
+void config_free(struct config *cfg);
+/* Logs every key and its value, secrets redacted. */
+void config_log(const struct config *cfg);
+/* database_url with any password replaced by "***"; caller frees. */
+char *config_redact_url(const char *url);
+
+#endif

@@ -1,0 +1,274 @@
+/*
+ * main.c — the `tandem` binary: start-up is config → database →
+ * migrations → templates → server → signals. Subcommands for operators.
+ */
+#include <errno.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/ctx.h"
+#include "core/log.h"
+#include "db/migrate.h"
+#include "http/assets.h"
+#include "http/server.h"
+#include "http/template.h"
+#include "practice/practice.h"
+
+#define TANDEM_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+	fputs("usage: tandem [--config FILE] COMMAND [ARGS]\n"
+	      "\n"
+	      "commands:\n"
+	      "  serve                 serve HTTP on the configured address\n"
+	      "  migrate               apply pending database migrations\n"
+	      "  seed-demo             create or refresh the demo practice (idempotent)\n"
+	      "  clinician-add --email EMAIL --name NAME [--role owner|clinician] [--password-file FILE]\n"
+	      "                        create or update a clinician login; the password is read from\n"
+	      "                        FILE or asked for at the terminal, never taken from arguments\n"
+	      "  version               print the version\n"
+	      "\n"
+	      "configuration: --config FILE or TANDEM_CONFIG, then TANDEM_* variables\n"
+	      "(TANDEM_DATABASE_URL, TANDEM_LISTEN, TANDEM_BASE_URL, ...; see README.md).\n",
+	      f);
+}
+
+static int open_db(const struct config *cfg, struct db *db)
+{
+	if (!cfg->database_url || !*cfg->database_url) {
+		log_error("no database configured: set TANDEM_DATABASE_URL (make run does this for you)");
+		return ERR_CONFIG;
+	}
+	db_init(db, cfg->database_url, cfg->db_connect_timeout, cfg->db_statement_timeout_ms);
+	return 0;
+}
+
+static int cmd_migrate(const struct config *cfg)
+{
+	struct db db;
+	int rc = open_db(cfg, &db);
+	if (rc)
+		return rc;
+	char err[512] = "";
+	int applied = 0;
+	rc = migrate_run(&db, &applied, err, sizeof(err));
+	if (rc)
+		log_error("migrate: %s", err);
+	else
+		log_info("migrate: %d applied, schema at version %d", applied, migrate_latest());
+	db_release(&db);
+	return rc;
+}
+
+static int cmd_seed_demo(const struct config *cfg)
+{
+	struct db db;
+	int rc = open_db(cfg, &db);
+	if (rc)
+		return rc;
+	struct arena a;
+	arena_init(&a);
+	struct ctx c = {&a, &db, ctx_clock_now(), "system", "cli"};
+	const char *email, *password;
+	rc = migrate_check(&db, &a);
+	if (rc) {
+		log_error("seed-demo: the database is %s; run `tandem migrate` first",
+			  rc == ERR_UNAVAILABLE ? "unreachable" : "not migrated");
+	} else {
+		rc = practice_seed_demo(&c, &email, &password);
+		if (rc)
+			log_error("seed-demo failed: %s", err_code(rc));
+		else
+			printf("Demo practice ready. Clinician login: %s / %s\n", email, password);
+	}
+	arena_release(&a);
+	db_release(&db);
+	return rc;
+}
+
+/* Reads a password from a file (first line) or the terminal without echo. */
+static int read_password(const char *file, char *out, size_t outlen)
+{
+	FILE *f = NULL;
+	bool tty = false;
+	struct termios old, quiet;
+	if (file) {
+		f = fopen(file, "r");
+		if (!f) {
+			log_error("cannot read password file %s", file);
+			return ERR_IO;
+		}
+	} else {
+		if (!isatty(STDIN_FILENO)) {
+			log_error("no terminal to ask for the password: use --password-file FILE");
+			return ERR_INVALID;
+		}
+		f = stdin;
+		tty = tcgetattr(STDIN_FILENO, &old) == 0;
+		if (tty) {
+			quiet = old;
+			quiet.c_lflag &= (tcflag_t)~ECHO;
+			tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		}
+		fputs("Password (10+ characters): ", stderr);
+	}
+	bool ok = fgets(out, (int)outlen, f) != NULL;
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputs("\n", stderr);
+	}
+	if (f != stdin)
+		fclose(f);
+	if (!ok)
+		return ERR_INVALID;
+	out[strcspn(out, "\r\n")] = '\0';
+	return 0;
+}
+
+static int cmd_clinician_add(const struct config *cfg, int argc, char **argv)
+{
+	const char *email = NULL, *name = NULL, *role = "clinician", *pwfile = NULL;
+	for (int i = 0; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(argv[i], "--email") && v)
+			email = argv[++i];
+		else if (!strcmp(argv[i], "--name") && v)
+			name = argv[++i];
+		else if (!strcmp(argv[i], "--role") && v)
+			role = argv[++i];
+		else if (!strcmp(argv[i], "--password-file") && v)
+			pwfile = argv[++i];
+		else {
+			log_error("clinician-add: unexpected argument %s (passwords are never taken from arguments)",
+				  argv[i]);
+			return ERR_INVALID;
+		}
+	}
+	if (!email || !name || (strcmp(role, "owner") && strcmp(role, "clinician"))) {
+		log_error("clinician-add needs --email and --name; --role is owner or clinician");
+		return ERR_INVALID;
+	}
+	char password[1100];
+	int rc = read_password(pwfile, password, sizeof(password));
+	if (rc)
+		return rc;
+	struct db db;
+	rc = open_db(cfg, &db);
+	if (rc)
+		return rc;
+	struct arena a;
+	arena_init(&a);
+	struct ctx c = {&a, &db, ctx_clock_now(), "system", "cli"};
+	int64_t id = 0;
+	rc = practice_clinician_upsert(&c, email, name, password, role, &id);
+	memset(password, 0, sizeof(password));
+	if (rc == ERR_INVALID)
+		log_error("clinician-add: the email must be an address and the password 10 to 1024 characters");
+	else if (rc == ERR_NOT_FOUND)
+		log_error("clinician-add: no practice yet (run seed-demo or set one up first)");
+	else if (rc)
+		log_error("clinician-add failed: %s", err_code(rc));
+	else
+		printf("clinician %lld: %s\n", (long long)id, email);
+	arena_release(&a);
+	db_release(&db);
+	return rc;
+}
+
+static int cmd_serve(const struct config *cfg)
+{
+	struct app app = {.cfg = cfg, .started_us = ctx_clock_now() * 1000000};
+	char err[512] = "", path[4096];
+	app.tpl = tpl_set_new();
+	int rc = tpl_set_load_dir(app.tpl, cfg->template_dir, err, sizeof(err));
+	if (rc) {
+		log_error("templates: %s", err);
+		goto out;
+	}
+	static const char *const required[] = {"layout", "pages/home", "pages/offering", "pages/error"};
+	for (size_t i = 0; i < ARRAY_LEN(required); i++)
+		if (!tpl_set_has(app.tpl, required[i])) {
+			log_error("templates: %s.mustache is missing from %s", required[i], cfg->template_dir);
+			rc = ERR_CONFIG;
+			goto out;
+		}
+	snprintf(path, sizeof(path), "%s/static", cfg->template_dir);
+	rc = assets_load(path, &app.assets, err, sizeof(err));
+	if (rc) {
+		log_error("static files: %s", err);
+		goto out;
+	}
+	/* The database may be down at start: serve anyway (readyz says 503)
+	 * but refuse a schema this binary does not match. */
+	struct db db;
+	rc = open_db(cfg, &db);
+	if (rc)
+		goto out;
+	struct arena a;
+	arena_init(&a);
+	rc = migrate_check(&db, &a);
+	arena_release(&a);
+	db_release(&db);
+	if (rc == ERR_CONFLICT) {
+		log_error("the database schema does not match this binary (version %d): run `tandem migrate`",
+			  migrate_latest());
+		goto out;
+	}
+	if (rc == ERR_UNAVAILABLE)
+		log_warn("the database is unreachable; serving anyway, /readyz reports 503 until it is back");
+	rc = server_run(&app);
+out:
+	assets_free(app.assets);
+	tpl_set_free(app.tpl);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_file = NULL;
+	int i = 1;
+	if (i + 1 < argc && !strcmp(argv[i], "--config")) {
+		config_file = argv[i + 1];
+		i += 2;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[i++];
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "version")) {
+		printf("tandem %s\n", TANDEM_VERSION);
+		return 0;
+	}
+	struct config cfg;
+	char err[512] = "";
+	if (config_load(&cfg, config_file, err, sizeof(err)) != 0) {
+		log_error("configuration: %s", err);
+		config_free(&cfg);
+		return 2;
+	}
+	log_set_level((enum log_level)log_level_parse(cfg.log_level));
+	int rc;
+	if (!strcmp(cmd, "serve")) {
+		config_log(&cfg);
+		rc = cmd_serve(&cfg);
+	} else if (!strcmp(cmd, "migrate")) {
+		rc = cmd_migrate(&cfg);
+	} else if (!strcmp(cmd, "seed-demo")) {
+		rc = cmd_seed_demo(&cfg);
+	} else if (!strcmp(cmd, "clinician-add")) {
+		rc = cmd_clinician_add(&cfg, argc - i, argv + i);
+	} else {
+		log_error("unknown command \"%s\"", cmd);
+		usage(stderr);
+		rc = 2;
+	}
+	config_free(&cfg);
+	return rc == 0 ? 0 : 1;
+}

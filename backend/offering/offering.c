@@ -1,0 +1,128 @@
+/* offering.c — see offering.h. */
+#include "offering/offering.h"
+
+#include "db/db.h"
+
+static const char SQL_LIST[] =
+	"SELECT o.id, o.slug, o.name, o.kind, o.description, o.days, o.duration_minutes,"
+	" coalesce(to_char(o.day_start, 'HH24:MI'), ''), coalesce(to_char(o.day_end, 'HH24:MI'), ''),"
+	" o.price_cents, o.deposit_cents, o.currency, o.requires_approval, o.location_kind, o.location,"
+	" o.cancel_window_hours,"
+	" coalesce((SELECT string_agg(to_char(b.starts, 'HH24:MI') || '–' || to_char(b.ends, 'HH24:MI')"
+	"   || ' ' || b.label, ', ' ORDER BY b.starts) FROM offering_break b WHERE b.offering_id = o.id), '')"
+	" FROM offering o WHERE o.active AND ($1::text IS NULL OR o.slug = $1)"
+	" ORDER BY o.sort_order, o.id";
+
+static void fill(struct arena *a, PGresult *r, int i, struct offering *o)
+{
+	UNUSED(a);
+	o->id = db_ll(r, i, 0);
+	o->slug = db_val(r, i, 1);
+	o->name = db_val(r, i, 2);
+	o->kind = db_val(r, i, 3);
+	o->description = db_val(r, i, 4);
+	o->days = (int)db_ll(r, i, 5);
+	o->duration_minutes = (int)db_ll(r, i, 6);
+	o->day_start = db_val(r, i, 7);
+	o->day_end = db_val(r, i, 8);
+	o->price_cents = db_ll(r, i, 9);
+	o->deposit_cents = db_ll(r, i, 10);
+	o->currency = db_val(r, i, 11);
+	o->requires_approval = db_val(r, i, 12)[0] == 't';
+	o->location_kind = db_val(r, i, 13);
+	o->location = db_val(r, i, 14);
+	o->cancel_window_hours = (int)db_ll(r, i, 15);
+	o->breaks = db_val(r, i, 16);
+}
+
+int offering_list(struct ctx *c, struct offering **out, size_t *n)
+{
+	PGresult *r;
+	int rc = db_query(c->db, c->a, &r, SQL_LIST, NULL);
+	if (rc)
+		return rc;
+	*n = (size_t)PQntuples(r);
+	*out = arena_alloc(c->a, (*n ? *n : 1) * sizeof(**out));
+	for (size_t i = 0; i < *n; i++)
+		fill(c->a, r, (int)i, &(*out)[i]);
+	return 0;
+}
+
+int offering_get(struct ctx *c, const char *slug, struct offering *out)
+{
+	PGresult *r;
+	int rc = db_query(c->db, c->a, &r, SQL_LIST, slug);
+	if (rc)
+		return rc;
+	if (PQntuples(r) != 1)
+		return ERR_NOT_FOUND;
+	fill(c->a, r, 0, out);
+	return 0;
+}
+
+json_t *offering_to_json(const struct offering *o)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:s, s:b, s:s}", "slug", o->slug, "name",
+			      o->name, "kind", o->kind, "days", o->days, "duration_minutes", o->duration_minutes,
+			      "price_cents", (json_int_t)o->price_cents, "deposit_cents",
+			      (json_int_t)o->deposit_cents, "currency", o->currency, "requires_approval",
+			      o->requires_approval, "description", o->description);
+	if (!j)
+		core_oom();
+	return j;
+}
+
+char *offering_format_money(struct arena *a, int64_t cents, const char *currency)
+{
+	if (cents == 0)
+		return arena_strdup(a, "Free");
+	int64_t units = cents / 100, rest = cents % 100;
+	char digits[32], grouped[48];
+	snprintf(digits, sizeof(digits), "%lld", (long long)units);
+	size_t n = strlen(digits), o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i && (n - i) % 3 == 0)
+			grouped[o++] = ',';
+		grouped[o++] = digits[i];
+	}
+	grouped[o] = '\0';
+	const char *sym = !strcmp(currency, "USD") || !strcmp(currency, "CAD") || !strcmp(currency, "AUD") ? "$"
+			  : !strcmp(currency, "EUR")						      ? "€"
+			  : !strcmp(currency, "GBP")						      ? "£"
+												      : NULL;
+	if (sym)
+		return rest ? arena_printf(a, "%s%s.%02lld", sym, grouped, (long long)rest)
+			    : arena_printf(a, "%s%s", sym, grouped);
+	return rest ? arena_printf(a, "%s.%02lld %s", grouped, (long long)rest, currency)
+		    : arena_printf(a, "%s %s", grouped, currency);
+}
+
+static char *duration_text(struct arena *a, const struct offering *o)
+{
+	if (!strcmp(o->kind, "intensive"))
+		return arena_printf(a, "%d days, %s–%s each day", o->days, o->day_start, o->day_end);
+	if (o->duration_minutes % 60 == 0)
+		return arena_printf(a, "%d hour%s", o->duration_minutes / 60, o->duration_minutes == 60 ? "" : "s");
+	return arena_printf(a, "%d minutes", o->duration_minutes);
+}
+
+json_t *offering_to_view(struct arena *a, const struct offering *o)
+{
+	json_t *j = offering_to_json(o);
+	static const char *const where[][2] = {
+		{"in_person", "In person"}, {"video", "Video call"}, {"phone", "Phone call"}};
+	const char *loc = "";
+	for (size_t i = 0; i < ARRAY_LEN(where); i++)
+		if (!strcmp(o->location_kind, where[i][0]))
+			loc = where[i][1];
+	json_object_set_new(j, "price_text", json_string(offering_format_money(a, o->price_cents, o->currency)));
+	json_object_set_new(j, "deposit_text",
+			    o->deposit_cents ? json_string(offering_format_money(a, o->deposit_cents, o->currency))
+					     : json_null());
+	json_object_set_new(j, "duration_text", json_string(duration_text(a, o)));
+	json_object_set_new(j, "location_text", json_string(loc));
+	json_object_set_new(j, "breaks_text", o->breaks[0] ? json_string(o->breaks) : json_null());
+	json_object_set_new(j, "is_intensive", json_boolean(!strcmp(o->kind, "intensive")));
+	json_object_set_new(j, "cancel_window_hours", json_integer(o->cancel_window_hours));
+	return j;
+}
