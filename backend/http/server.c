@@ -133,7 +133,7 @@ static bool body_type_ok(const struct route *rt, const char *ct)
 }
 
 /* Reads and parses the body under the route's limits. */
-static int read_body(struct req *r, const struct mg_request_info *ri, json_t **fields)
+static int read_body(struct req *r, const struct mg_request_info *ri, json_t **fields, const char **message)
 {
 	const struct route *rt = r->route;
 	size_t max = rt->max_body ? rt->max_body : (size_t)r->app->cfg->max_body;
@@ -141,7 +141,8 @@ static int read_body(struct req *r, const struct mg_request_info *ri, json_t **f
 	const char *cl = mg_get_header(r->conn, "Content-Length");
 	if (te && cl) {
 		r->close = true;
-		return ERR_MALFORMED; /* request smuggling shape: refuse */
+		*message = "A request may not carry both Transfer-Encoding and Content-Length.";
+		return ERR_MALFORMED; /* the request smuggling shape: refuse */
 	}
 	bool wants_body = rt->flags & (ROUTE_JSON | ROUTE_FORM | ROUTE_CSP_REPORT);
 	if (!wants_body)
@@ -176,16 +177,18 @@ static int read_body(struct req *r, const struct mg_request_info *ri, json_t **f
 		char msg[160];
 		const char *field;
 		int rc = json_body_parse(r->a, body, got, &r->json, msg, sizeof(msg), &field);
-		if (rc == ERR_INVALID) {
+		if (rc == ERR_INVALID)
 			*fields = json_pack("{s:s}", field, "must be text without control characters");
-			return rc;
-		}
+		else if (rc == ERR_MALFORMED)
+			*message = arena_strdup(r->a, msg);
 		return rc;
 	}
 	const char *bad;
 	int rc = form_parse(r->a, body, got, &r->form, &bad);
 	if (rc == ERR_INVALID)
 		*fields = json_pack("{s:s}", bad ? bad : "(form)", "must be text without control characters");
+	else if (rc == ERR_MALFORMED)
+		*message = "The form body could not be decoded (a bad %-escape or an empty name).";
 	return rc;
 }
 
@@ -214,6 +217,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 	r.route = router_match(routes, routes_count, r.method, r.path, r.params, &r.nparams, allow, sizeof(allow));
 	int rc;
 	json_t *fields = NULL;
+	const char *message = NULL;
 	if (!r.route) {
 		if (allow[0]) {
 			http_add_header(&r, "Allow", allow);
@@ -222,7 +226,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 			rc = ERR_NOT_FOUND;
 		}
 	} else {
-		rc = read_body(&r, ri, &fields);
+		rc = read_body(&r, ri, &fields, &message);
 		if (rc == 0)
 			rc = r.route->handler(&r);
 	}
@@ -231,7 +235,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 			metrics_db_state(false);
 		if (rc == ERR_INTERNAL)
 			log_error("request failed: %s %s", r.method, r.route ? r.route->pattern : "?");
-		http_send_error(&r, rc, NULL, fields);
+		http_send_error(&r, rc, message, fields);
 		fields = NULL;
 	} else if (!r.sent) {
 		log_error("handler sent nothing: %s", r.route ? r.route->pattern : "?");

@@ -37,10 +37,10 @@
 #include "core/buf.h"
 
 enum {
-	TPL_MAX_DEPTH = 64,	       /* partial / parent / override nesting at render */
-	TPL_MAX_NESTING = 100,	       /* sections and blocks nested in one template */
-	TPL_MAX_SOURCE = 16u << 20,    /* bytes of one template's source */
-	TPL_DEFAULT_STEPS = 8u << 20,  /* node visits per render, unless changed */
+	TPL_MAX_DEPTH = 64,           /* partial / parent / override nesting at render */
+	TPL_MAX_NESTING = 100,        /* sections and blocks nested in one template */
+	TPL_MAX_SOURCE = 16u << 20,   /* bytes of one template's source */
+	TPL_DEFAULT_STEPS = 8u << 20, /* node visits per render, unless changed */
 };
 
 struct tpl_set;
@@ -58,8 +58,7 @@ void tpl_set_max_steps(struct tpl_set *set, size_t steps);
  * returns ERR_INVALID, leaves the set unchanged and writes "name:line: what"
  * into err (errlen bytes, may be NULL/0). ERR_TOO_LARGE past TPL_MAX_SOURCE.
  */
-int tpl_set_add(struct tpl_set *set, const char *name, const char *src, size_t len, char *err,
-		size_t errlen);
+int tpl_set_add(struct tpl_set *set, const char *name, const char *src, size_t len, char *err, size_t errlen);
 
 /*
  * Loads every *.mustache file under dir, recursively (hidden entries are

@@ -9,7 +9,11 @@ static const char SQL_LIST[] =
 	" o.price_cents, o.deposit_cents, o.currency, o.requires_approval, o.location_kind, o.location,"
 	" o.cancel_window_hours,"
 	" coalesce((SELECT string_agg(to_char(b.starts, 'HH24:MI') || '–' || to_char(b.ends, 'HH24:MI')"
-	"   || ' ' || b.label, ', ' ORDER BY b.starts) FROM offering_break b WHERE b.offering_id = o.id), '')"
+	"   || ' ' || b.label, ', ' ORDER BY b.starts) FROM offering_break b WHERE b.offering_id = o.id), ''),"
+	" coalesce(extract(epoch FROM o.day_start)::int / 60, 0), coalesce(extract(epoch FROM o.day_end)::int / 60, 0),"
+	" o.buffer_before_minutes, o.buffer_after_minutes, o.min_notice_minutes, o.horizon_days,"
+	" o.slot_interval_minutes, o.start_weekdays, o.min_rest_days, coalesce(o.cap_per_week, 0),"
+	" coalesce(o.cap_per_month, 0), o.hold_minutes, coalesce(o.intake_form, ''), o.series_max"
 	" FROM offering o WHERE o.active AND ($1::text IS NULL OR o.slug = $1)"
 	" ORDER BY o.sort_order, o.id";
 
@@ -33,6 +37,20 @@ static void fill(struct arena *a, PGresult *r, int i, struct offering *o)
 	o->location = db_val(r, i, 14);
 	o->cancel_window_hours = (int)db_ll(r, i, 15);
 	o->breaks = db_val(r, i, 16);
+	o->day_start_min = (int)db_ll(r, i, 17);
+	o->day_end_min = (int)db_ll(r, i, 18);
+	o->buffer_before_minutes = (int)db_ll(r, i, 19);
+	o->buffer_after_minutes = (int)db_ll(r, i, 20);
+	o->min_notice_minutes = (int)db_ll(r, i, 21);
+	o->horizon_days = (int)db_ll(r, i, 22);
+	o->slot_interval_minutes = (int)db_ll(r, i, 23);
+	o->start_weekdays = (int)db_ll(r, i, 24);
+	o->min_rest_days = (int)db_ll(r, i, 25);
+	o->cap_per_week = (int)db_ll(r, i, 26);
+	o->cap_per_month = (int)db_ll(r, i, 27);
+	o->hold_minutes = (int)db_ll(r, i, 28);
+	o->intake_form = db_val(r, i, 29);
+	o->series_max = (int)db_ll(r, i, 30);
 }
 
 int offering_list(struct ctx *c, struct offering **out, size_t *n)

@@ -28,6 +28,21 @@ struct offering {
 	const char *location;	    /* address or video link text */
 	int cancel_window_hours;    /* online changes allowed until this before */
 	const char *breaks;	    /* human text of breaks ("12:00–13:00 Lunch"), "" if none */
+	/* Booking rules (SPEC §1); see sql/0001_foundation.sql for each. */
+	int day_start_min;	    /* intensives: minutes after midnight, else 0 */
+	int day_end_min;	    /* intensives: minutes after midnight, else 0 */
+	int buffer_before_minutes;
+	int buffer_after_minutes;
+	int min_notice_minutes;
+	int horizon_days;
+	int slot_interval_minutes;
+	int start_weekdays;	    /* bit 0 = Monday */
+	int min_rest_days;
+	int cap_per_week;	    /* 0 = none */
+	int cap_per_month;	    /* 0 = none */
+	int hold_minutes;
+	const char *intake_form;    /* "" when none */
+	int series_max;
 };
 
 /* Active offerings in display order; *out from the arena. */

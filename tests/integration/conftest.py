@@ -16,6 +16,9 @@ Fixtures
   http             session  http(target, method, path, headers=None,
                             body=None, timeout=10) -> Response
   raw_http         session  raw_http(target, data, timeout=5) -> RawResponse
+  helpers          session  wait_until, psql, tandem_bin, tandem_env,
+                            sanitizer_reports, repo, sql_dir (tests should not
+                            import conftest)
 
 A Server has .base, .port, .dsn, .dbname, .proc, .cluster, .sql(query,
 *params), .log(), .restart(), .alive(), .request(...), .get(path).
@@ -26,7 +29,7 @@ not exit 0 within 10 s or its stderr holds a sanitizer report.
 Environment: TANDEM_BIN (default build/tandem), TANDEM_LOG_LEVEL (passed on).
 """
 
-import http.client
+import http.client as httpclient
 import itertools
 import json
 import os
@@ -37,6 +40,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import types
 import urllib.parse
 from collections import namedtuple
 from pathlib import Path
@@ -160,7 +164,7 @@ def http_request(target, method, path, headers=None, body=None, timeout=10.0):
             headers["Content-Type"] = "application/json"
     elif isinstance(body, str):
         body = body.encode()
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    conn = httpclient.HTTPConnection(host, port, timeout=timeout)
     try:
         try:
             conn.request(method, path, body=body, headers=headers)
@@ -300,6 +304,7 @@ def _run(cmd, timeout=COMMAND_TIMEOUT, **kw):
         stdin=kw.pop("stdin", subprocess.DEVNULL),
         capture_output=True,
         text=True,
+        errors="replace",
         timeout=timeout,
         **kw,
     )
@@ -315,7 +320,9 @@ def psql(dsn, query, *params, timeout=60.0):
     cmd = [PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-F", "\x1f", "-0", "-d", dsn]
     for i, p in enumerate(params, 1):
         cmd += ["-v", f"p{i}={'' if p is None else p}"]
-    r = subprocess.run(cmd, input=query, capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(
+        cmd, input=query, capture_output=True, text=True, errors="replace", timeout=timeout
+    )
     if r.returncode != 0:
         raise AssertionError(f"psql failed ({r.returncode}) for {query!r}: {r.stderr.strip()}")
     records = r.stdout.split("\0")
@@ -644,11 +651,24 @@ def tandem():
     return run_tandem
 
 
-@pytest.fixture(scope="session")
-def http():
+@pytest.fixture(scope="session", name="http")
+def http_fixture():
     return http_request
 
 
 @pytest.fixture(scope="session")
 def raw_http():
     return raw_request
+
+
+@pytest.fixture(scope="session")
+def helpers():
+    return types.SimpleNamespace(
+        wait_until=wait_until,
+        psql=psql,
+        tandem_bin=tandem_bin,
+        tandem_env=tandem_env,
+        sanitizer_reports=sanitizer_reports,
+        repo=REPO,
+        sql_dir=SQL_DIR,
+    )

@@ -1,0 +1,201 @@
+// Real-browser checks of the home page, run with plain `node` (no test runner):
+//
+//   BASE_URL=http://127.0.0.1:8080 node tests/e2e/home.spec.mjs
+//
+// Drives the system Chromium (/usr/bin/chromium, or CHROMIUM) through
+// playwright-core with a fresh profile, prints one line per check and, last,
+// exactly one line "N passed, M failed". Exit status 1 if any check failed.
+// A screenshot goes to tests/out/e2e/home.png (E2E_OUT_DIR overrides the
+// directory).
+
+import { mkdtempSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const REPO = resolve(HERE, '..', '..');
+const OUT_DIR = process.env.E2E_OUT_DIR || join(REPO, 'tests', 'out', 'e2e');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const BASE_URL = (process.env.BASE_URL || '').replace(/\/+$/, '');
+const DEMO_SLUGS = ['consult', 'intensive-2day', 'intensive-3day', 'checkin'];
+const WATCHDOG_MS = 90_000;
+
+let passed = 0;
+let failed = 0;
+let finished = false;
+
+function check(ok, what, detail) {
+  const n = passed + failed + 1;
+  if (ok) {
+    passed++;
+    console.log(`ok ${n} - ${what}`);
+  } else {
+    failed++;
+    console.log(`not ok ${n} - ${what}${detail ? `: ${detail}` : ''}`);
+  }
+  return ok;
+}
+
+function note(text) {
+  console.log(`# ${text}`);
+}
+
+function finish() {
+  if (finished) return;
+  finished = true;
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exitCode = failed > 0 || passed === 0 ? 1 : 0;
+}
+
+async function run() {
+  if (!check(BASE_URL !== '', 'BASE_URL is set', 'set BASE_URL=http://127.0.0.1:PORT')) return;
+
+  const profile = mkdtempSync(join(tmpdir(), 'tandem-e2e-profile-'));
+  let context;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: 30_000,
+      viewport: { width: 1280, height: 900 },
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    await checkHome(context);
+  } finally {
+    if (context) await context.close().catch(() => {});
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+async function checkHome(context) {
+  const page = context.pages()[0] || (await context.newPage());
+  page.setDefaultTimeout(10_000);
+
+  const consoleErrors = [];
+  const badResponses = [];
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    // Chromium's own favicon probe is not the page's doing.
+    if (/\/favicon\.ico$/.test(msg.location()?.url || '')) {
+      note(`favicon: ${msg.text()}`);
+      return;
+    }
+    consoleErrors.push(msg.text());
+  });
+  page.on('pageerror', (err) => consoleErrors.push(`pageerror: ${err.message}`));
+  page.on('requestfailed', (req) =>
+    badResponses.push(`${req.url()} failed: ${req.failure()?.errorText}`),
+  );
+  page.on('response', (res) => {
+    if (res.status() >= 400) badResponses.push(`${res.url()} -> ${res.status()}`);
+  });
+
+  const res = await page.goto(`${BASE_URL}/`, { waitUntil: 'load', timeout: 15_000 });
+  check(res && res.status() === 200, 'GET / answers 200', res ? `status ${res.status()}` : 'no response');
+  const ctype = ((res && res.headers()['content-type']) || '').replace(/\s+/g, '').toLowerCase();
+  check(ctype === 'text/html;charset=utf-8', 'GET / is text/html; charset=utf-8', ctype);
+
+  const lang = await page.getAttribute('html', 'lang');
+  check(Boolean(lang && lang.trim()), '<html> has a lang attribute', `lang=${lang}`);
+
+  const mains = await page.locator('main, [role="main"]').count();
+  check(mains === 1, 'exactly one <main> landmark', `found ${mains}`);
+
+  const h1s = await page.locator('h1').allInnerTexts();
+  check(h1s.length >= 1 && h1s[0].trim() !== '', 'an <h1> with text', `found ${JSON.stringify(h1s)}`);
+
+  const offerings = page.locator('article.offering[data-slug]');
+  const count = await offerings.count();
+  check(count === DEMO_SLUGS.length, `${DEMO_SLUGS.length} offerings listed`, `found ${count}`);
+
+  for (const slug of DEMO_SLUGS) {
+    const art = page.locator(`article.offering[data-slug="${slug}"]`);
+    const n = await art.count();
+    if (n !== 1) {
+      check(false, `offering ${slug} is listed once`, `found ${n}`);
+      continue;
+    }
+    const names = await art.locator('h2').allInnerTexts();
+    const name = (names[0] || '').trim();
+    const links = await art.locator(`a[href="/offerings/${slug}"]`).count();
+    const visible = await art.isVisible();
+    check(
+      names.length === 1 && name !== '' && links >= 1 && visible,
+      `offering ${slug} shows its name${name ? ` "${name}"` : ''} and links to /offerings/${slug}`,
+      `h2=${JSON.stringify(names)} links=${links} visible=${visible}`,
+    );
+  }
+
+  // Keyboard: the first Tab lands on a visible link (ideally "Skip to content").
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    const r = el.getBoundingClientRect();
+    return {
+      tag: el.tagName.toLowerCase(),
+      href: el.getAttribute('href'),
+      text: (el.innerText || el.textContent || '').trim(),
+      visible: r.width > 0 && r.height > 0,
+    };
+  });
+  check(
+    focused && focused.tag === 'a' && focused.href && focused.visible,
+    'Tab moves focus to a visible link',
+    JSON.stringify(focused),
+  );
+  if (focused && /skip/i.test(focused.text)) {
+    const target = (focused.href || '').startsWith('#') ? focused.href.slice(1) : null;
+    const exists = target
+      ? await page.evaluate((id) => document.getElementById(id) !== null, target)
+      : false;
+    check(exists, `skip link "${focused.text}" points at an element on the page`, focused.href);
+  } else {
+    note('the first focusable element is not a "Skip to content" link');
+  }
+
+  check(
+    consoleErrors.length === 0,
+    'no console errors or CSP violations',
+    consoleErrors.slice(0, 5).join(' | '),
+  );
+  check(badResponses.length === 0, 'every request of the page succeeded', badResponses.slice(0, 5).join(' | '));
+
+  mkdirSync(OUT_DIR, { recursive: true });
+  const shot = join(OUT_DIR, 'home.png');
+  rmSync(shot, { force: true });
+  await page.screenshot({ path: shot, fullPage: true, timeout: 15_000 });
+  let size = 0;
+  try {
+    size = statSync(shot).size;
+  } catch {
+    size = 0;
+  }
+  check(size > 0, `screenshot saved to ${shot}`, `size ${size}`);
+}
+
+const watchdog = setTimeout(() => {
+  check(false, `finished within ${WATCHDOG_MS / 1000} s`);
+  finish();
+  process.exit(1);
+}, WATCHDOG_MS);
+
+try {
+  await run();
+} catch (err) {
+  check(false, 'ran without an exception', String((err && err.stack) || err).split('\n').slice(0, 4).join(' / '));
+} finally {
+  clearTimeout(watchdog);
+  finish();
+}
