@@ -68,7 +68,8 @@ $(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c backend/db/migrate.h
 
 $(BUILD)/obj/%.o: backend/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libtandem.a: $(OBJ)
 	@rm -f $@
@@ -83,7 +84,8 @@ $(BUILD)/asan/obj/gen/migrations.o: $(BUILD)/gen/migrations.c backend/db/migrate
 
 $(BUILD)/asan/obj/%.o: backend/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(ASAN_CFLAGS) -c -o $@ $<
+	@echo "  CC asan $<"
+	@$(CC) $(ASAN_CFLAGS) -c -o $@ $<
 
 $(BUILD)/asan/libtandem.a: $(ASAN_OBJ)
 	@rm -f $@
@@ -109,6 +111,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(BUILD)/gen/migrations.c $(HDRS)
 # ---------------------------------------------------------------- run
 run: deps build
 	@deploy/pg-embedded.sh start $(PG_DIR) >/dev/null
+	@[ -f var/tandem.keys ] || $(BUILD)/tandem keygen var/tandem.keys
 	@export TANDEM_DATABASE_URL="$$(deploy/pg-embedded.sh url $(PG_DIR))"; \
 	$(BUILD)/tandem migrate && $(BUILD)/tandem seed-demo && \
 	echo "Tandem: http://127.0.0.1:8080  (Ctrl-C stops the server; 'make stop' stops the database)" && \

@@ -13,6 +13,8 @@
 #include "http/assets.h"
 #include "http/server.h"
 #include "http/template.h"
+#include "crypto/keys.h"
+#include "jobs/jobs.h"
 #include "practice/practice.h"
 
 #define TANDEM_VERSION "0.1.0"
@@ -28,6 +30,7 @@ static void usage(FILE *f)
 	      "  clinician-add --email EMAIL --name NAME [--role owner|clinician] [--password-file FILE]\n"
 	      "                        create or update a clinician login; the password is read from\n"
 	      "                        FILE or asked for at the terminal, never taken from arguments\n"
+	      "  keygen FILE           write a new data key file (mode 0600; never overwrites)\n"
 	      "  version               print the version\n"
 	      "\n"
 	      "configuration: --config FILE or TANDEM_CONFIG, then TANDEM_* variables\n"
@@ -200,6 +203,11 @@ static int cmd_serve(const struct config *cfg)
 		log_error("static files: %s", err);
 		goto out;
 	}
+	rc = keyring_load(cfg->key_file, &app.keys, err, sizeof(err));
+	if (rc) {
+		log_error("data keys: %s (create one with `tandem keygen FILE`)", err);
+		goto out;
+	}
 	/* The database may be down at start: serve anyway (readyz says 503)
 	 * but refuse a schema this binary does not match. */
 	struct db db;
@@ -218,8 +226,11 @@ static int cmd_serve(const struct config *cfg)
 	}
 	if (rc == ERR_UNAVAILABLE)
 		log_warn("the database is unreachable; serving anyway, /readyz reports 503 until it is back");
+	static const struct server_hooks hooks = {jobs_start, jobs_stop};
+	server_set_hooks(&hooks);
 	rc = server_run(&app);
 out:
+	keyring_free(app.keys);
 	assets_free(app.assets);
 	tpl_set_free(app.tpl);
 	return rc;
@@ -240,6 +251,19 @@ int main(int argc, char **argv)
 	const char *cmd = argv[i++];
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
 		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "keygen")) {
+		if (i >= argc) {
+			log_error("keygen needs the file to write");
+			return 2;
+		}
+		char kerr[256];
+		if (keyring_generate_file(argv[i], kerr, sizeof(kerr)) != 0) {
+			log_error("keygen: %s", kerr);
+			return 1;
+		}
+		printf("wrote %s (mode 0600): back it up apart from the database\n", argv[i]);
 		return 0;
 	}
 	if (!strcmp(cmd, "version")) {

@@ -70,6 +70,8 @@ static const struct cfg_key keys[] = {
 	{"db_statement_timeout_ms", CFG_LONG, OFF(db_statement_timeout_ms), "10000", 100, 3600000, false, NULL},
 	{"access_log", CFG_BOOL, OFF(access_log), "true", 0, 0, false, NULL},
 	{"var_dir", CFG_STRING, OFF(var_dir), "var", 0, 0, false, NULL},
+	{"key_file", CFG_STRING, OFF(key_file), "var/tandem.keys", 0, 0, false, NULL},
+	{"jobs_interval_s", CFG_LONG, OFF(jobs_interval_s), "30", 1, 3600, false, NULL},
 };
 #undef OFF
 

@@ -86,7 +86,7 @@ int db_map_sqlstate(const char *s)
 		return ERR_RETRY;
 	if (!strcmp(s, "23503") || !strcmp(s, "23514") || !strcmp(s, "23502") || !strcmp(s, "22P02") ||
 	    !strcmp(s, "22007") || !strcmp(s, "22008") || !strcmp(s, "22023") || !strcmp(s, "22001") ||
-	    !strcmp(s, "22003"))
+	    !strcmp(s, "22003") || !strcmp(s, "22021"))
 		return ERR_INVALID;
 	if (!strncmp(s, "08", 2) || !strcmp(s, "57P01") || !strcmp(s, "57P02") || !strcmp(s, "57P03") ||
 	    !strcmp(s, "53300") || !strcmp(s, "57014"))
@@ -125,12 +125,26 @@ int db_exec(struct db *db, struct arena *a, PGresult **out, const char *sql, int
 	if (!r || PQstatus(db->conn) != CONNECTION_OK) {
 		if (r)
 			PQclear(r);
-		log_warn("database connection lost");
 		PQfinish(db->conn);
 		db->conn = NULL;
 		db->retry_after_us = 0;
 		snprintf(db->sqlstate, sizeof(db->sqlstate), "08006");
-		return ERR_UNAVAILABLE;
+		/* A connection that died while idle (the server restarted) is
+		 * not this statement's failure: outside a transaction nothing
+		 * was half-done, so reconnect once and run it again. */
+		if (db->in_tx || db_connect(db) != 0) {
+			log_warn("database connection lost");
+			return ERR_UNAVAILABLE;
+		}
+		log_info("database connection re-established");
+		r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+		if (!r || PQstatus(db->conn) != CONNECTION_OK) {
+			if (r)
+				PQclear(r);
+			PQfinish(db->conn);
+			db->conn = NULL;
+			return ERR_UNAVAILABLE;
+		}
 	}
 	ExecStatusType st = PQresultStatus(r);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {

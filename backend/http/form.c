@@ -106,6 +106,31 @@ const char *form_get(const struct form *f, const char *name)
 	return NULL;
 }
 
+int form_path_decode(struct arena *a, const char *raw, char **out)
+{
+	size_t len = strlen(raw);
+	char *d = arena_alloc(a, len + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = raw[i];
+		if (c == '%') {
+			if (len - i < 3)
+				return ERR_MALFORMED;
+			int hi = hexval(raw[i + 1]), lo = hexval(raw[i + 2]);
+			if (hi < 0 || lo < 0)
+				return ERR_MALFORMED;
+			c = (char)(hi * 16 + lo);
+			i += 2;
+		}
+		d[o++] = c;
+	}
+	d[o] = '\0';
+	if (strlen(d) != o || !str_valid_text((struct str){d, o}) || strpbrk(d, "\r\n\t"))
+		return ERR_MALFORMED;
+	*out = d;
+	return 0;
+}
+
 char *form_urlencode(struct arena *a, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";

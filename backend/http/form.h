@@ -36,6 +36,10 @@ int form_parse(struct arena *a, const char *src, size_t len, struct form *out, c
 /* The first value of name, or NULL. */
 const char *form_get(const struct form *f, const char *name);
 
+/* Decodes a URL path ("+" stays "+"). ERR_MALFORMED for a bad escape,
+ * an encoded NUL, a control character or invalid UTF-8. */
+int form_path_decode(struct arena *a, const char *raw, char **out);
+
 /* Percent-encodes s for a URL query value or path segment into the arena. */
 char *form_urlencode(struct arena *a, const char *s);
 

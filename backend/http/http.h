@@ -23,12 +23,14 @@ struct tpl_set;
 struct route;
 struct mg_connection;
 struct assets;
+struct keyring;
 
 /* Process-wide, read-only once serving starts. */
 struct app {
 	const struct config *cfg;     /* effective configuration */
 	struct tpl_set *tpl;	      /* templates, loaded and checked at start-up */
 	struct assets *assets;	      /* static files, loaded at start-up */
+	struct keyring *keys;	      /* data keys for encrypted columns */
 	int64_t started_us;	      /* process start (wall clock), for /metrics */
 };
 

@@ -12,12 +12,12 @@ int ops_http_healthz(struct req *r)
 
 int ops_http_readyz(struct req *r)
 {
+	r->api = true; /* a probe reads JSON, whatever the path */
 	int rc = migrate_check(r->db, r->a);
 	metrics_db_state(rc != ERR_UNAVAILABLE);
 	if (rc == ERR_UNAVAILABLE)
 		return http_send_error(r, ERR_UNAVAILABLE, "The database is unreachable.", NULL);
 	if (rc) {
-		r->api = true;
 		return http_send_error(r, ERR_UNAVAILABLE, "The database schema is not at this version's migrations.",
 				       NULL);
 	}

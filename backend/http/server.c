@@ -205,19 +205,36 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 	r.a = &w->arena;
 	r.db = &w->db;
 	r.method = ri->request_method;
-	r.path = ri->local_uri ? ri->local_uri : "/";
+	r.path = "/";
 	r.query = ri->query_string;
 	r.remote_addr = ri->remote_addr;
-	r.api = strncmp(r.path, "/api/", 5) == 0;
 	buf_init(&r.headers, r.a, 16 * 1024);
 	make_request_id(&r);
 	log_set_request_id(r.id);
 
 	char allow[128];
-	r.route = router_match(routes, routes_count, r.method, r.path, r.params, &r.nparams, allow, sizeof(allow));
 	int rc;
 	json_t *fields = NULL;
 	const char *message = NULL;
+	/* Paths are text: no NUL (civetweb cuts the path at a decoded %00),
+	 * no control characters, valid UTF-8. Nor two Content-Lengths. */
+	int ncl = 0;
+	for (int i = 0; i < ri->num_headers; i++)
+		if (!strcasecmp(ri->http_headers[i].name, "Content-Length"))
+			ncl++;
+	char *path = NULL;
+	bool bad_path = !ri->local_uri || form_path_decode(r.a, ri->local_uri, &path) != 0;
+	if (!bad_path)
+		r.path = path;
+	r.api = strncmp(r.path, "/api/", 5) == 0;
+	if (bad_path || ncl > 1) {
+		r.close = ncl > 1;
+		rc = ERR_MALFORMED;
+		message = ncl > 1 ? "A request may carry only one Content-Length." : "The address is not valid.";
+		r.route = NULL;
+		goto answer;
+	}
+	r.route = router_match(routes, routes_count, r.method, r.path, r.params, &r.nparams, allow, sizeof(allow));
 	if (!r.route) {
 		if (allow[0]) {
 			http_add_header(&r, "Allow", allow);
@@ -230,6 +247,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 		if (rc == 0)
 			rc = r.route->handler(&r);
 	}
+answer:
 	if (rc && !r.sent) {
 		if (rc == ERR_UNAVAILABLE)
 			metrics_db_state(false);
@@ -295,7 +313,7 @@ int server_run(struct app *app)
 		"enable_keep_alive", "yes",
 		"keep_alive_timeout_ms", "5000",
 		"enable_directory_listing", "no",
-		"decode_url", "yes",
+		"decode_url", "no", /* we decode paths ourselves, strictly (form.c) */
 		"max_request_size", "65536",
 		"linger_timeout_ms", "1000",
 		NULL,

@@ -22,6 +22,8 @@ export TANDEM_DATABASE_URL
 TANDEM_DATABASE_URL=$("$root/deploy/pg-embedded.sh" url "$work/pg")
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export TANDEM_LISTEN=127.0.0.1:$port TANDEM_BASE_URL=http://127.0.0.1:$port TANDEM_ACCESS_LOG=false
+export TANDEM_KEY_FILE=$work/tandem.keys
+"$bin" keygen "$TANDEM_KEY_FILE" >/dev/null
 "$bin" migrate >/dev/null 2>&1
 "$bin" seed-demo >/dev/null
 "$bin" serve 2>"$work/server.log" &

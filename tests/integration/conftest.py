@@ -400,10 +400,28 @@ def _destroy_cluster(cluster):
 # The server
 
 
+_KEY_FILE = None
+
+
+def key_file():
+    """One data key file (mode 0600) for every server of this test run."""
+    global _KEY_FILE
+    if _KEY_FILE is None:
+        d = tempfile.mkdtemp(prefix="tandem-keys.", dir="/tmp")
+        path = os.path.join(d, "tandem.keys")
+        binary = Path(os.environ.get("TANDEM_BIN") or (REPO / "build" / "tandem"))
+        if not binary.is_absolute():
+            binary = REPO / binary
+        subprocess.run([str(binary), "keygen", path], check=True, capture_output=True, timeout=30)
+        _KEY_FILE = path
+    return _KEY_FILE
+
+
 def tandem_env(dsn, port=None, extra=None):
     """The environment for a tandem command: no TANDEM_* variable but ours
     (unknown ones are start-up errors)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")}
+    env["TANDEM_KEY_FILE"] = key_file()
     if os.environ.get("TANDEM_LOG_LEVEL"):
         env["TANDEM_LOG_LEVEL"] = os.environ["TANDEM_LOG_LEVEL"]
     env["TANDEM_DATABASE_URL"] = dsn

@@ -1,0 +1,220 @@
+/* avail_load.c — reads the availability engine's inputs from PostgreSQL
+ * (one round trip per clinician) and runs it for an offering. */
+#include "avail/avail_load.h"
+
+#include "db/db.h"
+
+static const char SQL_CLINICIANS[] =
+	"SELECT c.id, c.timezone FROM offering_clinician oc JOIN clinician c ON c.id = oc.clinician_id"
+	" WHERE oc.offering_id = $1 AND c.active ORDER BY c.id";
+
+/* One row per input: kind, a, b, c. Days are local dates as days since the
+ * epoch; instants Unix seconds. $1 clinician, $2 offering, $3/$4 first and
+ * last local day of interest, $5/$6 the UTC window for busy time, $7 now,
+ * $8 the clinician's zone, $9 a booking to leave out (0 for none). */
+static const char SQL_INPUTS[] =
+	"SELECT 'r', weekday::bigint, (extract(epoch FROM starts) / 60)::bigint, (extract(epoch FROM ends) / 60)::bigint"
+	"  FROM availability_rule WHERE clinician_id = $1 AND (offering_id IS NULL OR offering_id = $2)"
+	" UNION ALL"
+	" SELECT CASE kind WHEN 'off' THEN 'o' ELSE 'x' END, (day - date '1970-01-01')::bigint,"
+	"  coalesce((extract(epoch FROM starts) / 60)::bigint, -1), coalesce((extract(epoch FROM ends) / 60)::bigint, -1)"
+	"  FROM availability_override WHERE clinician_id = $1 AND (offering_id IS NULL OR offering_id = $2)"
+	"  AND day BETWEEN date '1970-01-01' + $3::int AND date '1970-01-01' + $4::int"
+	" UNION ALL"
+	" SELECT 'b', extract(epoch FROM lower(blocked))::bigint, extract(epoch FROM upper(blocked))::bigint, 0"
+	"  FROM booking_block WHERE clinician_id = $1 AND active AND booking_id <> $9"
+	"  AND blocked && tstzrange(to_timestamp($5::bigint), to_timestamp($6::bigint))"
+	" UNION ALL"
+	" SELECT 'e', extract(epoch FROM lower(during))::bigint, extract(epoch FROM upper(during))::bigint, 0"
+	"  FROM busy_interval WHERE clinician_id = $1"
+	"  AND during && tstzrange(to_timestamp($5::bigint), to_timestamp($6::bigint))"
+	" UNION ALL"
+	" SELECT CASE WHEN o.kind = 'intensive' THEN 'i' ELSE 'n' END,"
+	"  ((b.starts_at AT TIME ZONE $8)::date - date '1970-01-01')::bigint,"
+	"  ((b.ends_at AT TIME ZONE $8)::date - date '1970-01-01')::bigint,"
+	"  (b.offering_id = $2)::int"
+	"  FROM booking b JOIN offering o ON o.id = b.offering_id"
+	"  WHERE b.clinician_id = $1 AND tandem_status_blocks(b.status) AND b.id <> $9"
+	"  AND (o.kind = 'intensive' OR b.offering_id = $2)"
+	"  AND b.starts_at < to_timestamp(($4::bigint + 62) * 86400) AND b.ends_at > to_timestamp(($3::bigint - 62) * 86400)"
+	" UNION ALL"
+	" SELECT 'f', count(*), 0, 0 FROM calendar_source WHERE clinician_id = $1"
+	"  AND coalesce(last_success_at, '-infinity') < to_timestamp($7::bigint) - freshness_minutes * interval '1 minute'";
+
+void avail_offering_rules(const struct offering *o, struct avail_offering *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->intensive = !strcmp(o->kind, "intensive");
+	r->days = o->days;
+	r->duration_min = o->duration_minutes;
+	r->day_start_min = o->day_start_min;
+	r->day_end_min = o->day_end_min;
+	r->buffer_before_min = o->buffer_before_minutes;
+	r->buffer_after_min = o->buffer_after_minutes;
+	r->min_notice_min = o->min_notice_minutes;
+	r->horizon_days = o->horizon_days;
+	r->slot_interval_min = o->slot_interval_minutes;
+	r->start_weekdays = o->start_weekdays;
+	r->min_rest_days = o->min_rest_days;
+	r->cap_per_week = o->cap_per_week;
+	r->cap_per_month = o->cap_per_month;
+}
+
+static char *num(struct arena *a, int64_t v)
+{
+	return arena_printf(a, "%lld", (long long)v);
+}
+
+int avail_load(struct ctx *c, const struct offering *o, int64_t clinician_id, const struct tz *z,
+	       const struct avail_offering *rules, int64_t from_day, int64_t to_day, int64_t exclude_booking,
+	       struct avail_input *in)
+{
+	memset(in, 0, sizeof(*in));
+	in->tz = z;
+	in->now = c->now;
+	in->off = rules;
+	int64_t margin = rules->min_rest_days + AVAIL_MAX_DAYS + 1;
+	int64_t lo = (from_day - margin) * 86400 - 86400, hi = (to_day + margin) * 86400 + 2 * 86400;
+	PGresult *r;
+	int rc = db_query(c->db, c->a, &r, SQL_INPUTS, num(c->a, clinician_id), num(c->a, o->id),
+			  num(c->a, from_day - margin), num(c->a, to_day + margin), num(c->a, lo), num(c->a, hi),
+			  num(c->a, c->now), tz_name(z), num(c->a, exclude_booking));
+	if (rc)
+		return rc;
+	size_t n = (size_t)PQntuples(r);
+	struct avail_rule *rv = arena_alloc(c->a, (n + 1) * sizeof(*rv));
+	struct avail_override *ov = arena_alloc(c->a, (n + 1) * sizeof(*ov));
+	struct avail_interval *bv = arena_alloc(c->a, (n + 1) * sizeof(*bv));
+	struct avail_booked *kv = arena_alloc(c->a, (n + 1) * sizeof(*kv));
+	for (size_t i = 0; i < n; i++) {
+		char k = db_val(r, (int)i, 0)[0];
+		int64_t a = db_ll(r, (int)i, 1), b = db_ll(r, (int)i, 2), d = db_ll(r, (int)i, 3);
+		switch (k) {
+		case 'r':
+			rv[in->nrules++] = (struct avail_rule){(int)a, (int)b, (int)d};
+			break;
+		case 'o':
+		case 'x':
+			ov[in->noverrides++] = (struct avail_override){a, k == 'o', (int)b, (int)d};
+			break;
+		case 'b':
+		case 'e':
+			bv[in->nbusy++] = (struct avail_interval){a, b};
+			break;
+		case 'i':
+		case 'n':
+			kv[in->nbooked++] = (struct avail_booked){a, b, k == 'i', d != 0};
+			break;
+		case 'f':
+			in->fail_closed = a > 0;
+			break;
+		}
+	}
+	in->rules = rv;
+	in->overrides = ov;
+	in->busy = bv;
+	in->booked = kv;
+	return 0;
+}
+
+int avail_clinicians(struct ctx *c, const struct offering *o, struct avail_clinician **out, size_t *n)
+{
+	PGresult *r;
+	int rc = db_query(c->db, c->a, &r, SQL_CLINICIANS, num(c->a, o->id));
+	if (rc)
+		return rc;
+	*n = (size_t)PQntuples(r);
+	*out = arena_alloc(c->a, (*n + 1) * sizeof(**out));
+	for (size_t i = 0; i < *n; i++) {
+		(*out)[i].id = db_ll(r, (int)i, 0);
+		if (tz_get(db_val(r, (int)i, 1), &(*out)[i].tz) != 0)
+			return ERR_INTERNAL; /* the database checks zones; a missing zone file is ours */
+	}
+	return 0;
+}
+
+static int cmp_slot(const void *a, const void *b)
+{
+	const struct avail_slot *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+int avail_for_offering(struct ctx *c, const struct offering *o, int64_t from_day, int64_t to_day,
+		       struct avail_slot **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	struct avail_clinician *cl;
+	size_t ncl;
+	int rc = avail_clinicians(c, o, &cl, &ncl);
+	if (rc)
+		return rc;
+	struct avail_offering rules;
+	avail_offering_rules(o, &rules);
+	struct avail_slot *all = NULL;
+	size_t nall = 0;
+	for (size_t i = 0; i < ncl; i++) {
+		struct avail_input in;
+		rc = avail_load(c, o, cl[i].id, cl[i].tz, &rules, from_day, to_day, 0, &in);
+		if (rc)
+			return rc;
+		struct avail_slot *s;
+		size_t ns;
+		rc = avail_compute(&in, from_day, to_day, c->a, &s, &ns);
+		if (rc)
+			return rc;
+		if (!nall) {
+			all = s;
+			nall = ns;
+			continue;
+		}
+		struct avail_slot *m = arena_alloc(c->a, (nall + ns + 1) * sizeof(*m));
+		memcpy(m, all, nall * sizeof(*m));
+		memcpy(m + nall, s, ns * sizeof(*m));
+		all = m;
+		nall += ns;
+	}
+	if (ncl > 1 && nall) {
+		/* Several clinicians: one slot per start. */
+		qsort(all, nall, sizeof(*all), cmp_slot);
+		size_t o2 = 0;
+		for (size_t i = 1; i < nall; i++)
+			if (all[i].start != all[o2].start)
+				all[++o2] = all[i];
+		nall = o2 + 1;
+	}
+	*out = all;
+	*n = nall;
+	return 0;
+}
+
+int avail_check_start(struct ctx *c, const struct offering *o, int64_t start, int64_t exclude_booking,
+		      int64_t *clinician_id, struct avail_slot *slot)
+{
+	struct avail_clinician *cl;
+	size_t ncl;
+	int rc = avail_clinicians(c, o, &cl, &ncl);
+	if (rc)
+		return rc;
+	struct avail_offering rules;
+	avail_offering_rules(o, &rules);
+	for (size_t i = 0; i < ncl; i++) {
+		int64_t day = avail_local_day(cl[i].tz, start);
+		struct avail_input in;
+		rc = avail_load(c, o, cl[i].id, cl[i].tz, &rules, day, day, exclude_booking, &in);
+		if (rc)
+			return rc;
+		struct avail_slot *s;
+		size_t ns;
+		rc = avail_compute(&in, day, day, c->a, &s, &ns);
+		if (rc)
+			return rc;
+		for (size_t k = 0; k < ns; k++)
+			if (s[k].start == start) {
+				*clinician_id = cl[i].id;
+				*slot = s[k];
+				return 0;
+			}
+	}
+	return ERR_SLOT_UNAVAILABLE;
+}

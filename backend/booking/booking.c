@@ -1,0 +1,666 @@
+/* booking.c — see booking.h. SQL sits next to the code that runs it. */
+#include "booking/booking.h"
+
+#include <ctype.h>
+
+#include "avail/avail_load.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "crypto/crypto.h"
+#include "db/db.h"
+
+static char *num(struct arena *a, int64_t v)
+{
+	return arena_printf(a, "%lld", (long long)v);
+}
+
+bool booking_email_valid(const char *e)
+{
+	size_t n = strlen(e);
+	const char *at = strchr(e, '@');
+	if (n < 3 || n > BOOKING_EMAIL_MAX || !at || at == e || strchr(at + 1, '@') || (size_t)(at - e) > 64)
+		return false;
+	const char *dom = at + 1;
+	const char *dot = strrchr(dom, '.');
+	if (!dot || dot == dom || !dot[1] || strlen(dot + 1) < 2 || strstr(dom, "..") || dom[0] == '-' ||
+	    dom[0] == '.')
+		return false;
+	for (const char *p = e; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (ch <= ' ' || ch == 0x7f || strchr("\"(),:;<>[\\]", ch))
+			return false;
+	}
+	for (const char *p = dom; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && (unsigned char)*p < 0x80)
+			return false;
+	return true;
+}
+
+static bool phone_valid(const char *p)
+{
+	size_t digits = 0;
+	for (; *p; p++) {
+		if (isdigit((unsigned char)*p))
+			digits++;
+		else if (!strchr(" +-().", *p))
+			return false;
+	}
+	return digits >= 5 && digits <= 20;
+}
+
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+static void field(json_t *fields, const char *name, const char *msg)
+{
+	if (!json_object_get(fields, name))
+		json_object_set_new(fields, name, json_string(msg));
+}
+
+/* Structure of the request: names, emails, consent. */
+static void validate_clients(const struct booking_request *rq, json_t *fields)
+{
+	if (rq->nclients < 2) {
+		field(fields, "clients", "Both partners' names and emails are needed.");
+		return;
+	}
+	if (rq->nclients > 2)
+		field(fields, "clients", "A booking is for two people.");
+	for (int i = 0; i < 2 && i < rq->nclients; i++) {
+		const struct booking_client_in *cl = &rq->clients[i];
+		char key[40];
+		snprintf(key, sizeof(key), "clients[%d].name", i);
+		const char *name = cl->name ? cl->name : "";
+		while (*name == ' ')
+			name++;
+		if (!*name)
+			field(fields, key, "Please enter a name.");
+		else if (utf8_chars(name) > BOOKING_NAME_MAX || strpbrk(name, "\r\n\t"))
+			field(fields, key, "A name is one line of at most 200 characters.");
+		snprintf(key, sizeof(key), "clients[%d].email", i);
+		if (!cl->email || !*cl->email)
+			field(fields, key, "Please enter an email address.");
+		else if (!booking_email_valid(cl->email))
+			field(fields, key, "This does not look like an email address.");
+		snprintf(key, sizeof(key), "clients[%d].phone", i);
+		if (cl->phone && *cl->phone && (strlen(cl->phone) > BOOKING_PHONE_MAX || !phone_valid(cl->phone)))
+			field(fields, key, "A phone number has 5 to 20 digits and may use + - ( ) and spaces.");
+		snprintf(key, sizeof(key), "clients[%d].safe_contact", i);
+		const char *sc = cl->safe_contact && *cl->safe_contact ? cl->safe_contact : "email";
+		if (strcmp(sc, "email") && strcmp(sc, "phone") && strcmp(sc, "text"))
+			field(fields, key, "Choose email, phone or text.");
+		else if (strcmp(sc, "email") && !(cl->phone && *cl->phone))
+			field(fields, key, "To be contacted by phone or text, please give a phone number.");
+	}
+	if (!rq->consent)
+		field(fields, "consent", "Please agree to receive emails and calendar invites about this booking.");
+}
+
+static char *span_text(struct arena *a, int minutes)
+{
+	if (minutes % 1440 == 0)
+		return arena_printf(a, "%d day%s", minutes / 1440, minutes == 1440 ? "" : "s");
+	if (minutes % 60 == 0)
+		return arena_printf(a, "%d hour%s", minutes / 60, minutes == 60 ? "" : "s");
+	return arena_printf(a, "%d minutes", minutes);
+}
+
+/* Where the start sits on the offering's schedule: in the past, too soon,
+ * too far ahead, off the grid, on a wrong weekday. */
+static void validate_start(struct ctx *c, const struct offering *o, const struct tz *z, int64_t start,
+			   json_t *fields)
+{
+	int64_t local = tz_utc_to_local(z, start);
+	int64_t day = avail_local_day(z, start);
+	int64_t sec_of_day = local - day * 86400;
+	int minute = (int)(sec_of_day / 60);
+	int64_t today = avail_local_day(z, c->now);
+	if (start <= c->now) {
+		field(fields, "start", "This time is in the past.");
+	} else if (start < c->now + (int64_t)o->min_notice_minutes * 60) {
+		field(fields, "start", arena_printf(c->a, "This is too soon: bookings need at least %s' notice.",
+						    span_text(c->a, o->min_notice_minutes)));
+	} else if (day > today + o->horizon_days) {
+		field(fields, "start", arena_printf(c->a, "This is too far ahead: bookings open %d days ahead.",
+						    o->horizon_days));
+	} else if (sec_of_day % 60 != 0 ||
+		   (!strcmp(o->kind, "intensive") ? minute != o->day_start_min
+						  : minute % (o->slot_interval_minutes ? o->slot_interval_minutes : 30))) {
+		field(fields, "start", "This is not one of the offered start times.");
+	} else if (!(o->start_weekdays & (1 << (tz_iso_weekday(day) - 1)))) {
+		field(fields, "start", "This offering does not start on that day of the week.");
+	}
+}
+
+json_t *booking_blocks_json(const struct tz *z, const struct avail_interval *blocks, int n)
+{
+	json_t *arr = json_array();
+	for (int i = 0; i < n; i++) {
+		char s[40], e[40];
+		tz_format_rfc3339(z, blocks[i].start, s, sizeof(s));
+		tz_format_rfc3339(z, blocks[i].end, e, sizeof(e));
+		json_array_append_new(arr, json_pack("{s:s, s:s}", "start", s, "end", e));
+	}
+	return arr;
+}
+
+static void reference_code(char out[16])
+{
+	static const char alphabet[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"; /* no 0/O, 1/I */
+	unsigned char r[4];
+	crypto_random(r, sizeof(r));
+	memcpy(out, "TND-", 4);
+	for (int i = 0; i < 4; i++)
+		out[4 + i] = alphabet[r[i] & 31];
+	out[8] = '\0';
+}
+
+static const char *token_hash_param(struct arena *a, const char *token)
+{
+	unsigned char h[32];
+	crypto_sha256(token, strlen(token), h);
+	return crypto_bytea_hex(a, h, sizeof(h));
+}
+
+/* ---- create ---------------------------------------------------------- */
+
+struct create_tx {
+	struct ctx *c;
+	const struct keyring *k;
+	const char *base_url;
+	const struct booking_request *rq;
+	const struct offering *o;
+	int64_t start;
+	const struct avail_clinician *clinicians;
+	size_t nclinicians;
+	struct booking_result *out;
+	const char *tzname_for_json;
+};
+
+static const char SQL_IDEM_CLAIM[] =
+	"INSERT INTO idempotency_key (key, request_hash, status, response) VALUES ($1, $2, 0, '')"
+	" ON CONFLICT (key) DO NOTHING RETURNING key";
+static const char SQL_IDEM_GET[] = "SELECT request_hash, status, response FROM idempotency_key WHERE key = $1";
+static const char SQL_IDEM_SET[] = "UPDATE idempotency_key SET status = $2, response = $3 WHERE key = $1";
+static const char SQL_LOCK_CLINICIAN[] = "SELECT pg_advisory_xact_lock(7365, $1::int)";
+static const char SQL_INSERT_BOOKING[] =
+	"INSERT INTO booking (practice_id, offering_id, clinician_id, reference, status, starts_at, ends_at,"
+	" hold_expires_at, manage_token_hash, manage_expires_at, ical_uid, client_timezone)"
+	" SELECT o.practice_id, o.id, $2, $3, $4, to_timestamp($5::bigint), to_timestamp($6::bigint),"
+	"  to_timestamp($7::bigint), $8::bytea, to_timestamp($6::bigint) + interval '90 days', $9, $10"
+	" FROM offering o WHERE o.id = $1"
+	" ON CONFLICT DO NOTHING RETURNING id";
+static const char SQL_INSERT_BLOCK[] =
+	"INSERT INTO booking_block (booking_id, clinician_id, day_index, starts_at, ends_at, blocked)"
+	" VALUES ($1, $2, $3, to_timestamp($4::bigint), to_timestamp($5::bigint),"
+	"  tstzrange(to_timestamp($4::bigint) - make_interval(mins => $6::int),"
+	"            to_timestamp($5::bigint) + make_interval(mins => $7::int)))";
+static const char SQL_INSERT_CLIENT[] =
+	"INSERT INTO booking_client (booking_id, position, name_enc, email_enc, phone_enc, email_index,"
+	" safe_contact, initials) VALUES ($1, $2, $3::bytea, $4::bytea, $5::bytea, $6, $7, $8)";
+static const char SQL_INSERT_EVENT[] =
+	"INSERT INTO booking_event (booking_id, actor, from_status, to_status, reason, detail)"
+	" VALUES ($1, $2, $3, $4, $5, coalesce($6::jsonb, '{}'))";
+
+static const char *seal_param(struct ctx *c, const struct keyring *k, const char *value, const char *col,
+			      int64_t booking_id, int pos)
+{
+	char ad[96];
+	snprintf(ad, sizeof(ad), "booking_client.%s:%lld:%d", col, (long long)booking_id, pos);
+	unsigned char *env;
+	size_t n;
+	if (crypto_seal(k, c->a, value, strlen(value), ad, &env, &n) != 0)
+		return NULL;
+	return crypto_bytea_hex(c->a, env, n);
+}
+
+static char *initials_of(struct arena *a, const char *name)
+{
+	char *out = arena_alloc(a, 5);
+	size_t o = 0;
+	bool start = true;
+	for (const char *p = name; *p && o < 2; p++) {
+		if (*p == ' ' || *p == '-') {
+			start = true;
+			continue;
+		}
+		if (start && isalpha((unsigned char)*p))
+			out[o++] = (char)toupper((unsigned char)*p);
+		start = false;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static char *lower(struct arena *a, const char *s)
+{
+	char *d = arena_strdup(a, s);
+	for (char *p = d; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return d;
+}
+
+static const char *initial_status(const struct offering *o)
+{
+	if (!o->requires_approval)
+		return "confirmed";
+	return o->intake_form[0] ? "held" : "requested";
+}
+
+static int create_tx(struct db *db, void *arg)
+{
+	struct create_tx *t = arg;
+	struct ctx *c = t->c;
+	const struct booking_request *rq = t->rq;
+	struct booking_result *out = t->out;
+	PGresult *r;
+	int rc;
+	out->replayed = false;
+	if (rq->idempotency_key) {
+		rc = db_query(db, c->a, &r, SQL_IDEM_CLAIM, rq->idempotency_key, rq->request_hash);
+		if (rc)
+			return rc;
+		if (PQntuples(r) == 0) {
+			rc = db_query(db, c->a, &r, SQL_IDEM_GET, rq->idempotency_key);
+			if (rc)
+				return rc;
+			if (PQntuples(r) != 1 || strcmp(db_val(r, 0, 0), rq->request_hash) != 0)
+				return ERR_GONE; /* reused with another body: 422 at the caller */
+			json_error_t e;
+			out->response = json_loads(db_val(r, 0, 2), 0, &e);
+			if (!out->response)
+				return ERR_INTERNAL;
+			out->replayed = true;
+			out->replay_status = (int)db_ll(r, 0, 1);
+			return 0;
+		}
+	}
+	/* Caps and rest days are checks across bookings: serialise booking of
+	 * such offerings per clinician (ascending ids: no deadlock). The
+	 * exclusion constraint needs no lock. */
+	if (t->o->cap_per_week || t->o->cap_per_month || t->o->min_rest_days)
+		for (size_t i = 0; i < t->nclinicians; i++)
+			if ((rc = db_query(db, c->a, NULL, SQL_LOCK_CLINICIAN, num(c->a, t->clinicians[i].id))))
+				return rc;
+	int64_t clinician = 0;
+	struct avail_slot slot;
+	rc = avail_check_start(c, t->o, t->start, 0, &clinician, &slot);
+	if (rc)
+		return rc;
+	const char *status = initial_status(t->o);
+	int64_t hold = 0;
+	if (!strcmp(status, "held")) {
+		hold = c->now + (int64_t)t->o->hold_minutes * 60;
+		if (hold > slot.start)
+			hold = slot.start;
+	}
+	char *token = crypto_token(c->a, 16);
+	unsigned char uidr[16];
+	crypto_random(uidr, sizeof(uidr));
+	char uidhex[33];
+	for (int i = 0; i < 16; i++)
+		snprintf(uidhex + 2 * i, 3, "%02x", uidr[i]);
+	const char *host = strstr(t->base_url, "://");
+	host = host ? host + 3 : t->base_url;
+	char *uid = arena_printf(c->a, "%s@%.*s", uidhex, (int)strcspn(host, ":/"), host);
+	char ref[16];
+	int64_t id = 0;
+	for (int attempt = 0; attempt < 8 && !id; attempt++) {
+		reference_code(ref);
+		rc = db_query(db, c->a, &r, SQL_INSERT_BOOKING, num(c->a, t->o->id), num(c->a, clinician), ref, status,
+			      num(c->a, slot.start), num(c->a, slot.end), hold ? num(c->a, hold) : NULL,
+			      token_hash_param(c->a, token), uid, rq->client_timezone);
+		if (rc)
+			return rc;
+		if (PQntuples(r) == 1)
+			id = db_ll(r, 0, 0);
+	}
+	if (!id)
+		return ERR_INTERNAL;
+	for (int i = 0; i < slot.nblocks; i++) {
+		rc = db_query(db, c->a, NULL, SQL_INSERT_BLOCK, num(c->a, id), num(c->a, clinician), num(c->a, i),
+			      num(c->a, slot.blocks[i].start), num(c->a, slot.blocks[i].end),
+			      num(c->a, t->o->buffer_before_minutes), num(c->a, t->o->buffer_after_minutes));
+		if (rc == ERR_CONFLICT)
+			return ERR_SLOT_UNAVAILABLE; /* someone else got there first */
+		if (rc)
+			return rc;
+	}
+	for (int i = 0; i < 2; i++) {
+		const struct booking_client_in *cl = &rq->clients[i];
+		const char *name = cl->name;
+		while (*name == ' ')
+			name++;
+		const char *phone = cl->phone && *cl->phone ? cl->phone : NULL;
+		char idx[65];
+		crypto_blind_index(t->k, lower(c->a, cl->email), idx);
+		const char *ne = seal_param(c, t->k, name, "name", id, i + 1);
+		const char *ee = seal_param(c, t->k, cl->email, "email", id, i + 1);
+		const char *pe = phone ? seal_param(c, t->k, phone, "phone", id, i + 1) : NULL;
+		if (!ne || !ee || (phone && !pe))
+			return ERR_INTERNAL;
+		rc = db_query(db, c->a, NULL, SQL_INSERT_CLIENT, num(c->a, id), num(c->a, i + 1), ne, ee, pe, idx,
+			      cl->safe_contact && *cl->safe_contact ? cl->safe_contact : "email",
+			      initials_of(c->a, name));
+		if (rc)
+			return rc;
+	}
+	rc = db_query(db, c->a, NULL, SQL_INSERT_EVENT, num(c->a, id), c->actor, NULL, status, "booked online",
+		      NULL);
+	if (rc)
+		return rc;
+	const struct tz *z = NULL;
+	for (size_t i = 0; i < t->nclinicians; i++)
+		if (t->clinicians[i].id == clinician)
+			z = t->clinicians[i].tz;
+	char *manage = arena_printf(c->a, "%s/b/%s", t->base_url, token);
+	json_t *resp = json_pack("{s:I, s:s, s:s, s:o, s:s, s:s, s:n}", "id", (json_int_t)id, "reference", ref,
+				 "status", status, "blocks", booking_blocks_json(z, slot.blocks, slot.nblocks),
+				 "manage_url", manage, "ics_url", arena_printf(c->a, "%s/invite.ics", manage),
+				 "intake_url");
+	if (!resp)
+		core_oom();
+	if (rq->idempotency_key) {
+		char *text = json_dumps(resp, JSON_COMPACT);
+		rc = db_query(db, c->a, NULL, SQL_IDEM_SET, rq->idempotency_key, "201", text);
+		free(text);
+		if (rc) {
+			json_decref(resp);
+			return rc;
+		}
+	}
+	if (out->response)
+		json_decref(out->response);
+	out->response = resp;
+	out->id = id;
+	out->reference = arena_strdup(c->a, ref);
+	out->status = status;
+	out->manage_token = token;
+	return 0;
+}
+
+int booking_create(struct ctx *c, const struct keyring *k, const char *base_url, const struct booking_request *rq,
+		   struct booking_result *out, json_t **fields)
+{
+	memset(out, 0, sizeof(*out));
+	*fields = json_object();
+	if (!rq->offering || !*rq->offering) {
+		field(*fields, "offering", "Choose what to book.");
+		return ERR_INVALID;
+	}
+	struct offering o;
+	int rc = offering_get(c, rq->offering, &o);
+	if (rc)
+		return rc;
+	int64_t start = 0;
+	if (!rq->start || !*rq->start)
+		field(*fields, "start", "Choose a start time.");
+	else if (tz_parse_rfc3339(rq->start, &start) != 0)
+		field(*fields, "start", "A start is a date and time with its offset, like 2026-12-07T09:00:00-06:00.");
+	validate_clients(rq, *fields);
+	if (rq->client_timezone && *rq->client_timezone) {
+		const struct tz *ct;
+		if (tz_get(rq->client_timezone, &ct) != 0)
+			field(*fields, "client_timezone", "Unknown time zone.");
+	}
+	struct avail_clinician *cl;
+	size_t ncl;
+	rc = avail_clinicians(c, &o, &cl, &ncl);
+	if (rc)
+		return rc;
+	if (ncl == 0)
+		return ERR_SLOT_UNAVAILABLE;
+	if (start)
+		validate_start(c, &o, cl[0].tz, start, *fields);
+	if (json_object_size(*fields))
+		return ERR_INVALID;
+	json_decref(*fields);
+	*fields = NULL;
+	struct create_tx t = {c, k, base_url, rq, &o, start, cl, ncl, out, NULL};
+	rc = db_tx(c->db, "READ COMMITTED", create_tx, &t);
+	if (rc == ERR_GONE) {
+		*fields = json_pack("{s:s}", "Idempotency-Key",
+				    "This key was already used for a different request.");
+		return ERR_INVALID;
+	}
+	if (rc && out->response) {
+		json_decref(out->response);
+		out->response = NULL;
+	}
+	return rc;
+}
+
+/* ---- the manage token ------------------------------------------------ */
+
+static const char SQL_BY_TOKEN[] =
+	"SELECT b.id, b.reference, b.status, o.slug, o.name, o.kind, o.cancel_window_hours,"
+	" extract(epoch FROM b.starts_at)::bigint, extract(epoch FROM b.ends_at)::bigint,"
+	" coalesce(extract(epoch FROM b.hold_expires_at)::bigint, 0), b.ical_sequence, b.ical_uid,"
+	" coalesce(b.client_timezone, ''), p.timezone,"
+	" (SELECT string_agg(extract(epoch FROM k.starts_at)::bigint || ' ' || extract(epoch FROM k.ends_at)::bigint,"
+	"   ' ' ORDER BY k.day_index) FROM booking_block k WHERE k.booking_id = b.id)"
+	" FROM booking b JOIN offering o ON o.id = b.offering_id JOIN practice p ON p.id = b.practice_id"
+	" WHERE b.manage_token_hash = $1::bytea AND b.manage_expires_at > to_timestamp($2::bigint)";
+
+static bool open_status(const char *s)
+{
+	return !strcmp(s, "held") || !strcmp(s, "requested") || !strcmp(s, "confirmed");
+}
+
+static int load_view(struct ctx *c, const char *sql, const char *key, struct booking_view *v)
+{
+	PGresult *r;
+	int rc = db_query(c->db, c->a, &r, sql, key, num(c->a, c->now));
+	if (rc)
+		return rc;
+	if (PQntuples(r) != 1)
+		return ERR_NOT_FOUND;
+	memset(v, 0, sizeof(*v));
+	v->id = db_ll(r, 0, 0);
+	v->reference = db_val(r, 0, 1);
+	v->status = db_val(r, 0, 2);
+	v->offering_slug = db_val(r, 0, 3);
+	v->offering_name = db_val(r, 0, 4);
+	v->offering_kind = db_val(r, 0, 5);
+	v->cancel_window_hours = (int)db_ll(r, 0, 6);
+	v->starts_at = db_ll(r, 0, 7);
+	v->ends_at = db_ll(r, 0, 8);
+	v->hold_expires_at = db_ll(r, 0, 9);
+	v->sequence = (int)db_ll(r, 0, 10);
+	v->ical_uid = db_val(r, 0, 11);
+	v->client_timezone = db_val(r, 0, 12);
+	v->practice_timezone = db_val(r, 0, 13);
+	const char *p = db_val(r, 0, 14);
+	while (*p && v->nblocks < AVAIL_MAX_DAYS) {
+		char *end;
+		long long s = strtoll(p, &end, 10);
+		long long e = strtoll(end, &end, 10);
+		v->blocks[v->nblocks++] = (struct avail_interval){s, e};
+		p = end;
+		while (*p == ' ')
+			p++;
+	}
+	v->changeable = open_status(v->status) &&
+			c->now < v->starts_at - (int64_t)v->cancel_window_hours * 3600;
+	return 0;
+}
+
+int booking_by_token(struct ctx *c, const char *token, struct booking_view *out)
+{
+	if (!token || strlen(token) < 16 || strlen(token) > 64)
+		return ERR_NOT_FOUND;
+	return load_view(c, SQL_BY_TOKEN, token_hash_param(c->a, token), out);
+}
+
+static const char SQL_LOCK_BOOKING[] = "SELECT 1 FROM booking WHERE id = $1 FOR UPDATE";
+static const char SQL_CANCEL[] =
+	"UPDATE booking SET status = 'cancelled', hold_expires_at = NULL, ical_sequence = ical_sequence + 1,"
+	" updated_at = now() WHERE id = $1";
+
+struct change_tx {
+	struct ctx *c;
+	const char *token;
+	const char *reason;
+	const char *start_text;
+	json_t *fields;
+	const char *why;
+};
+
+static const char *closed_reason(struct ctx *c, const struct booking_view *v)
+{
+	if (!open_status(v->status))
+		return arena_printf(c->a, "This booking is %s and can no longer be changed online.", v->status);
+	return arena_printf(c->a,
+			    "Online changes close %d hours before the start. Please contact the practice to "
+			    "change or cancel.",
+			    v->cancel_window_hours);
+}
+
+static int cancel_tx(struct db *db, void *arg)
+{
+	struct change_tx *t = arg;
+	struct booking_view v;
+	int rc = booking_by_token(t->c, t->token, &v);
+	if (rc)
+		return rc;
+	if ((rc = db_query(db, t->c->a, NULL, SQL_LOCK_BOOKING, num(t->c->a, v.id))))
+		return rc;
+	rc = booking_by_token(t->c, t->token, &v); /* again, under the lock */
+	if (rc)
+		return rc;
+	if (!v.changeable) {
+		t->why = closed_reason(t->c, &v);
+		return ERR_CONFLICT;
+	}
+	if ((rc = db_query(db, t->c->a, NULL, SQL_CANCEL, num(t->c->a, v.id))))
+		return rc;
+	return db_query(db, t->c->a, NULL, SQL_INSERT_EVENT, num(t->c->a, v.id), t->c->actor, v.status, "cancelled",
+			t->reason && *t->reason ? t->reason : "cancelled by client", NULL);
+}
+
+int booking_cancel_by_token(struct ctx *c, const char *token, const char *reason, const char **why)
+{
+	struct change_tx t = {c, token, reason, NULL, NULL, NULL};
+	int rc = db_tx(c->db, "READ COMMITTED", cancel_tx, &t);
+	*why = t.why;
+	return rc;
+}
+
+static const char SQL_DEACTIVATE_BLOCKS[] = "UPDATE booking_block SET active = false WHERE booking_id = $1";
+static const char SQL_DELETE_BLOCKS[] = "DELETE FROM booking_block WHERE booking_id = $1";
+static const char SQL_MOVE[] =
+	"UPDATE booking SET starts_at = to_timestamp($2::bigint), ends_at = to_timestamp($3::bigint),"
+	" clinician_id = $4, ical_sequence = ical_sequence + 1, updated_at = now(),"
+	" manage_expires_at = to_timestamp($3::bigint) + interval '90 days' WHERE id = $1";
+static const char SQL_BOOKING_OFFERING[] = "SELECT o.slug FROM booking b JOIN offering o ON o.id = b.offering_id"
+					   " WHERE b.id = $1";
+
+static int reschedule_tx(struct db *db, void *arg)
+{
+	struct change_tx *t = arg;
+	struct ctx *c = t->c;
+	struct booking_view v;
+	int rc = booking_by_token(c, t->token, &v);
+	if (rc)
+		return rc;
+	if ((rc = db_query(db, c->a, NULL, SQL_LOCK_BOOKING, num(c->a, v.id))))
+		return rc;
+	if ((rc = booking_by_token(c, t->token, &v)))
+		return rc;
+	if (!v.changeable) {
+		t->why = closed_reason(c, &v);
+		return ERR_CONFLICT;
+	}
+	PGresult *r;
+	if ((rc = db_query(db, c->a, &r, SQL_BOOKING_OFFERING, num(c->a, v.id))))
+		return rc;
+	struct offering o;
+	if ((rc = offering_get(c, db_val(r, 0, 0), &o)))
+		return rc;
+	struct avail_clinician *cl;
+	size_t ncl;
+	if ((rc = avail_clinicians(c, &o, &cl, &ncl)))
+		return rc;
+	int64_t start = 0;
+	if (!t->start_text || tz_parse_rfc3339(t->start_text, &start) != 0) {
+		field(t->fields, "start", "A start is a date and time with its offset, like 2026-12-07T09:00:00-06:00.");
+		return ERR_INVALID;
+	}
+	if (ncl == 0)
+		return ERR_SLOT_UNAVAILABLE;
+	validate_start(c, &o, cl[0].tz, start, t->fields);
+	if (json_object_size(t->fields))
+		return ERR_INVALID;
+	if (start == v.starts_at)
+		return 0; /* nothing to move */
+	if (o.cap_per_week || o.cap_per_month || o.min_rest_days)
+		for (size_t i = 0; i < ncl; i++)
+			if ((rc = db_query(db, c->a, NULL, SQL_LOCK_CLINICIAN, num(c->a, cl[i].id))))
+				return rc;
+	/* Its own time must not stand in its way. */
+	if ((rc = db_query(db, c->a, NULL, SQL_DEACTIVATE_BLOCKS, num(c->a, v.id))))
+		return rc;
+	int64_t clinician;
+	struct avail_slot slot;
+	if ((rc = avail_check_start(c, &o, start, v.id, &clinician, &slot)))
+		return rc;
+	if ((rc = db_query(db, c->a, NULL, SQL_DELETE_BLOCKS, num(c->a, v.id))))
+		return rc;
+	for (int i = 0; i < slot.nblocks; i++) {
+		rc = db_query(db, c->a, NULL, SQL_INSERT_BLOCK, num(c->a, v.id), num(c->a, clinician), num(c->a, i),
+			      num(c->a, slot.blocks[i].start), num(c->a, slot.blocks[i].end),
+			      num(c->a, o.buffer_before_minutes), num(c->a, o.buffer_after_minutes));
+		if (rc == ERR_CONFLICT)
+			return ERR_SLOT_UNAVAILABLE;
+		if (rc)
+			return rc;
+	}
+	if ((rc = db_query(db, c->a, NULL, SQL_MOVE, num(c->a, v.id), num(c->a, slot.start), num(c->a, slot.end),
+			   num(c->a, clinician))))
+		return rc;
+	char *detail = arena_printf(c->a, "{\"from\":%lld,\"to\":%lld}", (long long)v.starts_at,
+				    (long long)slot.start);
+	return db_query(db, c->a, NULL, SQL_INSERT_EVENT, num(c->a, v.id), c->actor, v.status, v.status,
+			"rescheduled by client", detail);
+}
+
+int booking_reschedule_by_token(struct ctx *c, const char *token, const char *start, json_t **fields,
+				const char **why)
+{
+	struct change_tx t = {c, token, NULL, start, json_object(), NULL};
+	int rc = db_tx(c->db, "READ COMMITTED", reschedule_tx, &t);
+	*why = t.why;
+	if (rc == ERR_INVALID) {
+		*fields = t.fields;
+	} else {
+		json_decref(t.fields);
+		*fields = NULL;
+	}
+	return rc;
+}
+
+/* ---- holds ----------------------------------------------------------- */
+
+static const char SQL_EXPIRE[] =
+	"WITH lapsed AS ("
+	" UPDATE booking SET status = 'cancelled', hold_expires_at = NULL, ical_sequence = ical_sequence + 1,"
+	"  updated_at = now()"
+	" WHERE status = 'held' AND hold_expires_at <= to_timestamp($1::bigint) RETURNING id)"
+	" INSERT INTO booking_event (booking_id, actor, from_status, to_status, reason)"
+	" SELECT id, 'system', 'held', 'cancelled', 'hold lapsed' FROM lapsed RETURNING booking_id";
+
+int booking_expire_holds(struct ctx *c, int *n)
+{
+	PGresult *r;
+	int rc = db_query(c->db, c->a, &r, SQL_EXPIRE, num(c->a, c->now));
+	*n = rc ? 0 : PQntuples(r);
+	if (*n)
+		log_info("%d hold(s) lapsed", *n);
+	return rc;
+}
