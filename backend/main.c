@@ -190,7 +190,8 @@ static int cmd_serve(const struct config *cfg)
 		log_error("templates: %s", err);
 		goto out;
 	}
-	static const char *const required[] = {"layout", "pages/home", "pages/offering", "pages/error"};
+	static const char *const required[] = {"layout", "pages/home", "pages/offering", "pages/error",
+					       "pages/book", "pages/manage", "pages/reschedule"};
 	for (size_t i = 0; i < ARRAY_LEN(required); i++)
 		if (!tpl_set_has(app.tpl, required[i])) {
 			log_error("templates: %s.mustache is missing from %s", required[i], cfg->template_dir);

@@ -101,11 +101,12 @@ CREATE TABLE booking_event (
 CREATE INDEX booking_event_booking ON booking_event (booking_id, at);
 
 -- Idempotency-Key: the same key with the same body replays the first answer.
+-- `response` is a sealed envelope (it holds the manage token); kept 24 hours.
 CREATE TABLE idempotency_key (
     key             text PRIMARY KEY CHECK (length(key) BETWEEN 1 AND 200),
     request_hash    text NOT NULL,
     status          integer NOT NULL,
-    response        text NOT NULL,
+    response        text NOT NULL,  -- '' while in flight, then \x<envelope hex>
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX idempotency_key_created ON idempotency_key (created_at);

@@ -272,8 +272,18 @@ static int create_tx(struct db *db, void *arg)
 				return rc;
 			if (PQntuples(r) != 1 || strcmp(db_val(r, 0, 0), rq->request_hash) != 0)
 				return ERR_GONE; /* reused with another body: 422 at the caller */
+			/* The stored answer holds the manage token: it is sealed. */
+			unsigned char *env;
+			size_t envlen;
+			char *plain;
+			size_t plen;
+			char ad[260];
+			snprintf(ad, sizeof(ad), "idempotency_key.response:%s", rq->idempotency_key);
+			if (db_ll(r, 0, 1) == 0 || crypto_bytea_parse(c->a, db_val(r, 0, 2), &env, &envlen) != 0 ||
+			    crypto_open(t->k, c->a, env, envlen, ad, &plain, &plen) != 0)
+				return ERR_INTERNAL;
 			json_error_t e;
-			out->response = json_loads(db_val(r, 0, 2), 0, &e);
+			out->response = json_loads(plain, 0, &e);
 			if (!out->response)
 				return ERR_INTERNAL;
 			out->replayed = true;
@@ -368,8 +378,15 @@ static int create_tx(struct db *db, void *arg)
 		core_oom();
 	if (rq->idempotency_key) {
 		char *text = json_dumps(resp, JSON_COMPACT);
-		rc = db_query(db, c->a, NULL, SQL_IDEM_SET, rq->idempotency_key, "201", text);
+		char ad[260];
+		snprintf(ad, sizeof(ad), "idempotency_key.response:%s", rq->idempotency_key);
+		unsigned char *env;
+		size_t envlen;
+		rc = crypto_seal(t->k, c->a, text, strlen(text), ad, &env, &envlen);
 		free(text);
+		if (!rc)
+			rc = db_query(db, c->a, NULL, SQL_IDEM_SET, rq->idempotency_key, "201",
+				      crypto_bytea_hex(c->a, env, envlen));
 		if (rc) {
 			json_decref(resp);
 			return rc;
@@ -655,10 +672,16 @@ static const char SQL_EXPIRE[] =
 	" INSERT INTO booking_event (booking_id, actor, from_status, to_status, reason)"
 	" SELECT id, 'system', 'held', 'cancelled', 'hold lapsed' FROM lapsed RETURNING booking_id";
 
+static const char SQL_IDEM_PURGE[] =
+	"DELETE FROM idempotency_key WHERE created_at < to_timestamp($1::bigint) - interval '24 hours'";
+
 int booking_expire_holds(struct ctx *c, int *n)
 {
 	PGresult *r;
-	int rc = db_query(c->db, c->a, &r, SQL_EXPIRE, num(c->a, c->now));
+	int rc = db_query(c->db, c->a, NULL, SQL_IDEM_PURGE, num(c->a, c->now));
+	if (rc)
+		return rc;
+	rc = db_query(c->db, c->a, &r, SQL_EXPIRE, num(c->a, c->now));
 	*n = rc ? 0 : PQntuples(r);
 	if (*n)
 		log_info("%d hold(s) lapsed", *n);

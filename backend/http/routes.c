@@ -5,12 +5,25 @@
 #include "http/assets.h"
 #include "http/ops.h"
 #include "http/router.h"
+#include "avail/avail_http.h"
+#include "booking/booking_http.h"
 #include "offering/offering_http.h"
 
 const struct route routes[] = {
 	{"GET", "/", offering_http_home, 0, 0},
-	{"GET", "/offerings/{slug}", offering_http_page, 0, 0},
+	{"GET", "/offerings/{slug}", avail_http_offering_page, 0, 0},
+	{"GET", "/offerings/{slug}/book", booking_http_form, 0, 0},
+	{"POST", "/offerings/{slug}/book", booking_http_form_post, ROUTE_FORM, 32 * 1024},
 	{"GET", "/api/v1/offerings", offering_http_api_list, 0, 0},
+	{"GET", "/api/v1/availability", avail_http_api, 0, 0},
+	{"POST", "/api/v1/bookings", booking_http_api_create, ROUTE_JSON, 32 * 1024},
+	{"GET", "/b/{token}", booking_http_manage, ROUTE_CAPABILITY, 0},
+	{"POST", "/b/{token}/cancel", booking_http_cancel_post, ROUTE_CAPABILITY | ROUTE_FORM, 8 * 1024},
+	{"GET", "/b/{token}/reschedule", booking_http_reschedule_page, ROUTE_CAPABILITY, 0},
+	{"POST", "/b/{token}/reschedule", booking_http_reschedule_post, ROUTE_CAPABILITY | ROUTE_FORM, 8 * 1024},
+	{"POST", "/api/v1/manage/{token}/cancel", booking_http_api_cancel, ROUTE_CAPABILITY | ROUTE_JSON, 8 * 1024},
+	{"POST", "/api/v1/manage/{token}/reschedule", booking_http_api_reschedule, ROUTE_CAPABILITY | ROUTE_JSON,
+	 8 * 1024},
 	{"POST", "/api/v1/csp-report", ops_http_csp_report, ROUTE_CSP_REPORT, 16 * 1024},
 	{"GET", "/static/{name}", assets_http_get, 0, 0},
 	{"GET", "/healthz", ops_http_healthz, 0, 0},

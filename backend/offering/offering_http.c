@@ -43,23 +43,6 @@ int offering_http_home(struct req *r)
 	return http_send_page(r, 200, "pages/home", view);
 }
 
-int offering_http_page(struct req *r)
-{
-	struct ctx c = req_ctx(r);
-	char *slug = arena_strndup(r->a, r->params[0].ptr, r->params[0].len);
-	struct offering o;
-	int rc = offering_get(&c, slug, &o);
-	if (rc)
-		return rc;
-	json_t *view;
-	rc = base_view(&c, &view);
-	if (rc)
-		return rc;
-	json_object_set_new(view, "offering", offering_to_view(r->a, &o));
-	json_object_set_new(view, "title", json_string(o.name));
-	return http_send_page(r, 200, "pages/offering", view);
-}
-
 int offering_http_api_list(struct req *r)
 {
 	struct ctx c = req_ctx(r);
