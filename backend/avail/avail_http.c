@@ -14,13 +14,9 @@ static struct ctx req_ctx(struct req *r)
 	return (struct ctx){r->a, r->db, ctx_clock_now(), "public", r->remote_addr};
 }
 
-static int zone_of(struct ctx *c, const struct tz **z)
+static int zone_of(const struct offering *o, const struct tz **z)
 {
-	struct practice p;
-	int rc = practice_get(c, &p);
-	if (rc)
-		return rc;
-	return tz_get(p.timezone, z) ? ERR_INTERNAL : 0;
+	return tz_get(o->practice_timezone, z) ? ERR_INTERNAL : 0;
 }
 
 int avail_http_api(struct req *r)
@@ -41,7 +37,7 @@ int avail_http_api(struct req *r)
 		return rc;
 	}
 	const struct tz *z;
-	if ((rc = zone_of(&c, &z))) {
+	if ((rc = zone_of(&o, &z))) {
 		json_decref(fields);
 		return rc;
 	}
@@ -105,7 +101,7 @@ int avail_http_calendar(struct req *r, const char *slug, const char *month, cons
 	if (rc)
 		return rc;
 	const struct tz *z;
-	if ((rc = zone_of(&c, &z)))
+	if ((rc = zone_of(&o, &z)))
 		return rc;
 	int64_t today = avail_local_day(z, c.now), last = today + o.horizon_days;
 	int ty, tm, td;

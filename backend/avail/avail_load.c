@@ -2,16 +2,14 @@
  * (one round trip per clinician) and runs it for an offering. */
 #include "avail/avail_load.h"
 
+#include "core/buf.h"
 #include "db/db.h"
-
-static const char SQL_CLINICIANS[] =
-	"SELECT c.id, c.timezone FROM offering_clinician oc JOIN clinician c ON c.id = oc.clinician_id"
-	" WHERE oc.offering_id = $1 AND c.active ORDER BY c.id";
 
 /* One row per input: kind, a, b, c. Days are local dates as days since the
  * epoch; instants Unix seconds. $1 clinician, $2 offering, $3/$4 first and
- * last local day of interest, $5/$6 the UTC window for busy time, $7 now,
- * $8 the clinician's zone, $9 a booking to leave out (0 for none). */
+ * last local day of interest, $5 now, $6 the clinician's zone, $7 a
+ * booking to leave out (0 for none), $8 the only times busy rows can
+ * matter (avail_candidate_ranges). */
 static const char SQL_INPUTS[] =
 	"SELECT 'r', weekday::bigint, (extract(epoch FROM starts) / 60)::bigint, (extract(epoch FROM ends) / 60)::bigint"
 	"  FROM availability_rule WHERE clinician_id = $1 AND (offering_id IS NULL OR offering_id = $2)"
@@ -21,25 +19,24 @@ static const char SQL_INPUTS[] =
 	"  FROM availability_override WHERE clinician_id = $1 AND (offering_id IS NULL OR offering_id = $2)"
 	"  AND day BETWEEN date '1970-01-01' + $3::int AND date '1970-01-01' + $4::int"
 	" UNION ALL"
-	" SELECT 'b', extract(epoch FROM lower(blocked))::bigint, extract(epoch FROM upper(blocked))::bigint, 0"
-	"  FROM booking_block WHERE clinician_id = $1 AND active AND booking_id <> $9"
-	"  AND blocked && tstzrange(to_timestamp($5::bigint), to_timestamp($6::bigint))"
+	" SELECT 'b', date_part('epoch', lower(blocked))::bigint, date_part('epoch', upper(blocked))::bigint, 0"
+	"  FROM booking_block WHERE clinician_id = $1 AND active AND booking_id <> $7"
+	"  AND blocked && $8::tstzmultirange"
 	" UNION ALL"
-	" SELECT 'e', extract(epoch FROM lower(during))::bigint, extract(epoch FROM upper(during))::bigint, 0"
-	"  FROM busy_interval WHERE clinician_id = $1"
-	"  AND during && tstzrange(to_timestamp($5::bigint), to_timestamp($6::bigint))"
+	" SELECT 'e', date_part('epoch', lower(during))::bigint, date_part('epoch', upper(during))::bigint, 0"
+	"  FROM busy_interval WHERE clinician_id = $1 AND during && $8::tstzmultirange"
 	" UNION ALL"
 	" SELECT CASE WHEN o.kind = 'intensive' THEN 'i' ELSE 'n' END,"
-	"  ((b.starts_at AT TIME ZONE $8)::date - date '1970-01-01')::bigint,"
-	"  ((b.ends_at AT TIME ZONE $8)::date - date '1970-01-01')::bigint,"
+	"  ((b.starts_at AT TIME ZONE $6)::date - date '1970-01-01')::bigint,"
+	"  ((b.ends_at AT TIME ZONE $6)::date - date '1970-01-01')::bigint,"
 	"  (b.offering_id = $2)::int"
 	"  FROM booking b JOIN offering o ON o.id = b.offering_id"
-	"  WHERE b.clinician_id = $1 AND tandem_status_blocks(b.status) AND b.id <> $9"
+	"  WHERE b.clinician_id = $1 AND tandem_status_blocks(b.status) AND b.id <> $7"
 	"  AND (o.kind = 'intensive' OR b.offering_id = $2)"
 	"  AND b.starts_at < to_timestamp(($4::bigint + 62) * 86400) AND b.ends_at > to_timestamp(($3::bigint - 62) * 86400)"
 	" UNION ALL"
 	" SELECT 'f', count(*), 0, 0 FROM calendar_source WHERE clinician_id = $1"
-	"  AND coalesce(last_success_at, '-infinity') < to_timestamp($7::bigint) - freshness_minutes * interval '1 minute'";
+	"  AND coalesce(last_success_at, '-infinity') < to_timestamp($5::bigint) - freshness_minutes * interval '1 minute'";
 
 void avail_offering_rules(const struct offering *o, struct avail_offering *r)
 {
@@ -65,6 +62,35 @@ static char *num(struct arena *a, int64_t v)
 	return arena_printf(a, "%lld", (long long)v);
 }
 
+/* A tstzmultirange literal of the only times where busy time can stop a
+ * slot: for intensives, each day's block widened by the buffers; for
+ * others, the whole window. Fewer rows read, same answer. */
+char *avail_candidate_ranges(struct arena *a, const struct tz *z, const struct avail_offering *r, int64_t from_day,
+			     int64_t to_day)
+{
+	struct buf b;
+	buf_init(&b, a, 1 << 20);
+	buf_putc(&b, '{');
+	char s[40], e[40];
+	if (!r->intensive) {
+		tz_format_rfc3339(z, tz_local_to_utc(z, (from_day - 1) * 86400, NULL), s, sizeof(s));
+		tz_format_rfc3339(z, tz_local_to_utc(z, (to_day + 2) * 86400, NULL), e, sizeof(e));
+		buf_printf(&b, "[%s,%s)", s, e);
+	} else {
+		for (int64_t d = from_day; d <= to_day + r->days - 1; d++) {
+			int64_t bs = tz_local_to_utc(z, d * 86400 + (int64_t)r->day_start_min * 60, NULL) -
+				     (int64_t)r->buffer_before_min * 60 - 3600;
+			int64_t be = tz_local_to_utc(z, d * 86400 + (int64_t)r->day_end_min * 60, NULL) +
+				     (int64_t)r->buffer_after_min * 60 + 3600;
+			tz_format_rfc3339(z, bs, s, sizeof(s));
+			tz_format_rfc3339(z, be, e, sizeof(e));
+			buf_printf(&b, "%s[%s,%s)", d > from_day ? "," : "", s, e);
+		}
+	}
+	buf_putc(&b, '}');
+	return b.err ? NULL : (char *)buf_cstr(&b);
+}
+
 int avail_load(struct ctx *c, const struct offering *o, int64_t clinician_id, const struct tz *z,
 	       const struct avail_offering *rules, int64_t from_day, int64_t to_day, int64_t exclude_booking,
 	       struct avail_input *in)
@@ -74,11 +100,10 @@ int avail_load(struct ctx *c, const struct offering *o, int64_t clinician_id, co
 	in->now = c->now;
 	in->off = rules;
 	int64_t margin = rules->min_rest_days + AVAIL_MAX_DAYS + 1;
-	int64_t lo = (from_day - margin) * 86400 - 86400, hi = (to_day + margin) * 86400 + 2 * 86400;
 	PGresult *r;
 	int rc = db_query(c->db, c->a, &r, SQL_INPUTS, num(c->a, clinician_id), num(c->a, o->id),
-			  num(c->a, from_day - margin), num(c->a, to_day + margin), num(c->a, lo), num(c->a, hi),
-			  num(c->a, c->now), tz_name(z), num(c->a, exclude_booking));
+			  num(c->a, from_day - margin), num(c->a, to_day + margin), num(c->a, c->now), tz_name(z), num(c->a, exclude_booking),
+			  avail_candidate_ranges(c->a, z, rules, from_day, to_day));
 	if (rc)
 		return rc;
 	size_t n = (size_t)PQntuples(r);
@@ -119,16 +144,27 @@ int avail_load(struct ctx *c, const struct offering *o, int64_t clinician_id, co
 
 int avail_clinicians(struct ctx *c, const struct offering *o, struct avail_clinician **out, size_t *n)
 {
-	PGresult *r;
-	int rc = db_query(c->db, c->a, &r, SQL_CLINICIANS, num(c->a, o->id));
-	if (rc)
-		return rc;
-	*n = (size_t)PQntuples(r);
-	*out = arena_alloc(c->a, (*n + 1) * sizeof(**out));
-	for (size_t i = 0; i < *n; i++) {
-		(*out)[i].id = db_ll(r, (int)i, 0);
-		if (tz_get(db_val(r, (int)i, 1), &(*out)[i].tz) != 0)
+	/* o->clinicians is "id zone;id zone", read with the offering. */
+	size_t cap = 1;
+	for (const char *p = o->clinicians; *p; p++)
+		if (*p == ';')
+			cap++;
+	*out = arena_alloc(c->a, (cap + 1) * sizeof(**out));
+	*n = 0;
+	const char *p = o->clinicians;
+	while (*p) {
+		char *end;
+		long long id = strtoll(p, &end, 10);
+		if (*end != ' ')
+			return ERR_INTERNAL;
+		const char *zs = end + 1, *ze = strchr(zs, ';');
+		size_t zl = ze ? (size_t)(ze - zs) : strlen(zs);
+		char *zone = arena_strndup(c->a, zs, zl);
+		if (tz_get(zone, &(*out)[*n].tz) != 0)
 			return ERR_INTERNAL; /* the database checks zones; a missing zone file is ours */
+		(*out)[*n].id = id;
+		(*n)++;
+		p = ze ? ze + 1 : zs + zl;
 	}
 	return 0;
 }

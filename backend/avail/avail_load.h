@@ -17,7 +17,11 @@ struct avail_clinician {
 /* The engine's view of an offering's rules. */
 void avail_offering_rules(const struct offering *o, struct avail_offering *r);
 
-/* Active clinicians who provide o, by id. */
+/* The times busy rows can matter for (a tstzmultirange literal). */
+char *avail_candidate_ranges(struct arena *a, const struct tz *z, const struct avail_offering *r, int64_t from_day,
+			     int64_t to_day);
+
+/* Active clinicians who provide o, by id (read with the offering). */
 int avail_clinicians(struct ctx *c, const struct offering *o, struct avail_clinician **out, size_t *n);
 
 /* Fills in (arena data) for one clinician and local days [from, to],

@@ -189,21 +189,42 @@ static const char SQL_IDEM_CLAIM[] =
 static const char SQL_IDEM_GET[] = "SELECT request_hash, status, response FROM idempotency_key WHERE key = $1";
 static const char SQL_IDEM_SET[] = "UPDATE idempotency_key SET status = $2, response = $3 WHERE key = $1";
 static const char SQL_LOCK_CLINICIAN[] = "SELECT pg_advisory_xact_lock(7365, $1::int)";
-static const char SQL_INSERT_BOOKING[] =
-	"INSERT INTO booking (practice_id, offering_id, clinician_id, reference, status, starts_at, ends_at,"
-	" hold_expires_at, manage_token_hash, manage_expires_at, ical_uid, client_timezone)"
-	" SELECT o.practice_id, o.id, $2, $3, $4, to_timestamp($5::bigint), to_timestamp($6::bigint),"
-	"  to_timestamp($7::bigint), $8::bytea, to_timestamp($6::bigint) + interval '90 days', $9, $10"
-	" FROM offering o WHERE o.id = $1"
-	" ON CONFLICT DO NOTHING RETURNING id";
+static const char SQL_NEXT_ID[] = "SELECT nextval(pg_get_serial_sequence('booking', 'id'))";
+
+/* The whole booking in one statement: atomic on its own, so a booking
+ * without caps or an Idempotency-Key needs no explicit transaction. The
+ * exclusion constraint on booking_block fails the statement (23P01) when
+ * the time was taken meanwhile; a reference collision returns no row. */
+static const char SQL_CREATE[] =
+	"WITH b AS ("
+	" INSERT INTO booking (id, practice_id, offering_id, clinician_id, reference, status, starts_at, ends_at,"
+	"  hold_expires_at, manage_token_hash, manage_expires_at, ical_uid, client_timezone)"
+	" OVERRIDING SYSTEM VALUE"
+	" SELECT $1, o.practice_id, o.id, $3, $4, $5::text, to_timestamp($6::bigint), to_timestamp($7::bigint),"
+	"  to_timestamp($8::bigint), $9::bytea, to_timestamp($7::bigint) + interval '90 days', $10, $11"
+	" FROM offering o WHERE o.id = $2"
+	" ON CONFLICT DO NOTHING RETURNING id),"
+	" blk AS ("
+	" INSERT INTO booking_block (booking_id, clinician_id, day_index, starts_at, ends_at, blocked)"
+	" SELECT b.id, $3, d.i - 1, to_timestamp(d.s), to_timestamp(d.e),"
+	"  tstzrange(to_timestamp(d.s) - make_interval(mins => $14::int), to_timestamp(d.e) + make_interval(mins => $15::int))"
+	" FROM b, unnest($12::bigint[], $13::bigint[]) WITH ORDINALITY AS d(s, e, i)),"
+	" cl AS ("
+	" INSERT INTO booking_client (booking_id, position, name_enc, email_enc, phone_enc, email_index, safe_contact,"
+	"  initials)"
+	" SELECT b.id, x.pos, x.n, x.e, x.p, x.ix, x.sc, x.ini FROM b,"
+	"  unnest(ARRAY[1, 2], $16::bytea[], $17::bytea[], $18::bytea[], $19::text[], $20::text[], $21::text[])"
+	"  AS x(pos, n, e, p, ix, sc, ini)),"
+	" ev AS ("
+	" INSERT INTO booking_event (booking_id, actor, from_status, to_status, reason)"
+	" SELECT b.id, $22::text, NULL, $5::text, 'booked online' FROM b)"
+	" SELECT id FROM b";
+
 static const char SQL_INSERT_BLOCK[] =
 	"INSERT INTO booking_block (booking_id, clinician_id, day_index, starts_at, ends_at, blocked)"
 	" VALUES ($1, $2, $3, to_timestamp($4::bigint), to_timestamp($5::bigint),"
 	"  tstzrange(to_timestamp($4::bigint) - make_interval(mins => $6::int),"
 	"            to_timestamp($5::bigint) + make_interval(mins => $7::int)))";
-static const char SQL_INSERT_CLIENT[] =
-	"INSERT INTO booking_client (booking_id, position, name_enc, email_enc, phone_enc, email_index,"
-	" safe_contact, initials) VALUES ($1, $2, $3::bytea, $4::bytea, $5::bytea, $6, $7, $8)";
 static const char SQL_INSERT_EVENT[] =
 	"INSERT INTO booking_event (booking_id, actor, from_status, to_status, reason, detail)"
 	" VALUES ($1, $2, $3, $4, $5, coalesce($6::jsonb, '{}'))";
@@ -319,28 +340,25 @@ static int create_tx(struct db *db, void *arg)
 	const char *host = strstr(t->base_url, "://");
 	host = host ? host + 3 : t->base_url;
 	char *uid = arena_printf(c->a, "%s@%.*s", uidhex, (int)strcspn(host, ":/"), host);
-	char ref[16];
-	int64_t id = 0;
-	for (int attempt = 0; attempt < 8 && !id; attempt++) {
-		reference_code(ref);
-		rc = db_query(db, c->a, &r, SQL_INSERT_BOOKING, num(c->a, t->o->id), num(c->a, clinician), ref, status,
-			      num(c->a, slot.start), num(c->a, slot.end), hold ? num(c->a, hold) : NULL,
-			      token_hash_param(c->a, token), uid, rq->client_timezone);
-		if (rc)
-			return rc;
-		if (PQntuples(r) == 1)
-			id = db_ll(r, 0, 0);
-	}
-	if (!id)
-		return ERR_INTERNAL;
+	/* The id first: each client's envelopes are bound to it. */
+	if ((rc = db_query(db, c->a, &r, SQL_NEXT_ID)))
+		return rc;
+	int64_t id = db_ll(r, 0, 0);
+	struct buf starts, ends;
+	buf_init(&starts, c->a, 512);
+	buf_init(&ends, c->a, 512);
+	buf_putc(&starts, '{');
+	buf_putc(&ends, '{');
 	for (int i = 0; i < slot.nblocks; i++) {
-		rc = db_query(db, c->a, NULL, SQL_INSERT_BLOCK, num(c->a, id), num(c->a, clinician), num(c->a, i),
-			      num(c->a, slot.blocks[i].start), num(c->a, slot.blocks[i].end),
-			      num(c->a, t->o->buffer_before_minutes), num(c->a, t->o->buffer_after_minutes));
-		if (rc == ERR_CONFLICT)
-			return ERR_SLOT_UNAVAILABLE; /* someone else got there first */
-		if (rc)
-			return rc;
+		buf_printf(&starts, "%s%lld", i ? "," : "", (long long)slot.blocks[i].start);
+		buf_printf(&ends, "%s%lld", i ? "," : "", (long long)slot.blocks[i].end);
+	}
+	buf_putc(&starts, '}');
+	buf_putc(&ends, '}');
+	struct buf cols[6];
+	for (int k = 0; k < 6; k++) {
+		buf_init(&cols[k], c->a, 16384);
+		buf_putc(&cols[k], '{');
 	}
 	for (int i = 0; i < 2; i++) {
 		const struct booking_client_in *cl = &rq->clients[i];
@@ -355,16 +373,40 @@ static int create_tx(struct db *db, void *arg)
 		const char *pe = phone ? seal_param(c, t->k, phone, "phone", id, i + 1) : NULL;
 		if (!ne || !ee || (phone && !pe))
 			return ERR_INTERNAL;
-		rc = db_query(db, c->a, NULL, SQL_INSERT_CLIENT, num(c->a, id), num(c->a, i + 1), ne, ee, pe, idx,
-			      cl->safe_contact && *cl->safe_contact ? cl->safe_contact : "email",
-			      initials_of(c->a, name));
+		/* Array literals: bytea as "\\x..", text values are safe words. */
+		const char *sep = i ? "," : "";
+		buf_printf(&cols[0], "%s\"\\%s\"", sep, ne + 1);
+		buf_printf(&cols[1], "%s\"\\%s\"", sep, ee + 1);
+		if (pe)
+			buf_printf(&cols[2], "%s\"\\%s\"", sep, pe + 1);
+		else
+			buf_printf(&cols[2], "%sNULL", sep);
+		buf_printf(&cols[3], "%s%s", sep, idx);
+		buf_printf(&cols[4], "%s%s", sep, cl->safe_contact && *cl->safe_contact ? cl->safe_contact : "email");
+		buf_printf(&cols[5], "%s\"%s\"", sep, initials_of(c->a, name));
+	}
+	for (int k = 0; k < 6; k++)
+		buf_putc(&cols[k], '}');
+	if (starts.err || ends.err || cols[0].err || cols[1].err || cols[2].err)
+		return ERR_INTERNAL;
+	char ref[16];
+	bool inserted = false;
+	for (int attempt = 0; attempt < 8 && !inserted; attempt++) {
+		reference_code(ref);
+		rc = db_query(db, c->a, &r, SQL_CREATE, num(c->a, id), num(c->a, t->o->id), num(c->a, clinician), ref,
+			      status, num(c->a, slot.start), num(c->a, slot.end), hold ? num(c->a, hold) : NULL,
+			      token_hash_param(c->a, token), uid, rq->client_timezone, buf_cstr(&starts),
+			      buf_cstr(&ends), num(c->a, t->o->buffer_before_minutes),
+			      num(c->a, t->o->buffer_after_minutes), buf_cstr(&cols[0]), buf_cstr(&cols[1]),
+			      buf_cstr(&cols[2]), buf_cstr(&cols[3]), buf_cstr(&cols[4]), buf_cstr(&cols[5]), c->actor);
+		if (rc == ERR_CONFLICT)
+			return ERR_SLOT_UNAVAILABLE; /* someone else got there first */
 		if (rc)
 			return rc;
+		inserted = PQntuples(r) == 1;
 	}
-	rc = db_query(db, c->a, NULL, SQL_INSERT_EVENT, num(c->a, id), c->actor, NULL, status, "booked online",
-		      NULL);
-	if (rc)
-		return rc;
+	if (!inserted)
+		return ERR_INTERNAL;
 	const struct tz *z = NULL;
 	for (size_t i = 0; i < t->nclinicians; i++)
 		if (t->clinicians[i].id == clinician)
@@ -440,7 +482,10 @@ int booking_create(struct ctx *c, const struct keyring *k, const char *base_url,
 	json_decref(*fields);
 	*fields = NULL;
 	struct create_tx t = {c, k, base_url, rq, &o, start, cl, ncl, out, NULL};
-	rc = db_tx(c->db, "READ COMMITTED", create_tx, &t);
+	/* One statement is atomic by itself; only the Idempotency-Key record
+	 * and the per-clinician lock for caps and rest days need a transaction. */
+	bool tx = rq->idempotency_key || o.cap_per_week || o.cap_per_month || o.min_rest_days;
+	rc = tx ? db_tx(c->db, "READ COMMITTED", create_tx, &t) : create_tx(c->db, &t);
 	if (rc == ERR_GONE) {
 		*fields = json_pack("{s:s}", "Idempotency-Key",
 				    "This key was already used for a different request.");

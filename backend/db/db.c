@@ -12,6 +12,15 @@ static int64_t mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Drops the connection and what was prepared on it. */
+static void drop(struct db *db)
+{
+	if (db->conn)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	db->nprepared = 0;
+}
+
 static void quiet_notices(void *arg, const char *msg)
 {
 	UNUSED(arg);
@@ -28,9 +37,7 @@ void db_init(struct db *db, const char *conninfo, long connect_timeout_s, long s
 
 void db_release(struct db *db)
 {
-	if (db->conn)
-		PQfinish(db->conn);
-	db->conn = NULL;
+	drop(db);
 	free(db->conninfo);
 	db->conninfo = NULL;
 }
@@ -47,10 +54,7 @@ int db_connect(struct db *db)
 	int64_t now = mono_us();
 	if (now < db->retry_after_us)
 		return ERR_UNAVAILABLE;
-	if (db->conn) {
-		PQfinish(db->conn);
-		db->conn = NULL;
-	}
+	drop(db);
 	char ct[32], opts[96];
 	snprintf(ct, sizeof(ct), "%ld", db->connect_timeout_s);
 	snprintf(opts, sizeof(opts), "-c statement_timeout=%ld -c idle_in_transaction_session_timeout=60000",
@@ -66,8 +70,7 @@ int db_connect(struct db *db)
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		/* The message may name hosts and users, never passwords. */
 		log_warn("database connect failed: %s", PQerrorMessage(db->conn));
-		PQfinish(db->conn);
-		db->conn = NULL;
+		drop(db);
 		db->retry_after_us = mono_us() + 250000; /* fail fast for 250 ms */
 		return ERR_UNAVAILABLE;
 	}
@@ -111,6 +114,37 @@ bool db_failed_on(const struct db *db, const char *constraint)
 	return db->constraint && strcmp(db->constraint, constraint) == 0;
 }
 
+/* Runs sql once, prepared on this connection the first time it is seen.
+ * NULL with the connection unusable. */
+static PGresult *run(struct db *db, const char *sql, int nparams, const char *const *params)
+{
+	int slot = -1;
+	for (int i = 0; i < db->nprepared; i++)
+		if (db->prepared[i] == sql) {
+			slot = i;
+			break;
+		}
+	char name[16];
+	if (slot < 0 && db->nprepared < (int)ARRAY_LEN(db->prepared)) {
+		slot = db->nprepared;
+		snprintf(name, sizeof(name), "t%d", slot);
+		PGresult *p = PQprepare(db->conn, name, sql, nparams, NULL);
+		if (!p)
+			return NULL;
+		if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+			/* Let the plain path report the error with its SQLSTATE. */
+			PQclear(p);
+			return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+		}
+		PQclear(p);
+		db->prepared[db->nprepared++] = sql;
+	}
+	if (slot < 0) /* the cache is full: plan this one each time */
+		return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	snprintf(name, sizeof(name), "t%d", slot);
+	return PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+}
+
 int db_exec(struct db *db, struct arena *a, PGresult **out, const char *sql, int nparams,
 	    const char *const *params)
 {
@@ -121,12 +155,11 @@ int db_exec(struct db *db, struct arena *a, PGresult **out, const char *sql, int
 	int rc = db_connect(db);
 	if (rc)
 		return rc;
-	PGresult *r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	PGresult *r = run(db, sql, nparams, params);
 	if (!r || PQstatus(db->conn) != CONNECTION_OK) {
 		if (r)
 			PQclear(r);
-		PQfinish(db->conn);
-		db->conn = NULL;
+		drop(db);
 		db->retry_after_us = 0;
 		snprintf(db->sqlstate, sizeof(db->sqlstate), "08006");
 		/* A connection that died while idle (the server restarted) is
@@ -137,12 +170,11 @@ int db_exec(struct db *db, struct arena *a, PGresult **out, const char *sql, int
 			return ERR_UNAVAILABLE;
 		}
 		log_info("database connection re-established");
-		r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+		r = run(db, sql, nparams, params);
 		if (!r || PQstatus(db->conn) != CONNECTION_OK) {
 			if (r)
 				PQclear(r);
-			PQfinish(db->conn);
-			db->conn = NULL;
+			drop(db);
 			return ERR_UNAVAILABLE;
 		}
 	}
@@ -172,8 +204,7 @@ int db_exec(struct db *db, struct arena *a, PGresult **out, const char *sql, int
 	}
 	PQclear(r);
 	if (PQstatus(db->conn) != CONNECTION_OK) {
-		PQfinish(db->conn);
-		db->conn = NULL;
+		drop(db);
 		return ERR_UNAVAILABLE;
 	}
 	return rc;
@@ -231,8 +262,7 @@ int db_exec_script(struct db *db, const char *sql)
 	if (r)
 		PQclear(r);
 	if (PQstatus(db->conn) != CONNECTION_OK) {
-		PQfinish(db->conn);
-		db->conn = NULL;
+		drop(db);
 		return ERR_UNAVAILABLE;
 	}
 	return db_map_sqlstate(db->sqlstate) == ERR_UNAVAILABLE ? ERR_UNAVAILABLE : ERR_INTERNAL;

@@ -26,6 +26,10 @@ struct db {
 	char sqlstate[6];	  /* SQLSTATE of the last failure, "" if none */
 	const char *constraint;	  /* constraint name of the last failure (static copy) */
 	char constraint_buf[64];  /* storage for constraint */
+	/* Statements prepared on this connection, keyed by the address of
+	 * their static SQL text: parse and plan once, not per request. */
+	const char *prepared[256];
+	int nprepared;
 };
 
 /* conninfo is copied; connect_timeout and statement timeout are added. */

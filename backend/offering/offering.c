@@ -13,8 +13,10 @@ static const char SQL_LIST[] =
 	" coalesce(extract(epoch FROM o.day_start)::int / 60, 0), coalesce(extract(epoch FROM o.day_end)::int / 60, 0),"
 	" o.buffer_before_minutes, o.buffer_after_minutes, o.min_notice_minutes, o.horizon_days,"
 	" o.slot_interval_minutes, o.start_weekdays, o.min_rest_days, coalesce(o.cap_per_week, 0),"
-	" coalesce(o.cap_per_month, 0), o.hold_minutes, coalesce(o.intake_form, ''), o.series_max"
-	" FROM offering o WHERE o.active AND ($1::text IS NULL OR o.slug = $1)"
+	" coalesce(o.cap_per_month, 0), o.hold_minutes, coalesce(o.intake_form, ''), o.series_max, p.timezone,"
+	" coalesce((SELECT string_agg(c.id || ' ' || c.timezone, ';' ORDER BY c.id) FROM offering_clinician oc"
+	"   JOIN clinician c ON c.id = oc.clinician_id WHERE oc.offering_id = o.id AND c.active), '')"
+	" FROM offering o JOIN practice p ON p.id = o.practice_id WHERE o.active AND ($1::text IS NULL OR o.slug = $1)"
 	" ORDER BY o.sort_order, o.id";
 
 static void fill(struct arena *a, PGresult *r, int i, struct offering *o)
@@ -51,6 +53,8 @@ static void fill(struct arena *a, PGresult *r, int i, struct offering *o)
 	o->hold_minutes = (int)db_ll(r, i, 28);
 	o->intake_form = db_val(r, i, 29);
 	o->series_max = (int)db_ll(r, i, 30);
+	o->practice_timezone = db_val(r, i, 31);
+	o->clinicians = db_val(r, i, 32);
 }
 
 int offering_list(struct ctx *c, struct offering **out, size_t *n)

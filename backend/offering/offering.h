@@ -43,6 +43,8 @@ struct offering {
 	int hold_minutes;
 	const char *intake_form;    /* "" when none */
 	int series_max;
+	const char *practice_timezone; /* the practice's zone, for showing times */
+	const char *clinicians;	    /* "id zone;id zone" of active clinicians providing it */
 };
 
 /* Active offerings in display order; *out from the arena. */
