@@ -60,11 +60,11 @@ build: $(BUILD)/tandem
 
 $(BUILD)/gen/migrations.c: $(wildcard sql/*.sql) backend/db/embed_sql.sh
 	@mkdir -p $(@D)
-	backend/db/embed_sql.sh sql > $@
+	@backend/db/embed_sql.sh sql > $@
 
 $(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c backend/db/migrate.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/%.o: backend/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -73,14 +73,15 @@ $(BUILD)/obj/%.o: backend/%.c $(HDRS)
 
 $(BUILD)/libtandem.a: $(OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BUILD)/tandem: $(BUILD)/obj/main.o $(BUILD)/libtandem.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/asan/obj/gen/migrations.o: $(BUILD)/gen/migrations.c backend/db/migrate.h
 	@mkdir -p $(@D)
-	$(CC) $(ASAN_CFLAGS) -c -o $@ $<
+	@$(CC) $(ASAN_CFLAGS) -c -o $@ $<
 
 $(BUILD)/asan/obj/%.o: backend/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -89,7 +90,7 @@ $(BUILD)/asan/obj/%.o: backend/%.c $(HDRS)
 
 $(BUILD)/asan/libtandem.a: $(ASAN_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BUILD)/asan/tandem: $(BUILD)/asan/obj/main.o $(BUILD)/asan/libtandem.a
 	$(CC) $(SAN_FLAGS) -pthread -o $@ $^ $(LIBS)
@@ -102,11 +103,28 @@ $(BUILD)/asan/unit/%: tests/unit/%.c $(BUILD)/asan/libtandem.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(ASAN_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/asan/libtandem.a $(LIBS) -lcmocka
 
-# libFuzzer targets link the library sources directly, built by clang.
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(BUILD)/gen/migrations.c $(HDRS)
+# libFuzzer targets: the library built once by clang with coverage and
+# sanitizers, each target linked against it.
+FUZZ_CFLAGS := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_OBJ := $(patsubst backend/%.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRC)) $(BUILD)/fuzz/obj/gen/migrations.o
+
+$(BUILD)/fuzz/obj/gen/migrations.o: $(BUILD)/gen/migrations.c backend/db/migrate.h
 	@mkdir -p $(@D)
-	$(CLANG) $(CFLAGS_COMMON) -Wno-unused-command-line-argument -O1 -fsanitize=fuzzer,address,undefined \
-		-o $@ $< $(LIB_SRC) $(BUILD)/gen/migrations.c $(LIBS)
+	@$(CLANG) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(BUILD)/fuzz/obj/%.o: backend/%.c $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC fuzz $<"
+	@$(CLANG) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(BUILD)/fuzz/libtandem.a: $(FUZZ_OBJ)
+	@rm -f $@
+	@ar rcs $@ $^
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libtandem.a $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  LD fuzz $@"
+	@$(CLANG) $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(BUILD)/fuzz/libtandem.a $(LIBS)
 
 # ---------------------------------------------------------------- run
 run: deps build

@@ -92,12 +92,14 @@ int64_t avail_local_day(const struct tz *z, int64_t t)
 }
 
 /* The UTC instant of local minute m on day; false when that local time
- * does not exist (a spring-forward gap). */
-static bool local_instant(const struct tz *z, int64_t day, int m, int64_t *t)
+ * does not exist (a spring-forward gap) — unless it is an exclusive end,
+ * which touches no missing minute: 01:00-02:00 before a 02:00 jump is a
+ * real hour (the caller's real-length check still applies). */
+static bool local_instant(const struct tz *z, int64_t day, int m, int64_t *t, bool is_end)
 {
 	int kind = 0;
 	*t = tz_local_to_utc(z, day * 86400 + (int64_t)m * 60, &kind);
-	return kind != 1;
+	return kind != 1 || is_end;
 }
 
 static bool rest_and_caps_ok(const struct avail_input *in, int64_t first, int64_t last)
@@ -179,10 +181,10 @@ int avail_compute(const struct avail_input *in, int64_t from_day, int64_t to_day
 			bool ok = true;
 			for (int i = 0; ok && i < off->days; i++) {
 				open_minutes(in, day + i, open[i]);
-				int64_t bs, be;
+				int64_t bs = 0, be = 0;
 				ok = all_open(open[i], off->day_start_min, off->day_end_min) &&
-				     local_instant(in->tz, day + i, off->day_start_min, &bs) &&
-				     local_instant(in->tz, day + i, off->day_end_min, &be) && be > bs &&
+				     local_instant(in->tz, day + i, off->day_start_min, &bs, false) &&
+				     local_instant(in->tz, day + i, off->day_end_min, &be, true) && be > bs &&
 				     !is_busy(busy, nbusy, bs - bb, be + ba);
 				s.blocks[i] = (struct avail_interval){bs, be};
 			}
@@ -201,8 +203,9 @@ int avail_compute(const struct avail_input *in, int64_t from_day, int64_t to_day
 		for (int m = 0; m + off->duration_min <= DAY_MIN; m += step) {
 			if (!all_open(open[0], m, m + off->duration_min))
 				continue;
-			int64_t bs, be;
-			if (!local_instant(in->tz, day, m, &bs) || !local_instant(in->tz, day, m + off->duration_min, &be))
+			int64_t bs = 0, be = 0;
+			if (!local_instant(in->tz, day, m, &bs, false) ||
+			    !local_instant(in->tz, day, m + off->duration_min, &be, true))
 				continue;
 			/* Across a DST change inside the appointment the wall-clock
 			 * span and the real duration differ: keep the real length. */

@@ -579,9 +579,9 @@ static const char *closed_reason(struct ctx *c, const struct booking_view *v)
 	if (!open_status(v->status))
 		return arena_printf(c->a, "This booking is %s and can no longer be changed online.", v->status);
 	return arena_printf(c->a,
-			    "Online changes close %d hours before the start. Please contact the practice to "
+			    "Online changes close %s before the start. Please contact the practice to "
 			    "change or cancel.",
-			    v->cancel_window_hours);
+			    offering_window_text(c->a, v->cancel_window_hours));
 }
 
 static int cancel_tx(struct db *db, void *arg)

@@ -6,6 +6,7 @@
 #include "avail/avail_load.h"
 #include "booking/booking.h"
 #include "core/humantime.h"
+#include "offering/offering.h"
 #include "crypto/crypto.h"
 #include "practice/practice.h"
 
@@ -353,9 +354,9 @@ static int manage_view(struct req *r, const char *token, struct booking_view *v,
 			       !strcmp(v->status, "confirmed")))
 		json_object_set_new(*view, "closed_text",
 				    json_string(arena_printf(r->a,
-							     "Online changes closed %d hours before the start. To change or "
+							     "Online changes close %s before the start. To change or "
 							     "cancel, please contact the practice.",
-							     v->cancel_window_hours)));
+							     offering_window_text(r->a, v->cancel_window_hours))));
 	json_object_set_new(*view, "cancellation_policy", json_string(p.cancellation_policy));
 	return 0;
 }

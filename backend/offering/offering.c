@@ -119,6 +119,13 @@ char *offering_format_money(struct arena *a, int64_t cents, const char *currency
 		    : arena_printf(a, "%s %s", grouped, currency);
 }
 
+char *offering_window_text(struct arena *a, int hours)
+{
+	if (hours >= 48 && hours % 24 == 0)
+		return arena_printf(a, "%d days", hours / 24);
+	return arena_printf(a, "%d hour%s", hours, hours == 1 ? "" : "s");
+}
+
 static char *duration_text(struct arena *a, const struct offering *o)
 {
 	if (!strcmp(o->kind, "intensive"))
@@ -146,5 +153,6 @@ json_t *offering_to_view(struct arena *a, const struct offering *o)
 	json_object_set_new(j, "breaks_text", o->breaks[0] ? json_string(o->breaks) : json_null());
 	json_object_set_new(j, "is_intensive", json_boolean(!strcmp(o->kind, "intensive")));
 	json_object_set_new(j, "cancel_window_hours", json_integer(o->cancel_window_hours));
+	json_object_set_new(j, "cancel_window_text", json_string(offering_window_text(a, o->cancel_window_hours)));
 	return j;
 }

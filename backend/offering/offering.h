@@ -57,6 +57,9 @@ json_t *offering_to_json(const struct offering *o);
 /* The view used by HTML pages: the JSON shape plus display strings. */
 json_t *offering_to_view(struct arena *a, const struct offering *o);
 
+/* "7 days" / "24 hours": a change window for people. */
+char *offering_window_text(struct arena *a, int hours);
+
 /* "$1,800" / "Free" / "1,800.50 EUR", from the arena. */
 char *offering_format_money(struct arena *a, int64_t cents, const char *currency);
 

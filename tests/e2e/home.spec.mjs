@@ -71,6 +71,8 @@ async function run() {
       ],
     });
     await checkHome(context);
+    await checkBookingWithScript(context);
+    await checkBookingWithoutScript(context.browser());
   } finally {
     if (context) await context.close().catch(() => {});
     rmSync(profile, { recursive: true, force: true });
@@ -183,6 +185,102 @@ async function checkHome(context) {
     size = 0;
   }
   check(size > 0, `screenshot saved to ${shot}`, `size ${size}`);
+}
+
+// First available date link in the month calendar, moving to later months
+// (at most 4) until one is found.
+async function firstOpenDate(page) {
+  for (let i = 0; i < 4; i++) {
+    const open = page.locator('table.month td.open a');
+    if ((await open.count()) > 0) return open.first();
+    const later = page.locator('a.cal-next');
+    if ((await later.count()) === 0) return null;
+    await Promise.all([page.waitForLoadState('load'), later.click()]);
+  }
+  return null;
+}
+
+async function fillPartners(page, partnerEmail) {
+  await page.fill('#c0_name', 'Zoë <Ana> "Ruiz"');
+  await page.fill('#c0_email', 'ana.e2e@example.com');
+  await page.fill('#c1_name', 'Ben Ode');
+  await page.fill('#c1_email', partnerEmail);
+}
+
+// With JavaScript, in a browser set to Berlin time: an intensive from the
+// month calendar; a first submit with a bad email keeps what was typed and
+// shows the message by the field; the second lands on the confirmation.
+async function checkBookingWithScript(browserContext) {
+  const context = await browserContext.browser()?.newContext?.({ timezoneId: 'Europe/Berlin' }).catch(() => null);
+  const page = context ? await context.newPage() : await browserContext.newPage();
+  if (!context) await page.emulateTimezone?.('Europe/Berlin');
+  page.setDefaultTimeout(10_000);
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (msg) => {
+    // The form answers 422 on purpose below; the browser logs any 4xx.
+    if (msg.type() === 'error' && !/favicon/.test(msg.location()?.url || '') && !/status of 422/.test(msg.text()))
+      errors.push(msg.text());
+  });
+  await page.goto(`${BASE_URL}/offerings/intensive-2day`, { waitUntil: 'load' });
+  check((await page.locator('table.month').count()) === 1, 'the offering page shows a month calendar');
+  const date = await firstOpenDate(page);
+  if (!check(date !== null, 'an open start date is offered within four months')) return;
+  await Promise.all([page.waitForLoadState('load'), date.click()]);
+  check(/\/offerings\/intensive-2day\/book\?start=/.test(page.url()), 'a date leads to the booking form', page.url());
+  const days = await page.locator('.summary .blocks li').count();
+  check(days === 2, 'the form shows both days of the intensive', `found ${days}`);
+  const tz = await page.inputValue('input[name=client_timezone]');
+  check(tz === 'Europe/Berlin', 'the script fills in the browser time zone', tz);
+
+  await fillPartners(page, 'not-an-email');
+  await Promise.all([page.waitForLoadState('load'), page.click('form.booking-form button[type=submit]')]);
+  const err = await page.locator('#c1_email-error').innerText().catch(() => '');
+  check(/email/i.test(err), 'a bad email is named next to its field', err);
+  check((await page.getAttribute('#c1_email', 'aria-invalid')) === 'true', 'the bad field is marked aria-invalid');
+  const kept = await page.inputValue('#c0_name');
+  check(kept === 'Zoë <Ana> "Ruiz"', 'what was typed is kept (and escaped)', kept);
+  const consentErr = await page.locator('#consent-error').count();
+  check(consentErr === 1, 'missing consent is named next to the checkbox');
+  const focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+  check(focused === 'form-errors', 'focus moves to the error summary', focused);
+
+  await page.fill('#c1_email', 'ben.e2e@example.com');
+  await page.check('#consent');
+  await Promise.all([page.waitForURL(/\/b\/[A-Za-z0-9_-]{20,}\?created=1$/), page.click('form.booking-form button[type=submit]')]);
+  const ref = (await page.locator('.reference').innerText()).trim();
+  check(/^TND-[2-9A-HJ-NP-Z]{4,8}$/.test(ref), 'the confirmation shows the reference', ref);
+  const status = await page.getAttribute('.status', 'data-status');
+  check(status === 'held', 'an intensive request holds the dates', status);
+  const yourTime = await page.locator('.blocks li .muted').count();
+  check(yourTime === 2, 'times are also shown in the booker\'s zone', `found ${yourTime}`);
+  const manage = await page.locator('a.manage-link').innerText();
+  check(page.url().startsWith(manage.trim()), 'the manage link is this page', manage);
+  check(errors.length === 0, 'no script errors while booking', errors.slice(0, 3).join(' | '));
+  mkdirSync(OUT_DIR, { recursive: true });
+  await page.screenshot({ path: join(OUT_DIR, 'booking.png'), fullPage: true, timeout: 15_000 });
+  if (context) await context.close();
+  else await page.close();
+}
+
+// Without JavaScript: a consult, through date → time → form → confirmation.
+async function checkBookingWithoutScript(browser) {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  await page.goto(`${BASE_URL}/offerings/consult`, { waitUntil: 'load' });
+  const date = await firstOpenDate(page);
+  if (!check(date !== null, 'no script: an open consult date is offered')) return;
+  await Promise.all([page.waitForLoadState('load'), date.click()]);
+  const times = page.locator('#times .time-list a');
+  if (!check((await times.count()) > 0, 'no script: a date lists its times')) return;
+  await Promise.all([page.waitForLoadState('load'), times.first().click()]);
+  await fillPartners(page, 'ana.e2e@example.com'); // one shared inbox is fine
+  await page.check('#consent');
+  await Promise.all([page.waitForURL(/\/b\/[A-Za-z0-9_-]{20,}\?created=1$/), page.click('form.booking-form button[type=submit]')]);
+  const status = await page.getAttribute('.status', 'data-status');
+  check(status === 'confirmed', 'no script: a consult is confirmed at once', status);
+  await context.close();
 }
 
 const watchdog = setTimeout(() => {

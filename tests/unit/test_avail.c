@@ -386,6 +386,21 @@ static void test_consult_night_literal(void **state)
 	                                          "2027-03-14T01:00:00-05:00 2027-03-14T01:30:00-05:00 "
 	                                          "2027-03-14T03:00:00-04:00 2027-03-14T03:30:00-04:00");
 	assert_all_last(s, n, 20);
+	/* A slot that ENDS where the clocks jump is a real hour: 01:00-02:00
+	 * EST (06:00Z-07:00Z) is offered; the end is exclusive. */
+	off = consult(60, 60);
+	n = run(&in, D(2027, 3, 14), D(2027, 3, 14), &a, &s);
+	assert_string_equal(starts(&a, ny, s, n), "2027-03-14T00:00:00-05:00 2027-03-14T01:00:00-05:00 "
+	                                          "2027-03-14T03:00:00-04:00");
+	assert_int_equal(s[1].start, 1805004000);
+	assert_int_equal(s[1].end, 1805007600);
+	assert_all_last(s, n, 60);
+	in.tz = be;
+	n = run(&in, D(2027, 3, 28), D(2027, 3, 28), &a, &s);
+	assert_int_equal(n, 3);
+	assert_int_equal(s[1].start, 1806192000);
+	assert_int_equal(s[1].end, 1806195600);
+	in.tz = ny;
 	/* Over the NY fold: 01:30 EDT + 50 min of wall clock is 02:20 EST,
 	 * 110 real minutes, so that start is left out; 01:00 EDT -> 01:50 EDT
 	 * is 50 minutes and stays. */
