@@ -170,7 +170,14 @@ int avail_compute(const struct avail_input *in, int64_t from_day, int64_t to_day
 		to_day = last_start_day;
 	int64_t bb = (int64_t)off->buffer_before_min * 60, ba = (int64_t)off->buffer_after_min * 60;
 	size_t cap = 0;
-	bool open[AVAIL_MAX_DAYS][DAY_MIN];
+	if (to_day < from_day)
+		return 0;
+	/* Each date's open minutes, computed once: an intensive's days are
+	 * looked at by several candidate starts. */
+	size_t ndays = (size_t)(to_day - from_day) + (size_t)off->days;
+	bool(*opens)[DAY_MIN] = arena_alloc(a, ndays * sizeof(*opens));
+	for (size_t i = 0; i < ndays; i++)
+		open_minutes(in, from_day + (int64_t)i, opens[i]);
 
 	for (int64_t day = from_day; day <= to_day; day++) {
 		if (!(off->start_weekdays & (1 << (tz_iso_weekday(day) - 1))))
@@ -180,9 +187,9 @@ int avail_compute(const struct avail_input *in, int64_t from_day, int64_t to_day
 		if (off->intensive) {
 			bool ok = true;
 			for (int i = 0; ok && i < off->days; i++) {
-				open_minutes(in, day + i, open[i]);
+				const bool *open = opens[day - from_day + i];
 				int64_t bs = 0, be = 0;
-				ok = all_open(open[i], off->day_start_min, off->day_end_min) &&
+				ok = all_open(open, off->day_start_min, off->day_end_min) &&
 				     local_instant(in->tz, day + i, off->day_start_min, &bs, false) &&
 				     local_instant(in->tz, day + i, off->day_end_min, &be, true) && be > bs &&
 				     !is_busy(busy, nbusy, bs - bb, be + ba);
@@ -197,11 +204,11 @@ int avail_compute(const struct avail_input *in, int64_t from_day, int64_t to_day
 			push(a, out, n, &cap, &s);
 			continue;
 		}
-		open_minutes(in, day, open[0]);
+		const bool *open = opens[day - from_day];
 		bool caps_checked = false, caps_ok = true;
 		int step = off->slot_interval_min > 0 ? off->slot_interval_min : 30;
 		for (int m = 0; m + off->duration_min <= DAY_MIN; m += step) {
-			if (!all_open(open[0], m, m + off->duration_min))
+			if (!all_open(open, m, m + off->duration_min))
 				continue;
 			int64_t bs = 0, be = 0;
 			if (!local_instant(in->tz, day, m, &bs, false) ||

@@ -22,12 +22,12 @@
  * years): years then fit an int and no sum below can overflow. */
 #define T_LIMIT ((int64_t)1 << 41)
 /* RFC 8536 §3.2: utoff SHOULD be in [-89999, 93599] (−25 h + 1 s … 26 h − 1 s). */
-#define UTOFF_MIN (-89999)
-#define UTOFF_MAX 93599
-#define MAX_FILE (1 << 20) /* real zone files are under 4 KiB */
-#define MAX_FOOTER 255	   /* real footers are under 64 bytes */
-#define ABBR_MAX 15	   /* longest POSIX abbreviation accepted in a footer */
-#define NAME_MAX_LEN 255
+#define UTOFF_MIN     (-89999)
+#define UTOFF_MAX     93599
+#define MAX_FILE      (1 << 20) /* real zone files are under 4 KiB */
+#define MAX_FOOTER    255       /* real footers are under 64 bytes */
+#define ABBR_MAX      15        /* longest POSIX abbreviation accepted in a footer */
+#define NAME_MAX_LEN  255
 #define DEFAULT_TZDIR "/usr/share/zoneinfo"
 
 /* One local time type of the file. */
@@ -39,16 +39,16 @@ struct tz_type {
 /* A POSIX TZ rule date: when in a year a change happens. */
 struct tz_rule_date {
 	char kind;    /* 'J': day n 1..365 never counting Feb 29; 'D': day n 0..365 counting it; 'M' */
-	int n;	      /* day number for 'J' and 'D' */
+	int n;        /* day number for 'J' and 'D' */
 	int m, w, d;  /* 'M': month 1..12, week 1..5 (5 = last), weekday 0..6 (0 = Sunday) */
 	int32_t time; /* local time of the change, seconds after midnight (−167 h … 167 h) */
 };
 
 /* The footer rule (RFC 8536 §3.3): local time after the last transition. */
 struct tz_rule {
-	int32_t std_off;	   /* standard offset, seconds east */
-	int32_t dst_off;	   /* daylight offset, seconds east (when has_dst) */
-	bool has_dst;		   /* false: std_off all the time */
+	int32_t std_off;             /* standard offset, seconds east */
+	int32_t dst_off;             /* daylight offset, seconds east (when has_dst) */
+	bool has_dst;                /* false: std_off all the time */
 	char std_abbr[ABBR_MAX + 1]; /* e.g. "EST", "+1030" */
 	char dst_abbr[ABBR_MAX + 1]; /* e.g. "EDT" (when has_dst) */
 	struct tz_rule_date start;   /* change to daylight time, in standard local time */
@@ -56,16 +56,16 @@ struct tz_rule {
 };
 
 struct tz {
-	char *name;		 /* heap copy of the name it was loaded as */
-	struct tz *next;	 /* cache list link, guarded by cache_lock */
-	size_t ntrans;		 /* number of transitions */
-	int64_t *trans;		 /* transition instants, strictly ascending */
-	uint8_t *trans_type;	 /* type index (< ntypes) in force from trans[i] */
-	size_t ntypes;		 /* 1..256 */
-	struct tz_type *types;	 /* types[0] also covers time before trans[0] */
-	char *chars;		 /* abbreviation strings, last byte NUL */
-	bool has_rule;		 /* a non-empty footer was parsed into rule */
-	struct tz_rule rule;	 /* applies after the last transition (or always if none) */
+	char *name;            /* heap copy of the name it was loaded as */
+	struct tz *next;       /* cache list link, guarded by cache_lock */
+	size_t ntrans;         /* number of transitions */
+	int64_t *trans;        /* transition instants, strictly ascending */
+	uint8_t *trans_type;   /* type index (< ntypes) in force from trans[i] */
+	size_t ntypes;         /* 1..256 */
+	struct tz_type *types; /* types[0] also covers time before trans[0] */
+	char *chars;           /* abbreviation strings, last byte NUL */
+	bool has_rule;         /* a non-empty footer was parsed into rule */
+	struct tz_rule rule;   /* applies after the last transition (or always if none) */
 };
 
 /* ------------------------------------------------------------ civil dates */
@@ -93,9 +93,9 @@ int64_t tz_days_from_civil(int y, int m, int d)
 {
 	int64_t yy = (int64_t)y - (m <= 2);
 	int64_t era = floor_div(yy, 400);
-	int64_t yoe = yy - era * 400;					     /* [0, 399] */
+	int64_t yoe = yy - era * 400;                                          /* [0, 399] */
 	int64_t doy = (153 * ((int64_t)m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1; /* [0, 365] */
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;		     /* [0, 146096] */
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;                   /* [0, 146096] */
 	return era * 146097 + doe - 719468;
 }
 
@@ -103,10 +103,10 @@ void tz_civil_from_days(int64_t days, int *y, int *m, int *d)
 {
 	int64_t z = days + 719468;
 	int64_t era = floor_div(z, 146097);
-	int64_t doe = z - era * 146097;					   /* [0, 146096] */
+	int64_t doe = z - era * 146097;                                      /* [0, 146096] */
 	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);		   /* [0, 365] */
-	int64_t mp = (5 * doy + 2) / 153;				   /* [0, 11] */
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+	int64_t mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
 	int64_t dd = doy - (153 * mp + 2) / 5 + 1;
 	int64_t mm = mp < 10 ? mp + 3 : mp - 9;
 	*y = (int)(yoe + era * 400 + (mm <= 2));
@@ -156,7 +156,7 @@ static bool is_alpha(char c)
 
 /* A bounded cursor over the footer bytes (not NUL-terminated). */
 struct cur {
-	const char *p;	 /* next byte */
+	const char *p;   /* next byte */
 	const char *end; /* one past the last byte */
 };
 
@@ -466,41 +466,48 @@ size_t tz_transitions(const struct tz *z, int64_t from, int64_t to, int64_t *out
 int64_t tz_local_to_utc(const struct tz *z, int64_t local, int *kind)
 {
 	/* Any t with t + offset(t) == local lies within 26 h of local, so only
-	 * the offsets in force in this window are candidates. */
-	int64_t tr[32];
+	 * the offsets in force in this window are candidates: the one at its
+	 * start and the one after each change in it. */
+	int64_t tr[16];
 	local = clamp_t(local);
-	int64_t from = local - 2 * DAY;
-	size_t ntr = tz_transitions(z, from, local + 2 * DAY, tr, ARRAY_LEN(tr));
-	int64_t best = 0;
-	bool found = false, twice = false;
-	for (size_t i = 0; i <= ntr; i++) {
-		int32_t o = tz_offset_at(z, i == 0 ? from : tr[i - 1]);
-		int64_t t = local - o;
-		if (tz_offset_at(z, t) != o)
-			continue;
-		if (!found) {
-			best = t;
-			found = true;
-		} else if (t != best) {
-			twice = true;
-			if (t < best)
-				best = t;
+	int64_t from = local - 2 * DAY, to = local + 2 * DAY, cur = from;
+	int64_t best = 0, gap = 0;
+	bool found = false, twice = false, in_gap = false;
+	int32_t o = tz_offset_at(z, from);
+	for (;;) {
+		size_t ntr = tz_transitions(z, cur, to, tr, ARRAY_LEN(tr));
+		for (size_t i = 0; i <= ntr; i++) {
+			int64_t t = local - o;
+			if (tz_offset_at(z, t) == o) {
+				if (!found || t < best) {
+					twice = found;
+					best = t;
+				} else if (t != best) {
+					twice = true;
+				}
+				found = true;
+			}
+			if (i == ntr)
+				break;
+			/* A forward change whose skipped hour holds local: keep the
+			 * offset from before it (the first such change wins). */
+			int32_t after = tz_offset_at(z, tr[i]);
+			if (!in_gap && after > o && tr[i] + o <= local && local < tr[i] + after) {
+				in_gap = true;
+				gap = local - o;
+			}
+			o = after;
 		}
+		if (ntr < ARRAY_LEN(tr))
+			break;
+		cur = tr[ntr - 1] + 1; /* a pathological file: more changes than fit */
+		o = tz_offset_at(z, cur);
 	}
-	if (found) {
-		if (kind)
-			*kind = twice ? TZ_LOCAL_FOLD : TZ_LOCAL_NORMAL;
-		return best;
-	}
-	/* A gap: keep the offset from before the change that skipped local. */
 	if (kind)
-		*kind = TZ_LOCAL_GAP;
-	for (size_t i = 0; i < ntr; i++) {
-		int32_t before = tz_offset_at(z, tr[i] - 1), after = tz_offset_at(z, tr[i]);
-		if (after > before && tr[i] + before <= local && local < tr[i] + after)
-			return local - before;
-	}
-	return local - tz_offset_at(z, from); /* only for pathological files */
+		*kind = found ? (twice ? TZ_LOCAL_FOLD : TZ_LOCAL_NORMAL) : TZ_LOCAL_GAP;
+	if (found)
+		return best;
+	return in_gap ? gap : local - tz_offset_at(z, from); /* no gap found: only in broken files */
 }
 
 /* ------------------------------------------------------------ RFC 3339 */
@@ -525,7 +532,7 @@ void tz_format_rfc3339(const struct tz *z, int64_t t, char *out, size_t outlen)
 		snprintf(zone, sizeof(zone), "%c%02d:%02d", offm < 0 ? '-' : '+', (a / 60) % 100, a % 60);
 	}
 	int n = snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d%s", y, m, d, secs / 3600, secs / 60 % 60,
-			 secs % 60, zone);
+	                 secs % 60, zone);
 	if (n < 0 || (size_t)n >= outlen)
 		out[0] = '\0';
 }
@@ -584,8 +591,8 @@ int tz_parse_date(const char *s, int64_t *days)
 	int y, m, d;
 	if (!s || !days)
 		return ERR_INVALID;
-	if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &m) || s[7] != '-' || !digits(s + 8, 2, &d) ||
-	    s[10] != '\0' || y < 1 || !tz_valid_date(y, m, d))
+	if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &m) || s[7] != '-' ||
+	    !digits(s + 8, 2, &d) || s[10] != '\0' || y < 1 || !tz_valid_date(y, m, d))
 		return ERR_INVALID;
 	*days = tz_days_from_civil(y, m, d);
 	return 0;
@@ -780,8 +787,8 @@ static int read_file(const char *path, unsigned char **data, size_t *len)
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG || errno == ELOOP)
-			       ? ERR_NOT_FOUND
-			       : ERR_IO;
+		           ? ERR_NOT_FOUND
+		           : ERR_IO;
 	int rc = ERR_IO;
 	unsigned char *buf = NULL;
 	struct stat st;

@@ -57,6 +57,61 @@ static void fill(struct arena *a, PGresult *r, int i, struct offering *o)
 	o->clinicians = db_val(r, i, 32);
 }
 
+/* The home page in one round trip: the practice and its active offerings
+ * (one row with NULL offering columns when there are none). */
+static const char SQL_HOME[] =
+	"SELECT o.id, o.slug, o.name, o.kind, o.description, o.days, o.duration_minutes,"
+	" coalesce(to_char(o.day_start, 'HH24:MI'), ''), coalesce(to_char(o.day_end, 'HH24:MI'), ''),"
+	" o.price_cents, o.deposit_cents, o.currency, o.requires_approval, o.location_kind, o.location,"
+	" o.cancel_window_hours,"
+	" p.name, p.timezone, p.address, p.phone, p.email"
+	" FROM practice p LEFT JOIN offering o ON o.practice_id = p.id AND o.active"
+	" WHERE p.id = (SELECT min(id) FROM practice)"
+	" ORDER BY o.sort_order, o.id";
+
+int offering_home(struct ctx *c, struct offering_home *out)
+{
+	PGresult *r;
+	int rc = db_query(c->db, c->a, &r, SQL_HOME);
+	if (rc)
+		return rc;
+	int rows = PQntuples(r);
+	if (rows == 0)
+		return ERR_NOT_FOUND;
+	out->practice_name = db_val(r, 0, 16);
+	out->practice_timezone = db_val(r, 0, 17);
+	out->practice_address = db_val(r, 0, 18);
+	out->practice_phone = db_val(r, 0, 19);
+	out->practice_email = db_val(r, 0, 20);
+	out->n = db_isnull(r, 0, 0) ? 0 : (size_t)rows;
+	out->list = arena_zalloc(c->a, (out->n + 1) * sizeof(*out->list));
+	for (size_t i = 0; i < out->n; i++) {
+		struct offering *o = &out->list[i];
+		int k = (int)i;
+		o->id = db_ll(r, k, 0);
+		o->slug = db_val(r, k, 1);
+		o->name = db_val(r, k, 2);
+		o->kind = db_val(r, k, 3);
+		o->description = db_val(r, k, 4);
+		o->days = (int)db_ll(r, k, 5);
+		o->duration_minutes = (int)db_ll(r, k, 6);
+		o->day_start = db_val(r, k, 7);
+		o->day_end = db_val(r, k, 8);
+		o->price_cents = db_ll(r, k, 9);
+		o->deposit_cents = db_ll(r, k, 10);
+		o->currency = db_val(r, k, 11);
+		o->requires_approval = db_val(r, k, 12)[0] == 't';
+		o->location_kind = db_val(r, k, 13);
+		o->location = db_val(r, k, 14);
+		o->cancel_window_hours = (int)db_ll(r, k, 15);
+		o->breaks = "";
+		o->intake_form = "";
+		o->practice_timezone = out->practice_timezone;
+		o->clinicians = "";
+	}
+	return 0;
+}
+
 int offering_list(struct ctx *c, struct offering **out, size_t *n)
 {
 	PGresult *r;

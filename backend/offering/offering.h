@@ -47,6 +47,18 @@ struct offering {
 	const char *clinicians;	    /* "id zone;id zone" of active clinicians providing it */
 };
 
+/* What the home page shows, read in one query. */
+struct offering_home {
+	const char *practice_name;	/* the practice, for the layout */
+	const char *practice_timezone;
+	const char *practice_address;
+	const char *practice_phone;
+	const char *practice_email;
+	struct offering *list;		/* active offerings in display order */
+	size_t n;			/* how many */
+};
+int offering_home(struct ctx *c, struct offering_home *out);
+
 /* Active offerings in display order; *out from the arena. */
 int offering_list(struct ctx *c, struct offering **out, size_t *n);
 /* One active offering by slug; ERR_NOT_FOUND when none. */

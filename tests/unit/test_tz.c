@@ -13,7 +13,7 @@
 
 #include "core/tz.h"
 
-#define H 3600
+#define H   3600
 #define DAY 86400
 
 static int64_t utc(int y, int mo, int d, int h, int mi, int s)
@@ -188,14 +188,14 @@ static void test_gap_and_fold(void **state)
  * Sunday at the right hour, and 09:00 on that day and the next round-trips. */
 struct dst_law {
 	const char *zone;
-	int32_t std, dst;      /* offsets */
-	int spring_m, fall_m;  /* months */
+	int32_t std, dst;       /* offsets */
+	int spring_m, fall_m;   /* months */
 	int spring_lo, fall_lo; /* first possible day of month (a 7-day window) */
-	int spring_h, fall_h;  /* UTC hour of the change */
+	int spring_h, fall_h;   /* UTC hour of the change */
 };
 
 static void check_change(const struct tz *z, int64_t t, int32_t before, int32_t after, int y, int m, int lo,
-			 int hour)
+                         int hour)
 {
 	assert_int_equal(tz_offset_at(z, t - 1), before);
 	assert_int_equal(tz_offset_at(z, t), after);
@@ -222,8 +222,8 @@ static void test_dst_changes_2026_2036(void **state)
 {
 	(void)state;
 	static const struct dst_law laws[] = {
-		{"America/New_York", -5 * H, -4 * H, 3, 11, 8, 1, 7, 6}, /* 2nd Sun Mar, 1st Sun Nov */
-		{"Europe/Berlin", 1 * H, 2 * H, 3, 10, 25, 25, 1, 1},	 /* last Sun Mar, last Sun Oct */
+	    {"America/New_York", -5 * H, -4 * H, 3, 11, 8, 1, 7, 6}, /* 2nd Sun Mar, 1st Sun Nov */
+	    {"Europe/Berlin", 1 * H, 2 * H, 3, 10, 25, 25, 1, 1},    /* last Sun Mar, last Sun Oct */
 	};
 	int checked = 0;
 	for (size_t i = 0; i < ARRAY_LEN(laws); i++) {
@@ -249,7 +249,7 @@ static void test_lord_howe_half_hour(void **state)
 	assert_int_equal(tz_offset_at(lh, utc(2026, 7, 15, 0, 0, 0)), 10 * H + 30 * 60);
 	int64_t tr[8];
 	assert_int_equal(tz_transitions(lh, utc(2026, 1, 1, 0, 0, 0), utc(2027, 1, 1, 0, 0, 0), tr, 8), 2);
-	assert_int_equal(tr[0], utc(2026, 4, 4, 15, 0, 0));  /* Sun 5 Apr 02:00 +11 → 01:30 +1030 */
+	assert_int_equal(tr[0], utc(2026, 4, 4, 15, 0, 0));   /* Sun 5 Apr 02:00 +11 → 01:30 +1030 */
 	assert_int_equal(tr[1], utc(2026, 10, 3, 15, 30, 0)); /* Sun 4 Oct 02:00 +1030 → 02:30 +11 */
 	assert_int_equal(tz_offset_at(lh, tr[0]) - tz_offset_at(lh, tr[0] - 1), -30 * 60);
 	assert_int_equal(tz_offset_at(lh, tr[1]) - tz_offset_at(lh, tr[1] - 1), 30 * 60);
@@ -272,7 +272,7 @@ static void test_beyond_the_table(void **state)
 	(void)state;
 	int64_t tr[8];
 	const struct tz *ny = zone("America/New_York"), *be = zone("Europe/Berlin"),
-			*lh = zone("Australia/Lord_Howe");
+	                *lh = zone("Australia/Lord_Howe");
 	int64_t y45 = utc(2045, 1, 1, 0, 0, 0), y46 = utc(2046, 1, 1, 0, 0, 0);
 	assert_int_equal(tz_transitions(ny, y45, y46, tr, 8), 2);
 	assert_int_equal(tr[0], utc(2045, 3, 12, 7, 0, 0));
@@ -288,9 +288,12 @@ static void test_beyond_the_table(void **state)
 	expect_local(ny, loc(2045, 11, 5, 9, 0, 0), utc(2045, 11, 5, 14, 0, 0), TZ_LOCAL_NORMAL);
 	/* Two changes every year for the rest of the century, none in Kolkata. */
 	for (int y = 2038; y < 2100; y++) {
-		assert_int_equal(tz_transitions(ny, utc(y, 1, 1, 0, 0, 0), utc(y + 1, 1, 1, 0, 0, 0), tr, 8), 2);
-		assert_int_equal(tz_transitions(be, utc(y, 1, 1, 0, 0, 0), utc(y + 1, 1, 1, 0, 0, 0), tr, 8), 2);
-		assert_int_equal(tz_transitions(lh, utc(y, 1, 1, 0, 0, 0), utc(y + 1, 1, 1, 0, 0, 0), tr, 8), 2);
+		assert_int_equal(tz_transitions(ny, utc(y, 1, 1, 0, 0, 0), utc(y + 1, 1, 1, 0, 0, 0), tr, 8),
+		                 2);
+		assert_int_equal(tz_transitions(be, utc(y, 1, 1, 0, 0, 0), utc(y + 1, 1, 1, 0, 0, 0), tr, 8),
+		                 2);
+		assert_int_equal(tz_transitions(lh, utc(y, 1, 1, 0, 0, 0), utc(y + 1, 1, 1, 0, 0, 0), tr, 8),
+		                 2);
 	}
 	const struct tz *in = zone("Asia/Kolkata");
 	assert_int_equal(tz_transitions(in, utc(1970, 1, 1, 0, 0, 0), utc(2100, 1, 1, 0, 0, 0), tr, 8), 0);
@@ -314,10 +317,12 @@ static void test_agrees_with_glibc(void **state)
 {
 	(void)state;
 	static const char *const zones[] = {
-		"America/New_York", "Europe/Berlin",	"Australia/Lord_Howe", "America/Sao_Paulo",
-		"Asia/Kolkata",	    "UTC",		"America/Santiago",    "Pacific/Chatham",
-		"America/Nuuk",	    "Europe/Dublin",	"Africa/Casablanca",   "Asia/Tehran",
-		"Australia/Sydney", "America/St_Johns", "Pacific/Kiritimati",  "America/Los_Angeles",
+	    "America/New_York",    "Europe/Berlin",     "Australia/Lord_Howe",
+	    "America/Sao_Paulo",   "Asia/Kolkata",      "UTC",
+	    "America/Santiago",    "Pacific/Chatham",   "America/Nuuk",
+	    "Europe/Dublin",       "Africa/Casablanca", "Asia/Tehran",
+	    "Australia/Sydney",    "America/St_Johns",  "Pacific/Kiritimati",
+	    "America/Los_Angeles",
 	};
 	const char *saved = getenv("TZ");
 	char *saved_copy = saved ? xstrdup(saved) : NULL;
@@ -332,7 +337,7 @@ static void test_agrees_with_glibc(void **state)
 			long want = glibc_offset(t, abbr, sizeof(abbr));
 			if (tz_offset_at(z, t) != want)
 				fail_msg("%s at %lld: ours %d, glibc %ld", zones[i], (long long)t,
-					 tz_offset_at(z, t), want);
+				         tz_offset_at(z, t), want);
 			assert_string_equal(tz_abbrev_at(z, t), abbr);
 			points++;
 		}
@@ -341,9 +346,11 @@ static void test_agrees_with_glibc(void **state)
 		size_t n = tz_transitions(z, 0, utc(2100, 1, 1, 0, 0, 0), tr, ARRAY_LEN(tr));
 		assert_true(n < ARRAY_LEN(tr));
 		for (size_t k = 0; k < n; k++) {
-			assert_int_equal(tz_offset_at(z, tr[k] - 1), glibc_offset(tr[k] - 1, abbr, sizeof(abbr)));
+			assert_int_equal(tz_offset_at(z, tr[k] - 1),
+			                 glibc_offset(tr[k] - 1, abbr, sizeof(abbr)));
 			assert_int_equal(tz_offset_at(z, tr[k]), glibc_offset(tr[k], abbr, sizeof(abbr)));
-			assert_true(glibc_offset(tr[k] - 1, abbr, sizeof(abbr)) != glibc_offset(tr[k], abbr, sizeof(abbr)));
+			assert_true(glibc_offset(tr[k] - 1, abbr, sizeof(abbr)) !=
+			            glibc_offset(tr[k], abbr, sizeof(abbr)));
 			points += 2;
 		}
 	}
@@ -368,25 +375,26 @@ struct ttype {
 /* A TZif image being built. */
 struct img {
 	unsigned char b[16384]; /* the bytes */
-	size_t n;		/* used */
+	size_t n;               /* used */
 };
 
 static void put(struct img *m, const void *p, size_t n)
 {
 	assert_true(m->n + n <= sizeof(m->b));
-	memcpy(m->b + m->n, p, n);
+	if (n)
+		memcpy(m->b + m->n, p, n);
 	m->n += n;
 }
 
 static void put32(struct img *m, uint32_t v)
 {
 	unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
-			      (unsigned char)v};
+	                      (unsigned char)v};
 	put(m, b, 4);
 }
 
-static void put_header(struct img *m, unsigned char version, uint32_t leapcnt, uint32_t timecnt, uint32_t typecnt,
-		       uint32_t charcnt)
+static void put_header(struct img *m, unsigned char version, uint32_t leapcnt, uint32_t timecnt,
+                       uint32_t typecnt, uint32_t charcnt)
 {
 	static const unsigned char zero[15];
 	put(m, "TZif", 4);
@@ -402,8 +410,9 @@ static void put_header(struct img *m, unsigned char version, uint32_t leapcnt, u
 
 /* A version '2' image as slim zic writes it (stub v1 block), or a version 1
  * image with 32-bit times and no footer when version is 0. */
-static void make_tzif(struct img *m, unsigned char version, const int64_t *trans, const uint8_t *idx, size_t nt,
-		      const struct ttype *types, size_t ntypes, const char *chars, size_t nchars, const char *footer)
+static void make_tzif(struct img *m, unsigned char version, const int64_t *trans, const uint8_t *idx,
+                      size_t nt, const struct ttype *types, size_t ntypes, const char *chars, size_t nchars,
+                      const char *footer)
 {
 	m->n = 0;
 	if (version == 0) {
@@ -452,8 +461,8 @@ static void same_as_real(const struct tz *synthetic, const char *real, int from_
 	int64_t a = utc(from_year, 1, 1, 0, 0, 0), b = utc(to_year, 1, 1, 0, 0, 0);
 	for (int64_t t = a; t < b; t += 6 * H + 7 * 60 + 11)
 		if (tz_offset_at(synthetic, t) != tz_offset_at(z, t))
-			fail_msg("%s at %lld: footer %d, table %d", real, (long long)t, tz_offset_at(synthetic, t),
-				 tz_offset_at(z, t));
+			fail_msg("%s at %lld: footer %d, table %d", real, (long long)t,
+			         tz_offset_at(synthetic, t), tz_offset_at(z, t));
 	int64_t ta[64], tb[64];
 	size_t na = tz_transitions(synthetic, a, b, ta, 64), nb = tz_transitions(z, a, b, tb, 64);
 	assert_int_equal(na, nb);
@@ -550,6 +559,20 @@ static void test_table_then_footer(void **state)
 	int64_t t = -2717650801 - 86400 * 365;
 	tz_format_rfc3339(z, t, buf, sizeof(buf));
 	assert_string_equal(buf, "1882-11-18T12:03:59-04:56");
+	tz_free(z);
+
+	/* A footer that disagrees with the last stored type takes over just
+	 * after the last transition, and that change is reported too. */
+	const int64_t one[1] = {utc(2025, 1, 1, 0, 0, 0)};
+	const uint8_t to_est[1] = {1};
+	make_tzif(&m, '2', one, to_est, 1, types, 3, "LMT\0EST\0EDT", 12, "<+03>-3");
+	assert_int_equal(tz_parse(m.b, m.n, "Test/Odd", &z), 0);
+	int64_t odd[4];
+	assert_int_equal(tz_transitions(z, utc(2024, 1, 1, 0, 0, 0), utc(2026, 1, 1, 0, 0, 0), odd, 4), 2);
+	assert_int_equal(odd[0], one[0]);
+	assert_int_equal(odd[1], one[0] + 1);
+	assert_int_equal(tz_offset_at(z, one[0]), -5 * H);
+	assert_int_equal(tz_offset_at(z, one[0] + 1), 3 * H);
 	tz_free(z);
 
 	/* The same table as a version 1 file (32-bit times, no footer): the
@@ -663,23 +686,23 @@ static void test_parse_rejects_malformed(void **state)
 
 	/* Footers: each of these is refused. */
 	static const char *const bad_footers[] = {
-		"EST",			       /* no offset */
-		"ES5",			       /* abbreviation too short */
-		"EST5EDT",		       /* daylight time without a rule */
-		"EST5EDT,M3.2.0",	       /* only a start */
-		"EST5EDT,M13.2.0,M11.1.0",     /* month 13 */
-		"EST5EDT,M3.6.0,M11.1.0",      /* week 6 */
-		"EST5EDT,M3.2.7,M11.1.0",      /* weekday 7 */
-		"EST5EDT,J0,J365",	       /* Julian day 0 */
-		"EST5EDT,366,J365",	       /* zero-based day 366 */
-		"EST5EDT,M3.2.0/168,M11.1.0",  /* change hour past 167 */
-		"EST25EDT,M3.2.0,M11.1.0",     /* offset past 24 h */
-		"EST5:60EDT,M3.2.0,M11.1.0",   /* minutes 60 */
-		"EST5EDT,M3.2.0,M11.1.0x",     /* trailing junk */
-		"<EST5",		       /* unterminated quote */
-		"<E/T>5",		       /* bad character in quotes */
-		"ABCDEFGHIJKLMNOP5",	       /* abbreviation over 15 */
-		":America/New_York",	       /* a file name, not a rule */
+	    "EST",                        /* no offset */
+	    "ES5",                        /* abbreviation too short */
+	    "EST5EDT",                    /* daylight time without a rule */
+	    "EST5EDT,M3.2.0",             /* only a start */
+	    "EST5EDT,M13.2.0,M11.1.0",    /* month 13 */
+	    "EST5EDT,M3.6.0,M11.1.0",     /* week 6 */
+	    "EST5EDT,M3.2.7,M11.1.0",     /* weekday 7 */
+	    "EST5EDT,J0,J365",            /* Julian day 0 */
+	    "EST5EDT,366,J365",           /* zero-based day 366 */
+	    "EST5EDT,M3.2.0/168,M11.1.0", /* change hour past 167 */
+	    "EST25EDT,M3.2.0,M11.1.0",    /* offset past 24 h */
+	    "EST5:60EDT,M3.2.0,M11.1.0",  /* minutes 60 */
+	    "EST5EDT,M3.2.0,M11.1.0x",    /* trailing junk */
+	    "<EST5",                      /* unterminated quote */
+	    "<E/T>5",                     /* bad character in quotes */
+	    "ABCDEFGHIJKLMNOP5",          /* abbreviation over 15 */
+	    ":America/New_York",          /* a file name, not a rule */
 	};
 	for (size_t i = 0; i < ARRAY_LEN(bad_footers); i++) {
 		make_tzif(&m, '2', trans, idx, 2, ok, 2, "EST\0EDT", 8, bad_footers[i]);
@@ -709,7 +732,7 @@ static void test_parse_rejects_malformed(void **state)
 	make_tzif(&m, '1', trans, idx, 2, ok, 2, "EST\0EDT", 8, rule);
 	expect_invalid(&m);
 	make_tzif(&m, '2', trans, idx, 2, ok, 2, "EST\0EDT", 8, rule);
-	size_t v2 = 44 + 7; /* the second header */
+	size_t v2 = 44 + 7;  /* the second header */
 	m.b[v2 + 32] = 0xff; /* timecnt ≈ 4 billion */
 	expect_invalid(&m);
 	make_tzif(&m, '2', trans, idx, 2, ok, 2, "EST\0EDT", 8, rule);
@@ -733,9 +756,21 @@ static void test_names(void **state)
 	(void)state;
 	const struct tz *z = (const struct tz *)1;
 	static const char *const bad[] = {
-		"../etc/passwd", "/etc/passwd",	 "Nope/Zone",	     "",	      "America/../../etc/passwd",
-		"America//New_York", "America/New_York/", "America/New York", "America\\New_York", "America/New_York\n",
-		".",		 "America",	 "zone.tab",	     "tzdata.zi",     "America/./New_York",
+	    "../etc/passwd",
+	    "/etc/passwd",
+	    "Nope/Zone",
+	    "",
+	    "America/../../etc/passwd",
+	    "America//New_York",
+	    "America/New_York/",
+	    "America/New York",
+	    "America\\New_York",
+	    "America/New_York\n",
+	    ".",
+	    "America",
+	    "zone.tab",
+	    "tzdata.zi",
+	    "America/./New_York",
 	};
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
 		z = (const struct tz *)1;
@@ -818,7 +853,7 @@ static void test_tzdir_override(void **state)
 
 #define THREADS 8
 static const char *const thread_zones[] = {"America/New_York", "Europe/Berlin", "Australia/Lord_Howe",
-					   "Asia/Kolkata",	"UTC",		 "America/Sao_Paulo"};
+                                           "Asia/Kolkata",     "UTC",           "America/Sao_Paulo"};
 static const struct tz *thread_seen[THREADS][ARRAY_LEN(thread_zones)];
 
 static void *thread_main(void *arg)
@@ -886,15 +921,38 @@ static void test_rfc3339_parse(void **state)
 	expect_rfc3339("2026-12-31T23:59:59-23:59", utc(2027, 1, 1, 23, 58, 59));
 
 	static const char *const bad[] = {
-		"2026-02-30T09:00:00Z", "2026-13-01T09:00:00Z", "2026-00-01T09:00:00Z", "2026-01-00T09:00:00Z",
-		"2026-03-08T09:00:00",	"2026-03-08 09:00:00Z", "2026-03-08T24:00:00Z", "2026-03-08T09:60:00Z",
-		"2026-03-08T09:00:60Z", "2026-03-08T09:00:00+24:00", "2026-03-08T09:00:00+05:60",
-		"2026-03-08T09:00:00+0500", "2026-03-08T09:00:00+05", "2026-03-08T09:00:00.Z",
-		"2026-03-08T09:00:00ZZ", "2026-03-08T09:00:00Z ", " 2026-03-08T09:00:00Z", "2026-3-08T09:00:00Z",
-		"2026-03-8T09:00:00Z",	"2026-03-08T9:00:00Z",	"1969-12-31T23:59:59Z", "0000-01-01T00:00:00Z",
-		"10000-01-01T00:00:00Z", "+2026-03-08T09:00:00Z", "2026-03-08", "2026-03-08T", "", "Z",
-		"2026-02-29T00:00:00Z", "2026-03-08T09:00:00UTC", "2026-03-08T09:00:00+5:00",
-		"２026-03-08T09:00:00Z",
+	    "2026-02-30T09:00:00Z",
+	    "2026-13-01T09:00:00Z",
+	    "2026-00-01T09:00:00Z",
+	    "2026-01-00T09:00:00Z",
+	    "2026-03-08T09:00:00",
+	    "2026-03-08 09:00:00Z",
+	    "2026-03-08T24:00:00Z",
+	    "2026-03-08T09:60:00Z",
+	    "2026-03-08T09:00:60Z",
+	    "2026-03-08T09:00:00+24:00",
+	    "2026-03-08T09:00:00+05:60",
+	    "2026-03-08T09:00:00+0500",
+	    "2026-03-08T09:00:00+05",
+	    "2026-03-08T09:00:00.Z",
+	    "2026-03-08T09:00:00ZZ",
+	    "2026-03-08T09:00:00Z ",
+	    " 2026-03-08T09:00:00Z",
+	    "2026-3-08T09:00:00Z",
+	    "2026-03-8T09:00:00Z",
+	    "2026-03-08T9:00:00Z",
+	    "1969-12-31T23:59:59Z",
+	    "0000-01-01T00:00:00Z",
+	    "10000-01-01T00:00:00Z",
+	    "+2026-03-08T09:00:00Z",
+	    "2026-03-08",
+	    "2026-03-08T",
+	    "",
+	    "Z",
+	    "2026-02-29T00:00:00Z",
+	    "2026-03-08T09:00:00UTC",
+	    "2026-03-08T09:00:00+5:00",
+	    "２026-03-08T09:00:00Z",
 	};
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
 		int64_t out = 42;
@@ -919,7 +977,7 @@ static void test_rfc3339_format(void **state)
 {
 	(void)state;
 	const struct tz *ny = zone("America/New_York"), *in = zone("Asia/Kolkata"), *u = zone("UTC"),
-			*sp = zone("America/Sao_Paulo");
+	                *sp = zone("America/Sao_Paulo");
 	char buf[32];
 	tz_format_rfc3339(ny, utc(2026, 3, 8, 14, 0, 0), buf, sizeof(buf));
 	assert_string_equal(buf, "2026-03-08T10:00:00-04:00");
@@ -971,9 +1029,10 @@ static void test_parse_date(void **state)
 	assert_int_equal(tz_parse_date("1969-12-31", &d), 0);
 	assert_int_equal(d, -1);
 	assert_int_equal(tz_parse_date("0001-01-01", &d), 0);
-	static const char *const bad[] = {"2026-02-29", "2026-02-30", "2026-13-01", "2026-00-10", "2026-11-00",
-					  "2026-11-1",	"2026-1-01",  "26-11-21",   "2026-11-21x", "2026/11/21",
-					  "0000-01-01", "",	      "2026-11-21T00:00:00Z", " 2026-11-21"};
+	static const char *const bad[] = {"2026-02-29",           "2026-02-30", "2026-13-01", "2026-00-10",
+	                                  "2026-11-00",           "2026-11-1",  "2026-1-01",  "26-11-21",
+	                                  "2026-11-21x",          "2026/11/21", "0000-01-01", "",
+	                                  "2026-11-21T00:00:00Z", " 2026-11-21"};
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
 		d = 42;
 		if (tz_parse_date(bad[i], &d) != ERR_INVALID)
@@ -1015,25 +1074,25 @@ static void test_extremes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_civil_dates),
-		cmocka_unit_test(test_new_york_2026),
-		cmocka_unit_test(test_berlin_2026),
-		cmocka_unit_test(test_nine_am_on_change_days),
-		cmocka_unit_test(test_gap_and_fold),
-		cmocka_unit_test(test_dst_changes_2026_2036),
-		cmocka_unit_test(test_lord_howe_half_hour),
-		cmocka_unit_test(test_beyond_the_table),
-		cmocka_unit_test(test_agrees_with_glibc),
-		cmocka_unit_test(test_footer_rules),
-		cmocka_unit_test(test_table_then_footer),
-		cmocka_unit_test(test_parse_rejects_malformed),
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_tzdir_override),
-		cmocka_unit_test(test_threads_share_the_cache),
-		cmocka_unit_test(test_rfc3339_parse),
-		cmocka_unit_test(test_rfc3339_format),
-		cmocka_unit_test(test_parse_date),
-		cmocka_unit_test(test_extremes),
+	    cmocka_unit_test(test_civil_dates),
+	    cmocka_unit_test(test_new_york_2026),
+	    cmocka_unit_test(test_berlin_2026),
+	    cmocka_unit_test(test_nine_am_on_change_days),
+	    cmocka_unit_test(test_gap_and_fold),
+	    cmocka_unit_test(test_dst_changes_2026_2036),
+	    cmocka_unit_test(test_lord_howe_half_hour),
+	    cmocka_unit_test(test_beyond_the_table),
+	    cmocka_unit_test(test_agrees_with_glibc),
+	    cmocka_unit_test(test_footer_rules),
+	    cmocka_unit_test(test_table_then_footer),
+	    cmocka_unit_test(test_parse_rejects_malformed),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_tzdir_override),
+	    cmocka_unit_test(test_threads_share_the_cache),
+	    cmocka_unit_test(test_rfc3339_parse),
+	    cmocka_unit_test(test_rfc3339_format),
+	    cmocka_unit_test(test_parse_date),
+	    cmocka_unit_test(test_extremes),
 	};
 	int rc = cmocka_run_group_tests_name("tz", tests, NULL, NULL);
 	tz_cache_clear();
