@@ -17,6 +17,7 @@ CREATE TABLE booking (
     -- SHA-256 of the manage capability token; the token itself is never stored.
     manage_token_hash   bytea NOT NULL UNIQUE CHECK (length(manage_token_hash) = 32),
     manage_expires_at   timestamptz NOT NULL,
+    manage_revoked_at   timestamptz,            -- set when the link is replaced or withdrawn
     ical_uid            text NOT NULL UNIQUE,
     ical_sequence       integer NOT NULL DEFAULT 0 CHECK (ical_sequence >= 0),
     -- Set by screening (intake issue): never auto-confirmed while true.
@@ -95,7 +96,8 @@ CREATE TABLE booking_event (
     actor           text NOT NULL CHECK (length(actor) <= 100),
     from_status     text,
     to_status       text NOT NULL,
-    reason          text NOT NULL DEFAULT '' CHECK (length(reason) <= 1000),
+    reason          text NOT NULL DEFAULT '' CHECK (length(reason) <= 1000),  -- ours, never a person's words
+    note_enc        bytea,      -- a person's own words (a cancel reason), sealed
     detail          jsonb NOT NULL DEFAULT '{}'
 );
 CREATE INDEX booking_event_booking ON booking_event (booking_id, at);

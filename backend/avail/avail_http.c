@@ -49,6 +49,8 @@ int avail_http_api(struct req *r)
 	if (to_s && tz_parse_date(to_s, &to) != 0)
 		json_object_set_new(fields, "to", json_string("A date like 2026-12-31."));
 	if (!json_object_size(fields)) {
+		if (from < today)
+			from = today; /* past days have nothing to offer */
 		if (to < from)
 			json_object_set_new(fields, "to", json_string("The end of the window is before its start."));
 		else if (to > last)

@@ -138,6 +138,31 @@ static void validate_start(struct ctx *c, const struct offering *o, const struct
 	}
 }
 
+/* A start is on the schedule when it is for at least one of the
+ * offering's clinicians (each in their own zone); otherwise the first
+ * clinician's reason is reported. */
+static void validate_start_any(struct ctx *c, const struct offering *o, const struct avail_clinician *cl,
+			       size_t ncl, int64_t start, json_t *fields)
+{
+	json_t *first = NULL;
+	for (size_t i = 0; i < ncl; i++) {
+		json_t *f = json_object();
+		validate_start(c, o, cl[i].tz, start, f);
+		if (!json_object_size(f)) {
+			json_decref(f);
+			if (first)
+				json_decref(first);
+			return;
+		}
+		if (!first)
+			first = f;
+		else
+			json_decref(f);
+	}
+	json_object_update_missing(fields, first);
+	json_decref(first);
+}
+
 json_t *booking_blocks_json(const struct tz *z, const struct avail_interval *blocks, int n)
 {
 	json_t *arr = json_array();
@@ -212,9 +237,10 @@ static const char SQL_CREATE[] =
 	" cl AS ("
 	" INSERT INTO booking_client (booking_id, position, name_enc, email_enc, phone_enc, email_index, safe_contact,"
 	"  initials)"
-	" SELECT b.id, x.pos, x.n, x.e, x.p, x.ix, x.sc, x.ini FROM b,"
-	"  unnest(ARRAY[1, 2], $16::bytea[], $17::bytea[], $18::bytea[], $19::text[], $20::text[], $21::text[])"
-	"  AS x(pos, n, e, p, ix, sc, ini)),"
+	" SELECT b.id, x.pos, d.n, d.e, d.p, x.ix, x.sc, x.ini FROM b,"
+	"  unnest(ARRAY[1, 2], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])"
+	"  AS x(pos, nh, eh, ph, ix, sc, ini)"
+	"  CROSS JOIN LATERAL (SELECT decode(x.nh, 'hex') AS n, decode(x.eh, 'hex') AS e, decode(x.ph, 'hex') AS p) d),"
 	" ev AS ("
 	" INSERT INTO booking_event (booking_id, actor, from_status, to_status, reason)"
 	" SELECT b.id, $22::text, NULL, $5::text, 'booked online' FROM b)"
@@ -267,6 +293,14 @@ static char *lower(struct arena *a, const char *s)
 	return d;
 }
 
+/* Caps and rest days are rules across bookings, which the exclusion
+ * constraint cannot see: booking an intensive, or anything capped, is
+ * serialised per clinician. Rest days concern every intensive. */
+static bool needs_clinician_lock(const struct offering *o)
+{
+	return !strcmp(o->kind, "intensive") || o->cap_per_week || o->cap_per_month || o->min_rest_days;
+}
+
 static const char *initial_status(const struct offering *o)
 {
 	if (!o->requires_approval)
@@ -304,6 +338,8 @@ static int create_tx(struct db *db, void *arg)
 			    crypto_open(t->k, c->a, env, envlen, ad, &plain, &plen) != 0)
 				return ERR_INTERNAL;
 			json_error_t e;
+			if (out->response)
+				json_decref(out->response);
 			out->response = json_loads(plain, 0, &e);
 			if (!out->response)
 				return ERR_INTERNAL;
@@ -315,7 +351,7 @@ static int create_tx(struct db *db, void *arg)
 	/* Caps and rest days are checks across bookings: serialise booking of
 	 * such offerings per clinician (ascending ids: no deadlock). The
 	 * exclusion constraint needs no lock. */
-	if (t->o->cap_per_week || t->o->cap_per_month || t->o->min_rest_days)
+	if (needs_clinician_lock(t->o))
 		for (size_t i = 0; i < t->nclinicians; i++)
 			if ((rc = db_query(db, c->a, NULL, SQL_LOCK_CLINICIAN, num(c->a, t->clinicians[i].id))))
 				return rc;
@@ -373,12 +409,13 @@ static int create_tx(struct db *db, void *arg)
 		const char *pe = phone ? seal_param(c, t->k, phone, "phone", id, i + 1) : NULL;
 		if (!ne || !ee || (phone && !pe))
 			return ERR_INTERNAL;
-		/* Array literals: bytea as "\\x..", text values are safe words. */
+		/* Array literals of plain hex (decoded in SQL), hex digests, a
+		 * whitelisted word and A-Z initials: nothing needs quoting. */
 		const char *sep = i ? "," : "";
-		buf_printf(&cols[0], "%s\"\\%s\"", sep, ne + 1);
-		buf_printf(&cols[1], "%s\"\\%s\"", sep, ee + 1);
+		buf_printf(&cols[0], "%s%s", sep, ne + 2);
+		buf_printf(&cols[1], "%s%s", sep, ee + 2);
 		if (pe)
-			buf_printf(&cols[2], "%s\"\\%s\"", sep, pe + 1);
+			buf_printf(&cols[2], "%s%s", sep, pe + 2);
 		else
 			buf_printf(&cols[2], "%sNULL", sep);
 		buf_printf(&cols[3], "%s%s", sep, idx);
@@ -395,7 +432,8 @@ static int create_tx(struct db *db, void *arg)
 		reference_code(ref);
 		rc = db_query(db, c->a, &r, SQL_CREATE, num(c->a, id), num(c->a, t->o->id), num(c->a, clinician), ref,
 			      status, num(c->a, slot.start), num(c->a, slot.end), hold ? num(c->a, hold) : NULL,
-			      token_hash_param(c->a, token), uid, rq->client_timezone, buf_cstr(&starts),
+			      token_hash_param(c->a, token), uid,
+			      rq->client_timezone && *rq->client_timezone ? rq->client_timezone : NULL, buf_cstr(&starts),
 			      buf_cstr(&ends), num(c->a, t->o->buffer_before_minutes),
 			      num(c->a, t->o->buffer_after_minutes), buf_cstr(&cols[0]), buf_cstr(&cols[1]),
 			      buf_cstr(&cols[2]), buf_cstr(&cols[3]), buf_cstr(&cols[4]), buf_cstr(&cols[5]), c->actor);
@@ -455,6 +493,10 @@ int booking_create(struct ctx *c, const struct keyring *k, const char *base_url,
 	}
 	struct offering o;
 	int rc = offering_get(c, rq->offering, &o);
+	if (rc == ERR_NOT_FOUND) {
+		field(*fields, "offering", "There is no such offering.");
+		return ERR_INVALID;
+	}
 	if (rc)
 		return rc;
 	int64_t start = 0;
@@ -463,28 +505,29 @@ int booking_create(struct ctx *c, const struct keyring *k, const char *base_url,
 	else if (tz_parse_rfc3339(rq->start, &start) != 0)
 		field(*fields, "start", "A start is a date and time with its offset, like 2026-12-07T09:00:00-06:00.");
 	validate_clients(rq, *fields);
-	if (rq->client_timezone && *rq->client_timezone) {
+	const char *client_tz = rq->client_timezone && *rq->client_timezone ? rq->client_timezone : NULL;
+	if (client_tz) {
 		const struct tz *ct;
-		if (tz_get(rq->client_timezone, &ct) != 0)
-			field(*fields, "client_timezone", "Unknown time zone.");
+		if (tz_get(client_tz, &ct) != 0 || !strchr(client_tz, '/'))
+			field(*fields, "client_timezone", "Unknown time zone; use an IANA name like Europe/Berlin.");
 	}
 	struct avail_clinician *cl;
 	size_t ncl;
 	rc = avail_clinicians(c, &o, &cl, &ncl);
 	if (rc)
 		return rc;
-	if (ncl == 0)
-		return ERR_SLOT_UNAVAILABLE;
-	if (start)
-		validate_start(c, &o, cl[0].tz, start, *fields);
+	if (start && ncl)
+		validate_start_any(c, &o, cl, ncl, start, *fields);
 	if (json_object_size(*fields))
 		return ERR_INVALID;
+	if (ncl == 0)
+		return ERR_SLOT_UNAVAILABLE;
 	json_decref(*fields);
 	*fields = NULL;
 	struct create_tx t = {c, k, base_url, rq, &o, start, cl, ncl, out, NULL};
 	/* One statement is atomic by itself; only the Idempotency-Key record
 	 * and the per-clinician lock for caps and rest days need a transaction. */
-	bool tx = rq->idempotency_key || o.cap_per_week || o.cap_per_month || o.min_rest_days;
+	bool tx = rq->idempotency_key || needs_clinician_lock(&o);
 	rc = tx ? db_tx(c->db, "READ COMMITTED", create_tx, &t) : create_tx(c->db, &t);
 	if (rc == ERR_GONE) {
 		*fields = json_pack("{s:s}", "Idempotency-Key",
@@ -508,7 +551,8 @@ static const char SQL_BY_TOKEN[] =
 	" (SELECT string_agg(extract(epoch FROM k.starts_at)::bigint || ' ' || extract(epoch FROM k.ends_at)::bigint,"
 	"   ' ' ORDER BY k.day_index) FROM booking_block k WHERE k.booking_id = b.id)"
 	" FROM booking b JOIN offering o ON o.id = b.offering_id JOIN practice p ON p.id = b.practice_id"
-	" WHERE b.manage_token_hash = $1::bytea AND b.manage_expires_at > to_timestamp($2::bigint)";
+	" WHERE b.manage_token_hash = $1::bytea AND b.manage_expires_at > to_timestamp($2::bigint)"
+	" AND b.manage_revoked_at IS NULL";
 
 static bool open_status(const char *s)
 {
@@ -567,6 +611,7 @@ static const char SQL_CANCEL[] =
 
 struct change_tx {
 	struct ctx *c;
+	const struct keyring *keys;
 	const char *token;
 	const char *reason;
 	const char *start_text;
@@ -583,6 +628,10 @@ static const char *closed_reason(struct ctx *c, const struct booking_view *v)
 			    "change or cancel.",
 			    offering_window_text(c->a, v->cancel_window_hours));
 }
+
+static const char SQL_INSERT_EVENT_NOTE[] =
+	"INSERT INTO booking_event (booking_id, actor, from_status, to_status, reason, note_enc)"
+	" VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'))";
 
 static int cancel_tx(struct db *db, void *arg)
 {
@@ -602,13 +651,28 @@ static int cancel_tx(struct db *db, void *arg)
 	}
 	if ((rc = db_query(db, t->c->a, NULL, SQL_CANCEL, num(t->c->a, v.id))))
 		return rc;
-	return db_query(db, t->c->a, NULL, SQL_INSERT_EVENT, num(t->c->a, v.id), t->c->actor, v.status, "cancelled",
-			t->reason && *t->reason ? t->reason : "cancelled by client", NULL);
+	/* The client's own words may say anything about them: sealed, like
+	 * every other free text from a person. */
+	const char *note = NULL;
+	if (t->reason && *t->reason) {
+		char ad[64];
+		snprintf(ad, sizeof(ad), "booking_event.note:%lld", (long long)v.id);
+		unsigned char *env;
+		size_t n;
+		if (crypto_seal(t->keys, t->c->a, t->reason, strlen(t->reason), ad, &env, &n))
+			return ERR_INTERNAL;
+		note = crypto_bytea_hex(t->c->a, env, n) + 2;
+	}
+	return db_query(db, t->c->a, NULL, SQL_INSERT_EVENT_NOTE, num(t->c->a, v.id), t->c->actor, v.status,
+			"cancelled", "cancelled by client", note);
 }
 
-int booking_cancel_by_token(struct ctx *c, const char *token, const char *reason, const char **why)
+int booking_cancel_by_token(struct ctx *c, const struct keyring *k, const char *token, const char *reason,
+			    const char **why)
 {
-	struct change_tx t = {c, token, reason, NULL, NULL, NULL};
+	if (reason && (strlen(reason) > 1000 || !str_valid_text(str_from(reason))))
+		return ERR_INVALID;
+	struct change_tx t = {c, k, token, reason, NULL, NULL, NULL};
 	int rc = db_tx(c->db, "READ COMMITTED", cancel_tx, &t);
 	*why = t.why;
 	return rc;
@@ -619,6 +683,7 @@ static const char SQL_DELETE_BLOCKS[] = "DELETE FROM booking_block WHERE booking
 static const char SQL_MOVE[] =
 	"UPDATE booking SET starts_at = to_timestamp($2::bigint), ends_at = to_timestamp($3::bigint),"
 	" clinician_id = $4, ical_sequence = ical_sequence + 1, updated_at = now(),"
+	" hold_expires_at = least(hold_expires_at, to_timestamp($2::bigint)),"
 	" manage_expires_at = to_timestamp($3::bigint) + interval '90 days' WHERE id = $1";
 static const char SQL_BOOKING_OFFERING[] = "SELECT o.slug FROM booking b JOIN offering o ON o.id = b.offering_id"
 					   " WHERE b.id = $1";
@@ -656,12 +721,12 @@ static int reschedule_tx(struct db *db, void *arg)
 	}
 	if (ncl == 0)
 		return ERR_SLOT_UNAVAILABLE;
-	validate_start(c, &o, cl[0].tz, start, t->fields);
+	validate_start_any(c, &o, cl, ncl, start, t->fields);
 	if (json_object_size(t->fields))
 		return ERR_INVALID;
 	if (start == v.starts_at)
 		return 0; /* nothing to move */
-	if (o.cap_per_week || o.cap_per_month || o.min_rest_days)
+	if (needs_clinician_lock(&o))
 		for (size_t i = 0; i < ncl; i++)
 			if ((rc = db_query(db, c->a, NULL, SQL_LOCK_CLINICIAN, num(c->a, cl[i].id))))
 				return rc;
@@ -695,7 +760,7 @@ static int reschedule_tx(struct db *db, void *arg)
 int booking_reschedule_by_token(struct ctx *c, const char *token, const char *start, json_t **fields,
 				const char **why)
 {
-	struct change_tx t = {c, token, NULL, start, json_object(), NULL};
+	struct change_tx t = {c, NULL, token, NULL, start, json_object(), NULL};
 	int rc = db_tx(c->db, "READ COMMITTED", reschedule_tx, &t);
 	*why = t.why;
 	if (rc == ERR_INVALID) {

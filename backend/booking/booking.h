@@ -77,8 +77,10 @@ int booking_create(struct ctx *c, const struct keyring *k, const char *base_url,
 int booking_by_token(struct ctx *c, const char *token, struct booking_view *out);
 
 /* Client changes through the manage token. ERR_CONFLICT when the booking
- * is closed or the window has passed (message in *why). */
-int booking_cancel_by_token(struct ctx *c, const char *token, const char *reason, const char **why);
+ * is closed or the window has passed (message in *why). A cancel reason
+ * (at most 1000 characters of text, else ERR_INVALID) is stored sealed. */
+int booking_cancel_by_token(struct ctx *c, const struct keyring *k, const char *token, const char *reason,
+			    const char **why);
 int booking_reschedule_by_token(struct ctx *c, const char *token, const char *start, json_t **fields,
 				const char **why);
 

@@ -66,6 +66,8 @@ int booking_http_api_create(struct req *r)
 	json_t *consent = json_object_get(j, "consent");
 	rq.consent = json_is_true(consent);
 	rq.client_timezone = jstr(j, "client_timezone");
+	if (rq.client_timezone && !*rq.client_timezone)
+		rq.client_timezone = NULL;
 	if (json_object_size(fields))
 		return send_invalid(r, fields);
 	json_decref(fields);
@@ -100,6 +102,8 @@ int booking_http_api_create(struct req *r)
 }
 
 /* ---- the HTML booking form ------------------------------------------- */
+
+static json_t *nearest(struct req *r, const char *slug, int64_t near);
 
 static int form_view(struct req *r, const char *slug, const char *start, json_t **view)
 {
@@ -142,7 +146,11 @@ int booking_http_form(struct req *r)
 	if (rc)
 		return rc;
 	if (!json_object_get(view, "blocks")) {
+		int64_t t = 0;
+		if (start)
+			tz_parse_rfc3339(start, &t);
 		json_object_set_new(view, "unavailable", json_true());
+		json_object_set_new(view, "nearest", nearest(r, param(r, 0), t));
 		return http_send_page(r, 409, "pages/book", view);
 	}
 	json_object_set_new(view, "values", json_pack("{s:s}", "safe0", "email"));
@@ -397,10 +405,12 @@ int booking_http_api_cancel(struct req *r)
 	char *token = param(r, 0);
 	struct ctx c = req_ctx(r, "client");
 	const char *reason = json_is_object(r->json) ? jstr(r->json, "reason") : NULL;
+	if (json_is_object(r->json) && json_object_get(r->json, "reason") && !reason)
+		return send_invalid(r, json_pack("{s:s}", "reason", "Must be a string."));
 	if (reason && strlen(reason) > 1000)
 		return send_invalid(r, json_pack("{s:s}", "reason", "At most 1000 characters."));
 	const char *why = NULL;
-	int rc = booking_cancel_by_token(&c, token, reason, &why);
+	int rc = booking_cancel_by_token(&c, r->app->keys, token, reason, &why);
 	if (rc == ERR_NOT_FOUND)
 		return not_valid_page(r);
 	if (rc == ERR_CONFLICT)
@@ -437,18 +447,20 @@ int booking_http_cancel_post(struct req *r)
 	char *token = param(r, 0);
 	struct ctx c = req_ctx(r, "client");
 	const char *why = NULL;
-	int rc = booking_cancel_by_token(&c, token, form_get(&r->form, "reason"), &why);
+	int rc = booking_cancel_by_token(&c, r->app->keys, token, form_get(&r->form, "reason"), &why);
 	if (rc == ERR_NOT_FOUND)
 		return not_valid_page(r);
-	if (rc && rc != ERR_CONFLICT)
+	if (rc == ERR_INVALID)
+		why = "A reason is at most 1000 characters.";
+	if (rc && rc != ERR_CONFLICT && rc != ERR_INVALID)
 		return rc;
-	if (rc == ERR_CONFLICT) {
+	if (rc) {
 		struct booking_view v;
 		json_t *view;
 		if ((rc = manage_view(r, token, &v, &view)))
 			return rc;
 		json_object_set_new(view, "error", json_string(why));
-		return http_send_page(r, 409, "pages/manage", view);
+		return http_send_page(r, rc == ERR_INVALID ? 422 : 409, "pages/manage", view);
 	}
 	return http_redirect(r, 303, arena_printf(r->a, "/b/%s?changed=1", token));
 }
@@ -508,8 +520,8 @@ int booking_http_reschedule_post(struct req *r)
 	const char *msg = why;
 	if (rc == ERR_SLOT_UNAVAILABLE)
 		msg = "That time is no longer available. Please choose another.";
-	else if (rc == ERR_INVALID)
-		msg = json_string_value(json_object_get(fields, "start"));
+	else if (rc == ERR_INVALID && json_string_value(json_object_get(fields, "start")))
+		msg = arena_strdup(r->a, json_string_value(json_object_get(fields, "start")));
 	if (fields)
 		json_decref(fields);
 	json_object_set_new(view, "error", json_string(msg ? msg : "That did not work. Please try again."));

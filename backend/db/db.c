@@ -155,6 +155,19 @@ int db_exec(struct db *db, struct arena *a, PGresult **out, const char *sql, int
 	int rc = db_connect(db);
 	if (rc)
 		return rc;
+	/* A connection that died while idle (the server restarted) shows it
+	 * on a non-blocking read: reconnect before sending anything. Once a
+	 * statement is sent it is never sent again, since it may have
+	 * committed before the connection broke. */
+	if (!PQconsumeInput(db->conn) || PQstatus(db->conn) != CONNECTION_OK) {
+		drop(db);
+		db->retry_after_us = 0;
+		if (db->in_tx || (rc = db_connect(db)) != 0) {
+			log_warn("database connection lost");
+			return ERR_UNAVAILABLE;
+		}
+		log_info("database connection re-established");
+	}
 	PGresult *r = run(db, sql, nparams, params);
 	if (!r || PQstatus(db->conn) != CONNECTION_OK) {
 		if (r)
@@ -162,21 +175,8 @@ int db_exec(struct db *db, struct arena *a, PGresult **out, const char *sql, int
 		drop(db);
 		db->retry_after_us = 0;
 		snprintf(db->sqlstate, sizeof(db->sqlstate), "08006");
-		/* A connection that died while idle (the server restarted) is
-		 * not this statement's failure: outside a transaction nothing
-		 * was half-done, so reconnect once and run it again. */
-		if (db->in_tx || db_connect(db) != 0) {
-			log_warn("database connection lost");
-			return ERR_UNAVAILABLE;
-		}
-		log_info("database connection re-established");
-		r = run(db, sql, nparams, params);
-		if (!r || PQstatus(db->conn) != CONNECTION_OK) {
-			if (r)
-				PQclear(r);
-			drop(db);
-			return ERR_UNAVAILABLE;
-		}
+		log_warn("database connection lost during a statement");
+		return ERR_UNAVAILABLE;
 	}
 	ExecStatusType st = PQresultStatus(r);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {

@@ -12,7 +12,7 @@ static void decref(void *p)
 static int check(json_t *v, struct buf *path, int depth)
 {
 	if (depth > JSON_BODY_MAX_DEPTH)
-		return ERR_INVALID;
+		return ERR_MALFORMED;
 	if (json_is_string(v)) {
 		struct str s = {json_string_value(v), json_string_length(v)};
 		return str_valid_text(s) ? 0 : ERR_INVALID;
@@ -67,9 +67,13 @@ int json_body_parse(struct arena *a, const char *body, size_t len, json_t **out,
 	struct buf path;
 	buf_init(&path, a, 512);
 	int rc = check(j, &path, 0);
+	if (rc == ERR_MALFORMED) {
+		snprintf(msg, msglen, "The body is nested more than %d levels deep.", JSON_BODY_MAX_DEPTH);
+		return rc;
+	}
 	if (rc) {
 		*field = path.len ? arena_strdup(a, buf_cstr(&path)) : "(body)";
-		snprintf(msg, msglen, "A value is not valid text or is nested too deeply");
+		snprintf(msg, msglen, "A value is not valid text.");
 		return rc;
 	}
 	*out = j;

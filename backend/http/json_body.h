@@ -15,9 +15,9 @@
 enum { JSON_BODY_MAX_DEPTH = 32 };
 
 /* On success *out holds a new reference, released with the arena.
- * ERR_MALFORMED: not JSON (msg says where). ERR_INVALID: a string that is
- * not text or nesting deeper than JSON_BODY_MAX_DEPTH; *field names it
- * ("clients[1].name"). */
+ * ERR_MALFORMED: not JSON (msg says where), or nested deeper than
+ * JSON_BODY_MAX_DEPTH. ERR_INVALID: a string that is not text; *field
+ * names it ("clients[1].name"). */
 int json_body_parse(struct arena *a, const char *body, size_t len, json_t **out, char *msg, size_t msglen,
 		    const char **field);
 

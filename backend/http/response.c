@@ -97,7 +97,8 @@ int http_send(struct req *r, int status, const char *content_type, const void *b
 	if (r->sent)
 		BUG("second response to one request");
 	struct buf h;
-	buf_init(&h, r->a, 32 * 1024);
+	/* Headers (at most 32 KiB) and, for small bodies, the body: one write. */
+	buf_init(&h, r->a, 96 * 1024);
 	buf_printf(&h, "HTTP/1.1 %d %s\r\n", status, reason(status));
 	if (content_type)
 		buf_printf(&h, "Content-Type: %s\r\n", content_type);
@@ -110,14 +111,15 @@ int http_send(struct req *r, int status, const char *content_type, const void *b
 	if (r->close)
 		buf_puts(&h, "Connection: close\r\n");
 	buf_puts(&h, "\r\n");
-	if (h.err)
+	if (h.err || h.len > 32 * 1024)
 		BUG("response headers over 32 KiB");
 	r->sent = true;
 	r->status = status;
 	bool head = !strcmp(r->method, "HEAD");
-	if (!head && len && status != 304 && status != 204 && len < 64 * 1024) {
+	if (!head && len && status != 304 && status != 204 && h.len + len <= h.max) {
 		/* One write for small responses: fewer syscalls and packets. */
 		buf_append(&h, body, len);
+		BUG_ON(h.err);
 		mg_write(r->conn, h.data, h.len);
 		r->bytes_out = len;
 		return 0;

@@ -119,7 +119,7 @@ static void test_json_body(void **state)
 		deep[i] = '[';
 	for (int i = 0; i < 40; i++)
 		deep[40 + i] = ']';
-	assert_int_equal(jparse(deep, &j, &field), ERR_INVALID);
+	assert_int_equal(jparse(deep, &j, &field), ERR_MALFORMED);
 }
 
 static int h_a(struct req *r)
