@@ -93,15 +93,18 @@ $(BUILD)/asan/libtandem.a: $(ASAN_OBJ)
 	@ar rcs $@ $^
 
 $(BUILD)/asan/tandem: $(BUILD)/asan/obj/main.o $(BUILD)/asan/libtandem.a
-	$(CC) $(SAN_FLAGS) -pthread -o $@ $^ $(LIBS)
+	@echo "  LD asan $@"
+	@$(CC) $(SAN_FLAGS) -pthread -o $@ $^ $(LIBS)
 
 $(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libtandem.a $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libtandem.a $(LIBS) -lcmocka
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libtandem.a $(LIBS) -lcmocka
 
 $(BUILD)/asan/unit/%: tests/unit/%.c $(BUILD)/asan/libtandem.a $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(ASAN_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/asan/libtandem.a $(LIBS) -lcmocka
+	@echo "  LD asan $@"
+	@$(CC) $(ASAN_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/asan/libtandem.a $(LIBS) -lcmocka
 
 # libFuzzer targets: the library built once by clang with coverage and
 # sanitizers, each target linked against it.

@@ -9,7 +9,7 @@
  * epoch; instants Unix seconds. $1 clinician, $2 offering, $3/$4 first and
  * last local day of interest, $5 now, $6 the clinician's zone, $7 a
  * booking to leave out (0 for none), $8 the only times busy rows can
- * matter (avail_candidate_ranges). */
+ * matter (avail_candidate_ranges), $9 whether rest days or caps apply. */
 static const char SQL_INPUTS[] =
 	"SELECT 'r', weekday::bigint, (extract(epoch FROM starts) / 60)::bigint, (extract(epoch FROM ends) / 60)::bigint"
 	"  FROM availability_rule WHERE clinician_id = $1 AND (offering_id IS NULL OR offering_id = $2)"
@@ -31,7 +31,7 @@ static const char SQL_INPUTS[] =
 	"  ((b.ends_at AT TIME ZONE $6)::date - date '1970-01-01')::bigint,"
 	"  (b.offering_id = $2)::int"
 	"  FROM booking b JOIN offering o ON o.id = b.offering_id"
-	"  WHERE b.clinician_id = $1 AND tandem_status_blocks(b.status) AND b.id <> $7"
+	"  WHERE $9 AND b.clinician_id = $1 AND tandem_status_blocks(b.status) AND b.id <> $7"
 	"  AND (o.kind = 'intensive' OR b.offering_id = $2)"
 	"  AND b.starts_at < to_timestamp(($4::bigint + 62) * 86400) AND b.ends_at > to_timestamp(($3::bigint - 62) * 86400)"
 	" UNION ALL"
@@ -66,13 +66,19 @@ static char *num(struct arena *a, int64_t v)
  * slot: for intensives, each day's block widened by the buffers; for
  * others, the whole window. Fewer rows read, same answer. */
 char *avail_candidate_ranges(struct arena *a, const struct tz *z, const struct avail_offering *r, int64_t from_day,
-			     int64_t to_day)
+			     int64_t to_day, int64_t single_start)
 {
 	struct buf b;
 	buf_init(&b, a, 1 << 20);
 	buf_putc(&b, '{');
 	char s[40], e[40];
-	if (!r->intensive) {
+	if (!r->intensive && single_start) {
+		/* Checking one start: only the time around it matters. */
+		tz_format_rfc3339(z, single_start - (int64_t)r->buffer_before_min * 60 - 3600, s, sizeof(s));
+		tz_format_rfc3339(z, single_start + ((int64_t)r->duration_min + r->buffer_after_min) * 60 + 3600, e,
+				  sizeof(e));
+		buf_printf(&b, "[%s,%s)", s, e);
+	} else if (!r->intensive) {
 		tz_format_rfc3339(z, tz_local_to_utc(z, (from_day - 1) * 86400, NULL), s, sizeof(s));
 		tz_format_rfc3339(z, tz_local_to_utc(z, (to_day + 2) * 86400, NULL), e, sizeof(e));
 		buf_printf(&b, "[%s,%s)", s, e);
@@ -93,7 +99,7 @@ char *avail_candidate_ranges(struct arena *a, const struct tz *z, const struct a
 
 int avail_load(struct ctx *c, const struct offering *o, int64_t clinician_id, const struct tz *z,
 	       const struct avail_offering *rules, int64_t from_day, int64_t to_day, int64_t exclude_booking,
-	       struct avail_input *in)
+	       int64_t single_start, struct avail_input *in)
 {
 	memset(in, 0, sizeof(*in));
 	in->tz = z;
@@ -103,7 +109,9 @@ int avail_load(struct ctx *c, const struct offering *o, int64_t clinician_id, co
 	PGresult *r;
 	int rc = db_query(c->db, c->a, &r, SQL_INPUTS, num(c->a, clinician_id), num(c->a, o->id),
 			  num(c->a, from_day - margin), num(c->a, to_day + margin), num(c->a, c->now), tz_name(z), num(c->a, exclude_booking),
-			  avail_candidate_ranges(c->a, z, rules, from_day, to_day));
+			  avail_candidate_ranges(c->a, z, rules, from_day, to_day, single_start),
+			  rules->intensive || rules->min_rest_days || rules->cap_per_week || rules->cap_per_month ? "true"
+																   : "false");
 	if (rc)
 		return rc;
 	size_t n = (size_t)PQntuples(r);
@@ -191,7 +199,7 @@ int avail_for_offering(struct ctx *c, const struct offering *o, int64_t from_day
 	size_t nall = 0;
 	for (size_t i = 0; i < ncl; i++) {
 		struct avail_input in;
-		rc = avail_load(c, o, cl[i].id, cl[i].tz, &rules, from_day, to_day, 0, &in);
+		rc = avail_load(c, o, cl[i].id, cl[i].tz, &rules, from_day, to_day, 0, 0, &in);
 		if (rc)
 			return rc;
 		struct avail_slot *s;
@@ -237,7 +245,7 @@ int avail_check_start(struct ctx *c, const struct offering *o, int64_t start, in
 	for (size_t i = 0; i < ncl; i++) {
 		int64_t day = avail_local_day(cl[i].tz, start);
 		struct avail_input in;
-		rc = avail_load(c, o, cl[i].id, cl[i].tz, &rules, day, day, exclude_booking, &in);
+		rc = avail_load(c, o, cl[i].id, cl[i].tz, &rules, day, day, exclude_booking, start, &in);
 		if (rc)
 			return rc;
 		struct avail_slot *s;

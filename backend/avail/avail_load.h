@@ -17,18 +17,20 @@ struct avail_clinician {
 /* The engine's view of an offering's rules. */
 void avail_offering_rules(const struct offering *o, struct avail_offering *r);
 
-/* The times busy rows can matter for (a tstzmultirange literal). */
+/* The times busy rows can matter for (a tstzmultirange literal); with
+ * single_start (not 0) only around that one start. */
 char *avail_candidate_ranges(struct arena *a, const struct tz *z, const struct avail_offering *r, int64_t from_day,
-			     int64_t to_day);
+			     int64_t to_day, int64_t single_start);
 
 /* Active clinicians who provide o, by id (read with the offering). */
 int avail_clinicians(struct ctx *c, const struct offering *o, struct avail_clinician **out, size_t *n);
 
 /* Fills in (arena data) for one clinician and local days [from, to],
- * leaving out booking exclude_booking (its own time, when moving it; 0 = none). */
+ * leaving out booking exclude_booking (its own time, when moving it; 0 =
+ * none); single_start (not 0) when only that start will be asked about. */
 int avail_load(struct ctx *c, const struct offering *o, int64_t clinician_id, const struct tz *z,
 	       const struct avail_offering *rules, int64_t from_day, int64_t to_day, int64_t exclude_booking,
-	       struct avail_input *in);
+	       int64_t single_start, struct avail_input *in);
 
 /* The union of every clinician's slots for o over local days [from, to]. */
 int avail_for_offering(struct ctx *c, const struct offering *o, int64_t from_day, int64_t to_day,

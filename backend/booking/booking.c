@@ -214,6 +214,8 @@ static const char SQL_IDEM_CLAIM[] =
 static const char SQL_IDEM_GET[] = "SELECT request_hash, status, response FROM idempotency_key WHERE key = $1";
 static const char SQL_IDEM_SET[] = "UPDATE idempotency_key SET status = $2, response = $3 WHERE key = $1";
 static const char SQL_LOCK_CLINICIAN[] = "SELECT pg_advisory_xact_lock(7365, $1::int)";
+/* Locks (clinician, UTC day) keys in the ascending order given. */
+static const char SQL_LOCK_DAYS[] = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k";
 static const char SQL_NEXT_ID[] = "SELECT nextval(pg_get_serial_sequence('booking', 'id'))";
 
 /* The whole booking in one statement: atomic on its own, so a booking
@@ -293,6 +295,34 @@ static char *lower(struct arena *a, const char *s)
 	return d;
 }
 
+/* Two bookings can only collide if they cover a common day for the same
+ * clinician. Racing inserts into an exclusion constraint can deadlock
+ * (each waits for the other's uncommitted row; PostgreSQL needs a second
+ * to notice), so bookings that could collide are queued instead: one
+ * advisory lock per (clinician, UTC day) the booking's time touches,
+ * buffers included, taken in ascending order. Other days run in parallel. */
+static int lock_days(struct db *db, struct arena *a, const struct avail_clinician *cl, size_t ncl,
+		     const struct offering *o, int64_t start)
+{
+	int64_t span = !strcmp(o->kind, "intensive") ? (int64_t)o->days * 86400 : (int64_t)o->duration_minutes * 60;
+	int64_t lo = start - (int64_t)o->buffer_before_minutes * 60 - 86400;
+	int64_t hi = start + span + (int64_t)o->buffer_after_minutes * 60 + 86400;
+	struct buf keys;
+	buf_init(&keys, a, 8192);
+	buf_putc(&keys, '{');
+	bool first = true;
+	/* Clinicians ascending (they come sorted by id), days ascending. */
+	for (size_t i = 0; i < ncl; i++)
+		for (int64_t d = lo / 86400; d <= hi / 86400; d++) {
+			buf_printf(&keys, "%s%lld", first ? "" : ",", (long long)(cl[i].id * 1000000 + d));
+			first = false;
+		}
+	buf_putc(&keys, '}');
+	if (keys.err)
+		return ERR_INTERNAL;
+	return db_query(db, a, NULL, SQL_LOCK_DAYS, buf_cstr(&keys));
+}
+
 /* Caps and rest days are rules across bookings, which the exclusion
  * constraint cannot see: booking an intensive, or anything capped, is
  * serialised per clinician. Rest days concern every intensive. */
@@ -355,6 +385,8 @@ static int create_tx(struct db *db, void *arg)
 		for (size_t i = 0; i < t->nclinicians; i++)
 			if ((rc = db_query(db, c->a, NULL, SQL_LOCK_CLINICIAN, num(c->a, t->clinicians[i].id))))
 				return rc;
+	if ((rc = lock_days(db, c->a, t->clinicians, t->nclinicians, t->o, t->start)))
+		return rc;
 	int64_t clinician = 0;
 	struct avail_slot slot;
 	rc = avail_check_start(c, t->o, t->start, 0, &clinician, &slot);
@@ -493,12 +525,8 @@ int booking_create(struct ctx *c, const struct keyring *k, const char *base_url,
 	}
 	struct offering o;
 	int rc = offering_get(c, rq->offering, &o);
-	if (rc == ERR_NOT_FOUND) {
-		field(*fields, "offering", "There is no such offering.");
-		return ERR_INVALID;
-	}
 	if (rc)
-		return rc;
+		return rc; /* an unknown offering is a 404, as for GET /offerings/{slug} */
 	int64_t start = 0;
 	if (!rq->start || !*rq->start)
 		field(*fields, "start", "Choose a start time.");
@@ -525,10 +553,7 @@ int booking_create(struct ctx *c, const struct keyring *k, const char *base_url,
 	json_decref(*fields);
 	*fields = NULL;
 	struct create_tx t = {c, k, base_url, rq, &o, start, cl, ncl, out, NULL};
-	/* One statement is atomic by itself; only the Idempotency-Key record
-	 * and the per-clinician lock for caps and rest days need a transaction. */
-	bool tx = rq->idempotency_key || needs_clinician_lock(&o);
-	rc = tx ? db_tx(c->db, "READ COMMITTED", create_tx, &t) : create_tx(c->db, &t);
+	rc = db_tx(c->db, "READ COMMITTED", create_tx, &t);
 	if (rc == ERR_GONE) {
 		*fields = json_pack("{s:s}", "Idempotency-Key",
 				    "This key was already used for a different request.");
@@ -683,7 +708,8 @@ static const char SQL_DELETE_BLOCKS[] = "DELETE FROM booking_block WHERE booking
 static const char SQL_MOVE[] =
 	"UPDATE booking SET starts_at = to_timestamp($2::bigint), ends_at = to_timestamp($3::bigint),"
 	" clinician_id = $4, ical_sequence = ical_sequence + 1, updated_at = now(),"
-	" hold_expires_at = least(hold_expires_at, to_timestamp($2::bigint)),"
+	" hold_expires_at = CASE WHEN hold_expires_at IS NULL THEN NULL"
+	"  ELSE least(hold_expires_at, to_timestamp($2::bigint)) END,"
 	" manage_expires_at = to_timestamp($3::bigint) + interval '90 days' WHERE id = $1";
 static const char SQL_BOOKING_OFFERING[] = "SELECT o.slug FROM booking b JOIN offering o ON o.id = b.offering_id"
 					   " WHERE b.id = $1";
@@ -730,6 +756,8 @@ static int reschedule_tx(struct db *db, void *arg)
 		for (size_t i = 0; i < ncl; i++)
 			if ((rc = db_query(db, c->a, NULL, SQL_LOCK_CLINICIAN, num(c->a, cl[i].id))))
 				return rc;
+	if ((rc = lock_days(db, c->a, cl, ncl, &o, start)))
+		return rc;
 	/* Its own time must not stand in its way. */
 	if ((rc = db_query(db, c->a, NULL, SQL_DEACTIVATE_BLOCKS, num(c->a, v.id))))
 		return rc;

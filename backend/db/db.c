@@ -87,7 +87,10 @@ int db_map_sqlstate(const char *s)
 		return ERR_CONFLICT;
 	if (!strcmp(s, "40001") || !strcmp(s, "40P01"))
 		return ERR_RETRY;
-	if (!strcmp(s, "23503") || !strcmp(s, "23514") || !strcmp(s, "23502") || !strcmp(s, "22P02") ||
+	/* CHECK (23514) and NOT NULL (23502) failures are left out on purpose:
+	 * they mean our validation missed something, so they are internal
+	 * errors (logged), not the client's 422. */
+	if (!strcmp(s, "23503") || !strcmp(s, "22P02") ||
 	    !strcmp(s, "22007") || !strcmp(s, "22008") || !strcmp(s, "22023") || !strcmp(s, "22001") ||
 	    !strcmp(s, "22003") || !strcmp(s, "22021"))
 		return ERR_INVALID;

@@ -90,7 +90,7 @@ static void test_sqlstate_mapping(void **state)
 	assert_int_equal(db_map_sqlstate("23P01"), ERR_CONFLICT);
 	assert_int_equal(db_map_sqlstate("40001"), ERR_RETRY);
 	assert_int_equal(db_map_sqlstate("40P01"), ERR_RETRY);
-	assert_int_equal(db_map_sqlstate("23514"), ERR_INVALID);
+	assert_int_equal(db_map_sqlstate("23514"), ERR_INTERNAL);
 	assert_int_equal(db_map_sqlstate("08006"), ERR_UNAVAILABLE);
 	assert_int_equal(db_map_sqlstate("57P01"), ERR_UNAVAILABLE);
 	assert_int_equal(db_map_sqlstate("42P01"), ERR_INTERNAL);

@@ -1,0 +1,118 @@
+/*
+ * ics.h — iCalendar (RFC 5545) invites and cancellations for bookings.
+ *
+ * Every booking change mails the client and the clinician a calendar file
+ * (iTIP, RFC 5546): METHOD:REQUEST for a new or changed booking, METHOD:CANCEL
+ * with the same UID and a higher SEQUENCE when it is cancelled (SPEC §4).
+ * The text is written directly, without libical: libical 3.0.16 names its
+ * zones "/freeassociation.sourceforge.net/…", can fold between '\' and the
+ * escaped character, and needs its output unfolded and refolded anyway
+ * (shared/ICAL.md). Here every value is escaped once by us, every line is
+ * folded by us (fold.c), and the VTIMEZONE is built from core/tz's reading of
+ * the system's zone files, so the TZID is the plain IANA name and the zone
+ * rules are the ones the server itself computes bookings with.
+ *
+ * The prefix is ics_ because libical owns ical*.
+ */
+#ifndef TANDEM_ICS_ICS_H
+#define TANDEM_ICS_ICS_H
+
+#include "core/buf.h"
+#include "core/common.h"
+
+/* Limits on one invite; past them ics_write_invite returns ERR_INVALID. */
+#define ICS_MAX_BLOCKS	    366	 /* days of one multi-day booking */
+#define ICS_MAX_ATTENDEES   64	 /* ATTENDEE properties */
+#define ICS_MAX_SPAN_DAYS   3660 /* first block's start to last block's end */
+
+/* One invitee. */
+struct ics_attendee {
+	const char *name;  /* display name for CN=; NULL or "" omits CN */
+	const char *email; /* bare address (no "Name <…>"), becomes mailto: */
+};
+
+/* One contiguous appointment time. */
+struct ics_block {
+	int64_t start; /* UTC seconds, inclusive */
+	int64_t end;   /* UTC seconds, exclusive; > start */
+};
+
+/* Everything one calendar file says about one booking. Strings are UTF-8
+ * and borrowed for the duration of the call. */
+struct ics_invite {
+	const char *method;   /* "REQUEST", "CANCEL" or "PUBLISH" */
+	const char *uid;      /* stable per booking, e.g. "b-42@tandem.example" */
+	int sequence;	      /* SEQUENCE, >= 0; +1 on every change */
+	int64_t dtstamp;      /* now, UTC seconds (injected for tests) */
+	const char *tzid;     /* IANA zone of the clinician, e.g. "America/Chicago" */
+	const char *summary;  /* neutral title; NULL writes an empty SUMMARY */
+	const char *description; /* the manage link text; NULL or "" omits it */
+	const char *location; /* address or video text; NULL or "" omits it */
+	const char *url;      /* URL property (a URI); NULL or "" omits it */
+	const char *organizer_name;  /* the clinician's name for CN= (optional) */
+	const char *organizer_email; /* required for REQUEST and CANCEL */
+	const struct ics_attendee *attendees; /* >= 1 for REQUEST and CANCEL */
+	int nattendees;			      /* entries in attendees */
+	const struct ics_block *blocks;	      /* ascending, not overlapping */
+	int nblocks;			      /* 1 for consults; one per day for intensives */
+	bool cancelled; /* STATUS:CANCELLED; required with CANCEL, refused with REQUEST */
+	bool tentative; /* STATUS:TENTATIVE (holds), else CONFIRMED; cancelled wins */
+};
+
+/*
+ * Appends a whole VCALENDAR for inv to out: CRLF line ends, lines folded at
+ * <= 75 octets on UTF-8 boundaries and never between '\' and the character
+ * it escapes; a VTIMEZONE whose TZID is the plain IANA name; one VEVENT.
+ *
+ * Several blocks become one VEVENT: DTSTART/DTEND of the first block plus
+ * RRULE:FREQ=DAILY;COUNT=N when the blocks fall on consecutive local days at
+ * the same local time, else RDATE;TZID=… with each further block's start. All
+ * blocks must therefore last exactly as long as the first (ERR_INVALID if
+ * not). A start that local time cannot name (the second 01:30 of a fall-back
+ * night) is written in UTC ("…Z") instead, and then never through an RRULE.
+ *
+ * Text (SUMMARY, DESCRIPTION, LOCATION, UID) is escaped per RFC 5545 3.3.11,
+ * CR, LF and CRLF becoming "\n" and other control characters dropped. CN
+ * values lose control characters and turn '"' into '\'', and are quoted when
+ * they hold ';', ':' or ','. Emails and the URL are refused (ERR_INVALID)
+ * when they hold spaces, controls or characters that could end the value.
+ *
+ * Returns 0; ERR_INVALID for bad input (unknown METHOD, unknown zone, no
+ * blocks, blocks out of order or of different lengths, invalid UTF-8, a
+ * missing organizer or attendee for REQUEST/CANCEL, times outside
+ * 1970..8999, …); ERR_TOO_LARGE when out's maximum is reached; ERR_IO when
+ * the zone file cannot be read. On error out is truncated back to the
+ * length it had on entry (out->err stays set after ERR_TOO_LARGE).
+ */
+int ics_write_invite(const struct ics_invite *inv, struct buf *out);
+
+/* The Content-Type for a calendar with this METHOD, e.g.
+ * "text/calendar; charset=utf-8; method=REQUEST"; without a method parameter
+ * for NULL or an unknown method. A static string. */
+const char *ics_content_type(const char *method);
+
+/*
+ * Folding (fold.c).
+ *
+ * ics_fold_line appends one logical content line of len bytes (valid UTF-8,
+ * no CR or LF) to out as physical lines of at most 75 octets, each ending in
+ * CRLF, continuation lines starting with one space. A break never falls
+ * inside a UTF-8 sequence nor between '\' and the character after it (the
+ * pairs are counted from the start of the line, so "\\" is one pair), and
+ * avoids a space on either side when it can. ERR_INVALID for CR, LF or
+ * invalid UTF-8 in the line; ERR_TOO_LARGE when out is full.
+ */
+int ics_fold_line(const char *line, size_t len, struct buf *out);
+
+/*
+ * ics_refold unfolds src (RFC 5545 3.1: a line break followed by one space
+ * or tab continues the previous line; CRLF or bare LF line breaks), drops
+ * empty logical lines and folds every logical line again with
+ * ics_fold_line. Refolding its own output gives the same bytes. Returns 0;
+ * ERR_MALFORMED for a bare CR, a continuation with nothing to continue, or
+ * a logical line that is not valid UTF-8; ERR_TOO_LARGE when out is full.
+ * On error out is truncated back to its length on entry.
+ */
+int ics_refold(const char *src, size_t len, struct buf *out);
+
+#endif
