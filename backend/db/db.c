@@ -1,6 +1,7 @@
 /* db.c — see db.h. */
 #include "db/db.h"
 
+#include <poll.h>
 #include <time.h>
 
 #include "core/log.h"
@@ -10,6 +11,22 @@ static int64_t mono_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* An idle connection has nothing to read. If it does, the server has
+ * spoken (a FATAL on shutdown) or hung up: read until quiet or EOF. */
+static bool idle_connection_dead(PGconn *conn)
+{
+	for (int i = 0; i < 4; i++) {
+		struct pollfd p = {PQsocket(conn), POLLIN, 0};
+		if (p.fd < 0)
+			return true;
+		if (poll(&p, 1, 0) <= 0)
+			return PQstatus(conn) != CONNECTION_OK;
+		if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
+			return true;
+	}
+	return PQstatus(conn) != CONNECTION_OK;
 }
 
 /* Drops the connection and what was prepared on it. */
@@ -162,7 +179,7 @@ int db_exec(struct db *db, struct arena *a, PGresult **out, const char *sql, int
 	 * on a non-blocking read: reconnect before sending anything. Once a
 	 * statement is sent it is never sent again, since it may have
 	 * committed before the connection broke. */
-	if (!PQconsumeInput(db->conn) || PQstatus(db->conn) != CONNECTION_OK) {
+	if (idle_connection_dead(db->conn)) {
 		drop(db);
 		db->retry_after_us = 0;
 		if (db->in_tx || (rc = db_connect(db)) != 0) {

@@ -147,8 +147,8 @@ static int read_body(struct req *r, const struct mg_request_info *ri, json_t **f
 	bool wants_body = rt->flags & (ROUTE_JSON | ROUTE_FORM | ROUTE_CSP_REPORT);
 	if (!wants_body)
 		return 0; /* any body is ignored (and discarded by civetweb) */
-	if (!te && ri->content_length <= 0)
-		return 0; /* no body: the handler sees r->json / r->form empty */
+	if (!te && ri->content_length <= 0 && !mg_get_header(r->conn, "Content-Type"))
+		return 0; /* no body at all: the handler sees r->json / r->form empty */
 	if (ri->content_length > 0 && (unsigned long long)ri->content_length > max) {
 		r->close = true; /* we will not read it */
 		return ERR_TOO_LARGE;

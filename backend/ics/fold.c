@@ -84,7 +84,12 @@ int ics_fold_line(const char *line, size_t len, struct buf *out)
 static int flush(struct buf *lb, bool *open, struct buf *out)
 {
 	int rc = 0;
-	if (*open && lb->len > 0) {
+	if (*open && lb->len > 0 && (lb->data[0] == ' ' || lb->data[0] == '\t')) {
+		/* "\r\n\r\n  x": an empty line continued by " x". A content
+		 * line starts with a name, and folded again it would read as a
+		 * continuation of the line before. */
+		rc = ERR_MALFORMED;
+	} else if (*open && lb->len > 0) {
 		rc = ics_fold_line(lb->data, lb->len, out);
 		if (rc == ERR_INVALID)
 			rc = ERR_MALFORMED;

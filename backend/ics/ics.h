@@ -68,8 +68,9 @@ struct ics_invite {
  * RRULE:FREQ=DAILY;COUNT=N when the blocks fall on consecutive local days at
  * the same local time, else RDATE;TZID=… with each further block's start. All
  * blocks must therefore last exactly as long as the first (ERR_INVALID if
- * not). A start that local time cannot name (the second 01:30 of a fall-back
- * night) is written in UTC ("…Z") instead, and then never through an RRULE.
+ * not). A time that local time cannot name unambiguously (01:30 on a
+ * fall-back night happens twice) is written in UTC ("…Z") instead, and such
+ * a block never goes through an RRULE.
  *
  * Text (SUMMARY, DESCRIPTION, LOCATION, UID) is escaped per RFC 5545 3.3.11,
  * CR, LF and CRLF becoming "\n" and other control characters dropped. CN
