@@ -10,13 +10,13 @@
 
 #include "core/tz.h"
 
-#define DAY		 86400
-#define MAX_TRANSITIONS	 128  /* offset changes in a VTIMEZONE window */
-#define MAX_UID		 255  /* octets */
-#define MAX_EMAIL	 254  /* octets (RFC 5321 path limit) */
-#define MAX_URL		 2048 /* octets */
-#define MIN_YEAR	 1970 /* blocks and DTSTAMP from this year ... */
-#define MAX_YEAR	 8999 /* ... to this one; leaves room for the zone window */
+#define DAY             86400
+#define MAX_TRANSITIONS 128  /* offset changes in a VTIMEZONE window */
+#define MAX_UID         255  /* octets */
+#define MAX_EMAIL       254  /* octets (RFC 5321 path limit) */
+#define MAX_URL         2048 /* octets */
+#define MIN_YEAR        1970 /* blocks and DTSTAMP from this year ... */
+#define MAX_YEAR        8999 /* ... to this one; leaves room for the zone window */
 
 const char *ics_content_type(const char *method)
 {
@@ -34,7 +34,7 @@ const char *ics_content_type(const char *method)
 struct writer {
 	struct buf line; /* the logical line being built */
 	struct buf *out; /* where folded lines go */
-	int rc;		 /* the first error while folding */
+	int rc;          /* the first error while folding */
 };
 
 /* Folds the line built so far into out and starts the next one. */
@@ -63,29 +63,27 @@ static void simple(struct writer *w, const char *name, const char *value)
 	end_line(w);
 }
 
-/* RFC 5545 3.3.11 TEXT: '\' ';' ',' escaped, every line break "\n",
- * other control characters (not tab) dropped. s is valid UTF-8. */
-static void put_text(struct buf *b, const char *s)
+/* RFC 5545 3.3.11 TEXT: '\' ';' ',' escaped, other control characters
+ * (not tab) dropped. A line break (CRLF, CR or LF) becomes "\n" in
+ * multi-line text (DESCRIPTION) and a space in one-line text (SUMMARY,
+ * LOCATION): calcurse, for one, refuses a title with a line break. s is
+ * valid UTF-8. */
+static void put_text(struct buf *b, const char *s, bool multiline)
 {
 	for (const char *p = s; p && *p; p++) {
 		unsigned char c = (unsigned char)*p;
 		switch (c) {
-		case '\\':
-			buf_append(b, "\\\\", 2);
-			break;
-		case ';':
-			buf_append(b, "\\;", 2);
-			break;
-		case ',':
-			buf_append(b, "\\,", 2);
-			break;
+		case '\\': buf_append(b, "\\\\", 2); break;
+		case ';': buf_append(b, "\\;", 2); break;
+		case ',': buf_append(b, "\\,", 2); break;
 		case '\r':
-			if (p[1] == '\n')
-				p++;
-			buf_append(b, "\\n", 2);
-			break;
 		case '\n':
-			buf_append(b, "\\n", 2);
+			if (c == '\r' && p[1] == '\n')
+				p++; /* CRLF is one break */
+			if (multiline)
+				buf_append(b, "\\n", 2);
+			else
+				buf_putc(b, ' ');
 			break;
 		default:
 			if ((c < 0x20 && c != '\t') || c == 0x7F)
@@ -156,7 +154,7 @@ static void put_local(struct buf *b, int64_t local)
 	int y, m, d;
 	tz_civil_from_days(days, &y, &m, &d);
 	buf_printf(b, "%04d%02d%02dT%02d%02d%02d", y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
-		   (int)(sod % 60));
+	           (int)(sod % 60));
 }
 
 static int local_year(int64_t local)
@@ -227,18 +225,18 @@ static bool empty(const char *s)
 
 /* One change of UTC offset inside the VTIMEZONE window. */
 struct change {
-	int64_t at;	    /* instant of the change */
+	int64_t at;         /* instant of the change */
 	int32_t from, to;   /* offsets before and after */
 	const char *abbrev; /* abbreviation after (owned by the zone) */
-	bool daylight;	    /* the offset goes up: a DAYLIGHT observance */
+	bool daylight;      /* the offset goes up: a DAYLIGHT observance */
 };
 
 /* Where a change falls in local (pre-change) time, for a yearly rule. */
 struct when {
 	int year, month, day, wday; /* wday 1 = Monday ... 7 = Sunday */
-	int64_t sod;		    /* seconds into the local day */
-	int nth;		    /* 1..5: which such weekday of the month */
-	bool last;		    /* the last such weekday of the month */
+	int64_t sod;                /* seconds into the local day */
+	int nth;                    /* 1..5: which such weekday of the month */
+	bool last;                  /* the last such weekday of the month */
 };
 
 static struct when when_of(const struct change *c)
@@ -254,8 +252,7 @@ static struct when when_of(const struct change *c)
 	return w;
 }
 
-static void begin_obs(struct writer *w, bool daylight, int64_t dtstart_local, int32_t from,
-		      int32_t to)
+static void begin_obs(struct writer *w, bool daylight, int64_t dtstart_local, int32_t from, int32_t to)
 {
 	simple(w, "BEGIN", daylight ? "DAYLIGHT" : "STANDARD");
 	buf_puts(&w->line, "DTSTART:");
@@ -273,7 +270,7 @@ static void end_obs(struct writer *w, bool daylight, const char *abbrev)
 {
 	if (!empty(abbrev)) {
 		buf_puts(&w->line, "TZNAME:");
-		put_text(&w->line, abbrev);
+		put_text(&w->line, abbrev, false);
 		end_line(w);
 	}
 	simple(w, "END", daylight ? "DAYLIGHT" : "STANDARD");
@@ -288,8 +285,7 @@ static void end_obs(struct writer *w, bool daylight, const char *abbrev)
  * at the same local time, and both kinds have happened before the first
  * block. False otherwise.
  */
-static bool write_yearly(struct writer *w, const struct change *c, size_t n, int64_t first,
-			 int last_year)
+static bool write_yearly(struct writer *w, const struct change *c, size_t n, int64_t first, int last_year)
 {
 	static const char *const wd[] = {"", "MO", "TU", "WE", "TH", "FR", "SA", "SU"};
 	if (n < 2 || c[0].at >= first || c[1].at >= first)
@@ -326,7 +322,7 @@ static bool write_yearly(struct writer *w, const struct change *c, size_t n, int
 		struct when ref = when_of(&c[k]);
 		begin_obs(w, c[k].daylight, c[k].at + c[k].from, c[k].from, c[k].to);
 		buf_printf(&w->line, "RRULE:FREQ=YEARLY;BYMONTH=%d;BYDAY=%d%s", ref.month, byday[k],
-			   wd[ref.wday]);
+		           wd[ref.wday]);
 		end_line(w);
 		end_obs(w, c[k].daylight, c[k].abbrev);
 	}
@@ -339,8 +335,7 @@ static bool write_yearly(struct writer *w, const struct change *c, size_t n, int
  * change (same direction, offsets and name) with DTSTART at its first
  * occurrence and RDATE at the others.
  */
-static void write_listed(struct writer *w, const struct tz *z, const struct change *c, size_t n,
-			 int64_t w0)
+static void write_listed(struct writer *w, const struct tz *z, const struct change *c, size_t n, int64_t w0)
 {
 	int32_t off0 = tz_offset_at(z, w0);
 	bool daylight0 = n > 0 && c[0].from > c[0].to;
@@ -372,7 +367,7 @@ static void write_listed(struct writer *w, const struct tz *z, const struct chan
  * either side (from 1 January of the year before the first block to the
  * end of the year after the last). */
 static int write_vtimezone(struct writer *w, const struct tz *z, const char *tzid, int64_t first,
-			   int64_t last)
+                           int64_t last)
 {
 	int y0 = local_year(tz_utc_to_local(z, first)) - 1;
 	int y1 = local_year(tz_utc_to_local(z, last)) + 1;
@@ -415,8 +410,7 @@ static bool nameable(const struct tz *z, int64_t t)
 }
 
 /* "NAME;TZID=zone:local", or "NAME:…Z" when local time cannot name t. */
-static void put_time_prop(struct writer *w, const char *name, const struct tz *z,
-			  const char *tzid, int64_t t)
+static void put_time_prop(struct writer *w, const char *name, const struct tz *z, const char *tzid, int64_t t)
 {
 	buf_puts(&w->line, name);
 	if (nameable(z, t)) {
@@ -445,7 +439,7 @@ static bool daily(const struct tz *z, const struct ics_block *b, int n)
 }
 
 static void write_recurrence(struct writer *w, const struct tz *z, const char *tzid,
-			     const struct ics_block *b, int n)
+                             const struct ics_block *b, int n)
 {
 	if (n < 2)
 		return;
@@ -479,7 +473,7 @@ static void write_recurrence(struct writer *w, const struct tz *z, const char *t
 }
 
 static void write_person(struct writer *w, const char *prop, const char *name, const char *email,
-			 const char *params)
+                         const char *params)
 {
 	buf_puts(&w->line, prop);
 	put_cn(&w->line, name);
@@ -489,11 +483,11 @@ static void write_person(struct writer *w, const char *prop, const char *name, c
 	end_line(w);
 }
 
-static void write_text_prop(struct writer *w, const char *name, const char *value)
+static void write_text_prop(struct writer *w, const char *name, const char *value, bool multiline)
 {
 	buf_puts(&w->line, name);
 	buf_putc(&w->line, ':');
-	put_text(&w->line, value);
+	put_text(&w->line, value, multiline);
 	end_line(w);
 }
 
@@ -501,8 +495,7 @@ static void write_text_prop(struct writer *w, const char *name, const char *valu
 static int validate(const struct ics_invite *inv, bool *itip)
 {
 	const char *m = inv->method;
-	if (!m || (strcmp(m, "REQUEST") != 0 && strcmp(m, "CANCEL") != 0 &&
-		   strcmp(m, "PUBLISH") != 0))
+	if (!m || (strcmp(m, "REQUEST") != 0 && strcmp(m, "CANCEL") != 0 && strcmp(m, "PUBLISH") != 0))
 		return ERR_INVALID;
 	bool cancel = strcmp(m, "CANCEL") == 0;
 	*itip = strcmp(m, "PUBLISH") != 0;
@@ -520,7 +513,7 @@ static int validate(const struct ics_invite *inv, bool *itip)
 	/* iTIP needs an organizer and at least one attendee; a feed
 	 * (PUBLISH) names no client at all (SPEC §4, §5). */
 	if (*itip ? !email_ok(inv->organizer_email)
-		  : !empty(inv->organizer_email) && !email_ok(inv->organizer_email))
+	          : !empty(inv->organizer_email) && !email_ok(inv->organizer_email))
 		return ERR_INVALID;
 	if (inv->nattendees < 0 || inv->nattendees > ICS_MAX_ATTENDEES ||
 	    (inv->nattendees > 0 && !inv->attendees))
@@ -586,7 +579,7 @@ int ics_write_invite(const struct ics_invite *inv, struct buf *out)
 		goto out;
 
 	simple(&w, "BEGIN", "VEVENT");
-	write_text_prop(&w, "UID", inv->uid);
+	write_text_prop(&w, "UID", inv->uid, false);
 	buf_printf(&w.line, "SEQUENCE:%d", inv->sequence);
 	end_line(&w);
 	buf_puts(&w.line, "DTSTAMP:");
@@ -596,11 +589,11 @@ int ics_write_invite(const struct ics_invite *inv, struct buf *out)
 	put_time_prop(&w, "DTSTART", z, tzid, b[0].start);
 	put_time_prop(&w, "DTEND", z, tzid, b[0].end);
 	write_recurrence(&w, z, tzid, b, n);
-	write_text_prop(&w, "SUMMARY", inv->summary);
+	write_text_prop(&w, "SUMMARY", inv->summary, false);
 	if (!empty(inv->description))
-		write_text_prop(&w, "DESCRIPTION", inv->description);
+		write_text_prop(&w, "DESCRIPTION", inv->description, true);
 	if (!empty(inv->location))
-		write_text_prop(&w, "LOCATION", inv->location);
+		write_text_prop(&w, "LOCATION", inv->location, false);
 	if (!empty(inv->url))
 		simple(&w, "URL", inv->url);
 	if (!empty(inv->organizer_email))
@@ -608,10 +601,9 @@ int ics_write_invite(const struct ics_invite *inv, struct buf *out)
 	bool request = strcmp(inv->method, "REQUEST") == 0;
 	for (int i = 0; i < inv->nattendees; i++)
 		write_person(&w, "ATTENDEE", inv->attendees[i].name, inv->attendees[i].email,
-			     request ? ";ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE"
-				     : ";ROLE=REQ-PARTICIPANT");
-	simple(&w, "STATUS",
-	       inv->cancelled ? "CANCELLED" : inv->tentative ? "TENTATIVE" : "CONFIRMED");
+		             request ? ";ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE"
+		                     : ";ROLE=REQ-PARTICIPANT");
+	simple(&w, "STATUS", inv->cancelled ? "CANCELLED" : inv->tentative ? "TENTATIVE" : "CONFIRMED");
 	simple(&w, "TRANSP", "OPAQUE");
 	simple(&w, "END", "VEVENT");
 	simple(&w, "END", "VCALENDAR");

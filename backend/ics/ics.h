@@ -21,9 +21,9 @@
 #include "core/common.h"
 
 /* Limits on one invite; past them ics_write_invite returns ERR_INVALID. */
-#define ICS_MAX_BLOCKS	    366	 /* days of one multi-day booking */
-#define ICS_MAX_ATTENDEES   64	 /* ATTENDEE properties */
-#define ICS_MAX_SPAN_DAYS   3660 /* first block's start to last block's end */
+#define ICS_MAX_BLOCKS    366  /* days of one multi-day booking */
+#define ICS_MAX_ATTENDEES 64   /* ATTENDEE properties */
+#define ICS_MAX_SPAN_DAYS 3660 /* first block's start to last block's end */
 
 /* One invitee. */
 struct ics_attendee {
@@ -40,21 +40,21 @@ struct ics_block {
 /* Everything one calendar file says about one booking. Strings are UTF-8
  * and borrowed for the duration of the call. */
 struct ics_invite {
-	const char *method;   /* "REQUEST", "CANCEL" or "PUBLISH" */
-	const char *uid;      /* stable per booking, e.g. "b-42@tandem.example" */
-	int sequence;	      /* SEQUENCE, >= 0; +1 on every change */
-	int64_t dtstamp;      /* now, UTC seconds (injected for tests) */
-	const char *tzid;     /* IANA zone of the clinician, e.g. "America/Chicago" */
-	const char *summary;  /* neutral title; NULL writes an empty SUMMARY */
-	const char *description; /* the manage link text; NULL or "" omits it */
-	const char *location; /* address or video text; NULL or "" omits it */
-	const char *url;      /* URL property (a URI); NULL or "" omits it */
-	const char *organizer_name;  /* the clinician's name for CN= (optional) */
-	const char *organizer_email; /* required for REQUEST and CANCEL */
+	const char *method;                   /* "REQUEST", "CANCEL" or "PUBLISH" */
+	const char *uid;                      /* stable per booking, e.g. "b-42@tandem.example" */
+	int sequence;                         /* SEQUENCE, >= 0; +1 on every change */
+	int64_t dtstamp;                      /* now, UTC seconds (injected for tests) */
+	const char *tzid;                     /* IANA zone of the clinician, e.g. "America/Chicago" */
+	const char *summary;                  /* neutral title; NULL writes an empty SUMMARY */
+	const char *description;              /* the manage link text; NULL or "" omits it */
+	const char *location;                 /* address or video text; NULL or "" omits it */
+	const char *url;                      /* URL property (a URI); NULL or "" omits it */
+	const char *organizer_name;           /* the clinician's name for CN= (optional) */
+	const char *organizer_email;          /* required for REQUEST and CANCEL */
 	const struct ics_attendee *attendees; /* >= 1 for REQUEST and CANCEL */
-	int nattendees;			      /* entries in attendees */
-	const struct ics_block *blocks;	      /* ascending, not overlapping */
-	int nblocks;			      /* 1 for consults; one per day for intensives */
+	int nattendees;                       /* entries in attendees */
+	const struct ics_block *blocks;       /* ascending, not overlapping */
+	int nblocks;                          /* 1 for consults; one per day for intensives */
 	bool cancelled; /* STATUS:CANCELLED; required with CANCEL, refused with REQUEST */
 	bool tentative; /* STATUS:TENTATIVE (holds), else CONFIRMED; cancelled wins */
 };
@@ -72,8 +72,9 @@ struct ics_invite {
  * fall-back night happens twice) is written in UTC ("…Z") instead, and such
  * a block never goes through an RRULE.
  *
- * Text (SUMMARY, DESCRIPTION, LOCATION, UID) is escaped per RFC 5545 3.3.11,
- * CR, LF and CRLF becoming "\n" and other control characters dropped. CN
+ * Text (SUMMARY, DESCRIPTION, LOCATION, UID) is escaped per RFC 5545 3.3.11
+ * and loses control characters other than tab; a line break (CRLF, CR or
+ * LF) becomes "\n" in DESCRIPTION and a space in SUMMARY and LOCATION. CN
  * values lose control characters and turn '"' into '\'', and are quoted when
  * they hold ';', ':' or ','. Emails and the URL are refused (ERR_INVALID)
  * when they hold spaces, controls or characters that could end the value.
@@ -110,8 +111,9 @@ int ics_fold_line(const char *line, size_t len, struct buf *out);
  * or tab continues the previous line; CRLF or bare LF line breaks), drops
  * empty logical lines and folds every logical line again with
  * ics_fold_line. Refolding its own output gives the same bytes. Returns 0;
- * ERR_MALFORMED for a bare CR, a continuation with nothing to continue, or
- * a logical line that is not valid UTF-8; ERR_TOO_LARGE when out is full.
+ * ERR_MALFORMED for a bare CR, a continuation with nothing to continue, a
+ * logical line that starts with a space or tab (an empty line continued) or
+ * is not valid UTF-8; ERR_TOO_LARGE when out is full.
  * On error out is truncated back to its length on entry.
  */
 int ics_refold(const char *src, size_t len, struct buf *out);

@@ -153,12 +153,12 @@ static const char *field(char **p, char *end)
 static void fuzz_invite(const uint8_t *data, size_t size)
 {
 	static const char *const zones[] = {"America/Chicago", "Europe/Berlin", "Australia/Lord_Howe",
-					    "Asia/Kolkata", "UTC", "America/Santiago"};
+	                                    "Asia/Kolkata",    "UTC",           "America/Santiago"};
 	static const char *const props[] = {
-	    "BEGIN",	  "PRODID",    "VERSION",  "CALSCALE", "METHOD",   "TZID",     "X-LIC-LOCATION",
-	    "DTSTART",	  "TZOFFSETFROM", "TZOFFSETTO", "RRULE", "RDATE", "TZNAME",   "END",
-	    "UID",	  "SEQUENCE",  "DTSTAMP",  "DTEND",    "SUMMARY",  "DESCRIPTION", "LOCATION",
-	    "URL",	  "ORGANIZER", "ATTENDEE", "STATUS",   "TRANSP",
+	    "BEGIN",   "PRODID",       "VERSION",    "CALSCALE", "METHOD",  "TZID",        "X-LIC-LOCATION",
+	    "DTSTART", "TZOFFSETFROM", "TZOFFSETTO", "RRULE",    "RDATE",   "TZNAME",      "END",
+	    "UID",     "SEQUENCE",     "DTSTAMP",    "DTEND",    "SUMMARY", "DESCRIPTION", "LOCATION",
+	    "URL",     "ORGANIZER",    "ATTENDEE",   "STATUS",   "TRANSP",
 	};
 	if (size < 4)
 		return;

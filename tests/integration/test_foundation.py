@@ -710,7 +710,7 @@ def test_database_restart(private_cluster, server_factory, helpers):
     assert srv.alive()
 
 
-WORKER_THREADS = 16  # the server's default `threads`
+WORKER_THREADS = 8  # the server's default `threads`
 
 
 def _get_on_held_connections(srv, n, path="/"):

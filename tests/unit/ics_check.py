@@ -244,7 +244,8 @@ def specific(name, text, cal):
               a.params["CN"])
         check(f"{name}: organizer CN sanitised",
               ev["ORGANIZER"].params["CN"] == "Dr 'Jo' Rivers ORGANIZER:mailto:x@evil.example")
-        check(f"{name}: SUMMARY text", str(ev["SUMMARY"]) == "Hi\nATTENDEE:mailto:mallory@evil.example")
+        check(f"{name}: SUMMARY on one line", str(ev["SUMMARY"]) == "Hi ATTENDEE:mailto:mallory@evil.example")
+        check(f"{name}: LOCATION on one line", str(ev["LOCATION"]) == "Room 1 LOCATION:elsewhere")
         # python3-icalendar 4.0.3 reads \\n (an escaped backslash, then n) as
         # a line break: it unescapes \n before \\. vobject gets it right.
         desc = (vobject.readOne(text).vevent.description.value if vobject is not None

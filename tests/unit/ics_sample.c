@@ -32,19 +32,19 @@ static const struct ics_attendee client = {"Alex Client", "alex@example.org"};
 static struct ics_invite base(const char *zone)
 {
 	return (struct ics_invite){
-		.method = "REQUEST",
-		.uid = "b-1001@tandem.example",
-		.sequence = 0,
-		.dtstamp = tz_days_from_civil(2026, 10, 1) * DAY + 12 * 3600,
-		.tzid = zone,
-		.summary = "Riverbend Practice — Appointment",
-		.description = "Manage your booking: https://tandem.example/b/Tok3n_abc",
-		.location = "12 Main St, Suite 4; Springfield",
-		.url = "https://tandem.example/b/Tok3n_abc",
-		.organizer_name = "Dr. Jo Rivers",
-		.organizer_email = "jo@riverbend.example",
-		.attendees = &client,
-		.nattendees = 1,
+	    .method = "REQUEST",
+	    .uid = "b-1001@tandem.example",
+	    .sequence = 0,
+	    .dtstamp = tz_days_from_civil(2026, 10, 1) * DAY + 12 * 3600,
+	    .tzid = zone,
+	    .summary = "Riverbend Practice — Appointment",
+	    .description = "Manage your booking: https://tandem.example/b/Tok3n_abc",
+	    .location = "12 Main St, Suite 4; Springfield",
+	    .url = "https://tandem.example/b/Tok3n_abc",
+	    .organizer_name = "Dr. Jo Rivers",
+	    .organizer_email = "jo@riverbend.example",
+	    .attendees = &client,
+	    .nattendees = 1,
 	};
 }
 
@@ -62,8 +62,7 @@ static int emit(const struct ics_invite *inv)
 }
 
 /* Consecutive days at h:mi for mins minutes. */
-static void days(struct ics_block *b, int n, const char *zone, int y, int mo, int d, int h,
-		 int mi, int mins)
+static void days(struct ics_block *b, int n, const char *zone, int y, int mo, int d, int h, int mi, int mins)
 {
 	for (int i = 0; i < n; i++) {
 		int64_t day = tz_days_from_civil(y, mo, d) + i;
@@ -75,10 +74,15 @@ static void days(struct ics_block *b, int n, const char *zone, int y, int mo, in
 }
 
 static const char *const names[] = {
-	"consult",	  "consult_before_dst", "intensive_dst",  "intensive_rdate", "cancel",
-	"tentative",	  "berlin_intensive",	"sydney_consult", "kolkata_consult", "lord_howe",
-	"sao_paulo",	  "chicago_2007",	"first_130",	  "second_130",	     "fold_intensive",
-	"injection",	  "unicode",		"publish",
+    "consult",          "consult_before_dst",
+    "intensive_dst",    "intensive_rdate",
+    "cancel",           "tentative",
+    "berlin_intensive", "sydney_consult",
+    "kolkata_consult",  "lord_howe",
+    "sao_paulo",        "chicago_2007",
+    "first_130",        "second_130",
+    "fold_intensive",   "injection",
+    "unicode",          "publish",
 };
 
 int main(int argc, char **argv)
@@ -162,8 +166,8 @@ int main(int argc, char **argv)
 		b[0].end = b[0].start + 50 * 60;
 	} else if (strcmp(s, "injection") == 0) {
 		static const struct ics_attendee evil = {
-			"Eve\r\nATTENDEE:mailto:mallory@evil.example\r\nX-EVIL:1 \"q\"; a,b: c",
-			"eve@example.org"};
+		    "Eve\r\nATTENDEE:mailto:mallory@evil.example\r\nX-EVIL:1 \"q\"; a,b: c",
+		    "eve@example.org"};
 		days(b, 1, chi, 2026, 11, 2, 10, 0, 50);
 		inv.attendees = &evil;
 		inv.organizer_name = "Dr \"Jo\" Rivers\nORGANIZER:mailto:x@evil.example";
@@ -172,14 +176,14 @@ int main(int argc, char **argv)
 		inv.location = "Room 1\r\nLOCATION:elsewhere";
 	} else if (strcmp(s, "unicode") == 0) {
 		static const struct ics_attendee jp = {
-			"山田太郎さんの長い名前のテストです、よろしくお願いします😀😀😀😀😀😀😀😀",
-			"taro@example.jp"};
+		    "山田太郎さんの長い名前のテストです、よろしくお願いします😀😀😀😀😀😀😀😀", "taro@example.jp"};
 		days(b, 1, chi, 2026, 11, 2, 10, 0, 50);
 		inv.attendees = &jp;
-		inv.organizer_name = "Dr. Zoë Ångström-Ñúñez 🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺";
-		inv.description =
-			"予約の管理: https://tandem.example/b/Tok3n_abc, 変更; またはキャンセル\n"
-			"😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀";
+		inv.organizer_name =
+		    "Dr. Zoë Ångström-Ñúñez "
+		    "🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺🩺";
+		inv.description = "予約の管理: https://tandem.example/b/Tok3n_abc, 変更; またはキャンセル\n"
+		                  "😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀";
 	} else if (strcmp(s, "publish") == 0) {
 		days(b, 1, chi, 2026, 11, 2, 10, 0, 50);
 		inv.method = "PUBLISH";

@@ -45,7 +45,7 @@ static void test_defaults_file_env(void **state)
 	char err[256];
 	assert_int_equal(config_load(&c, NULL, err, sizeof(err)), 0);
 	assert_string_equal(c.listen, "127.0.0.1:8080");
-	assert_int_equal(c.threads, 16);
+	assert_int_equal(c.threads, 8);
 	assert_true(c.access_log);
 	config_free(&c);
 

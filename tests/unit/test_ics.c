@@ -12,7 +12,7 @@
 #include "core/tz.h"
 #include "ics/ics.h"
 
-#define DAY 86400
+#define DAY     86400
 #define MAX_OUT (1 << 20)
 
 static const char *const CHI = "America/Chicago";
@@ -146,10 +146,10 @@ static bool has_line(const char *ics, const char *line)
 	return found;
 }
 
-#define assert_line(ics, line)                                                      \
-	do {                                                                        \
-		if (!has_line((ics), (line)))                                       \
-			fail_msg("missing line %s in\n%s", (line), (ics));          \
+#define assert_line(ics, line)                                                                               \
+	do {                                                                                                 \
+		if (!has_line((ics), (line)))                                                                \
+			fail_msg("missing line %s in\n%s", (line), (ics));                                   \
 	} while (0)
 
 /* The property name of a content line: up to the first ';' or ':'. */
@@ -532,10 +532,10 @@ static void test_fall_back_hour_in_utc(void **state)
 
 /* One STANDARD or DAYLIGHT observance as read back from our output. */
 struct obs {
-	int64_t start;	   /* DTSTART, local (core/tz encoding) */
-	int32_t from, to;  /* TZOFFSETFROM, TZOFFSETTO */
+	int64_t start;        /* DTSTART, local (core/tz encoding) */
+	int32_t from, to;     /* TZOFFSETFROM, TZOFFSETTO */
 	int month, nth, wday; /* RRULE:FREQ=YEARLY;BYMONTH;BYDAY, month 0 if none */
-	int64_t rdate[128]; /* RDATE values, local */
+	int64_t rdate[128];   /* RDATE values, local */
 	int nrdate;
 };
 
@@ -598,9 +598,9 @@ static int read_vtimezone(const char *ics, const char *tzid, struct obs *o, int 
 			o[n].to = parse_offset(l + 11);
 		} else if (strncmp(l, "RRULE:", 6) == 0) {
 			char dd[3];
-			assert_int_equal(sscanf(l, "RRULE:FREQ=YEARLY;BYMONTH=%d;BYDAY=%d%2s", &o[n].month,
-						&o[n].nth, dd),
-					 3);
+			assert_int_equal(
+			    sscanf(l, "RRULE:FREQ=YEARLY;BYMONTH=%d;BYDAY=%d%2s", &o[n].month, &o[n].nth, dd),
+			    3);
 			assert_true(o[n].nth == -1 || (o[n].nth >= 1 && o[n].nth <= 4));
 			o[n].wday = wday_of(dd);
 		} else if (strncmp(l, "RDATE:", 6) == 0) {
@@ -651,10 +651,11 @@ static size_t onsets(const struct obs *o, int nobs, int last_year, struct onset 
 			int64_t day;
 			if (o[i].nth > 0) {
 				int64_t first = tz_days_from_civil(y, o[i].month, 1);
-				day = first + (o[i].wday - tz_iso_weekday(first) + 7) % 7 + (o[i].nth - 1) * 7;
+				day =
+				    first + (o[i].wday - tz_iso_weekday(first) + 7) % 7 + (o[i].nth - 1) * 7;
 			} else {
-				int64_t last = tz_days_from_civil(y, o[i].month,
-								  tz_days_in_month(y, o[i].month));
+				int64_t last =
+				    tz_days_from_civil(y, o[i].month, tz_days_in_month(y, o[i].month));
 				day = last - (tz_iso_weekday(last) - o[i].wday + 7) % 7;
 			}
 			assert_true(n < max);
@@ -710,7 +711,7 @@ static int check_zone_at(const char *zone, int y, int mo, int d)
 		assert_true(offset_from_onsets(on, non, t, &off));
 		if (off != tz_offset_at(z, t))
 			fail_msg("%s %d: offset %d at %lld, zone says %d", zone, y, off, (long long)t,
-				 tz_offset_at(z, t));
+			         tz_offset_at(z, t));
 	}
 	for (size_t i = 0; i < ntr; i++)
 		for (int64_t t = tr[i] - 1; t <= tr[i]; t++) {
@@ -720,7 +721,7 @@ static int check_zone_at(const char *zone, int y, int mo, int d)
 			assert_true(offset_from_onsets(on, non, t, &off));
 			if (off != tz_offset_at(z, t))
 				fail_msg("%s %d: offset %d at %lld (change), zone says %d", zone, y, off,
-					 (long long)t, tz_offset_at(z, t));
+				         (long long)t, tz_offset_at(z, t));
 		}
 	return nobs;
 }
@@ -729,13 +730,34 @@ static void test_vtimezone_many_zones(void **state)
 {
 	(void)state;
 	static const char *const zones[] = {
-	    "America/Chicago",	  "America/New_York",	"America/Denver",     "America/Phoenix",
-	    "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu",   "America/St_Johns",
-	    "America/Havana",	  "America/Santiago",	"America/Sao_Paulo",  "America/Asuncion",
-	    "Europe/London",	  "Europe/Dublin",	"Europe/Berlin",      "Europe/Moscow",
-	    "Africa/Casablanca",   "Africa/Cairo",	"Asia/Jerusalem",     "Asia/Tehran",
-	    "Asia/Amman",	  "Asia/Kolkata",	"Asia/Kathmandu",     "Australia/Sydney",
-	    "Australia/Lord_Howe", "Australia/Adelaide", "Pacific/Auckland",  "Pacific/Chatham",
+	    "America/Chicago",
+	    "America/New_York",
+	    "America/Denver",
+	    "America/Phoenix",
+	    "America/Los_Angeles",
+	    "America/Anchorage",
+	    "Pacific/Honolulu",
+	    "America/St_Johns",
+	    "America/Havana",
+	    "America/Santiago",
+	    "America/Sao_Paulo",
+	    "America/Asuncion",
+	    "Europe/London",
+	    "Europe/Dublin",
+	    "Europe/Berlin",
+	    "Europe/Moscow",
+	    "Africa/Casablanca",
+	    "Africa/Cairo",
+	    "Asia/Jerusalem",
+	    "Asia/Tehran",
+	    "Asia/Amman",
+	    "Asia/Kolkata",
+	    "Asia/Kathmandu",
+	    "Australia/Sydney",
+	    "Australia/Lord_Howe",
+	    "Australia/Adelaide",
+	    "Pacific/Auckland",
+	    "Pacific/Chatham",
 	    "UTC",
 	};
 	for (size_t i = 0; i < ARRAY_LEN(zones); i++)
@@ -803,12 +825,12 @@ static void test_escaping(void **state)
 {
 	(void)state;
 	struct ics_invite inv = base();
-	inv.summary = "a,b;c\\d:e\"f";
+	inv.summary = "a,b;c\\d:e\"f\r\ng\nh";
 	inv.description = "one\r\ntwo\nthree\rfour\tfive\x01six\x7f.";
-	inv.location = "Room 1, 2nd floor; door \\N";
+	inv.location = "Room 1, 2nd floor;\r\ndoor \\N";
 	inv.uid = "b-7,8;9@tandem.example";
 	char *s = write_ok(&inv);
-	assert_line(s, "SUMMARY:a\\,b\\;c\\\\d:e\"f");
+	assert_line(s, "SUMMARY:a\\,b\\;c\\\\d:e\"f g h"); /* one line: breaks are spaces */
 	assert_line(s, "DESCRIPTION:one\\ntwo\\nthree\\nfour\tfivesix.");
 	assert_line(s, "LOCATION:Room 1\\, 2nd floor\\; door \\\\N");
 	assert_line(s, "UID:b-7\\,8\\;9@tandem.example");
@@ -861,10 +883,11 @@ static void test_header_injection(void **state)
 	    "Eve\\\r\nX-EVIL:1",
 	};
 	static const char *const names[] = {
-	    "BEGIN",	"PRODID", "VERSION",   "CALSCALE", "METHOD",  "TZID",	   "X-LIC-LOCATION",
-	    "DTSTART", "TZOFFSETFROM", "TZOFFSETTO", "RRULE", "TZNAME", "END", "UID",
-	    "SEQUENCE", "DTSTAMP", "DTEND",   "SUMMARY",  "DESCRIPTION", "LOCATION", "URL",
-	    "ORGANIZER", "ATTENDEE", "STATUS", "TRANSP",
+	    "BEGIN",   "PRODID",         "VERSION",  "CALSCALE",     "METHOD",
+	    "TZID",    "X-LIC-LOCATION", "DTSTART",  "TZOFFSETFROM", "TZOFFSETTO",
+	    "RRULE",   "TZNAME",         "END",      "UID",          "SEQUENCE",
+	    "DTSTAMP", "DTEND",          "SUMMARY",  "DESCRIPTION",  "LOCATION",
+	    "URL",     "ORGANIZER",      "ATTENDEE", "STATUS",       "TRANSP",
 	};
 	for (size_t i = 0; i < ARRAY_LEN(evil); i++) {
 		struct ics_attendee a = {evil[i], "eve@example.org"};
@@ -882,7 +905,7 @@ static void test_header_injection(void **state)
 			bool known = false;
 			for (size_t k = 0; k < ARRAY_LEN(names) && !known; k++)
 				known = name_len(*p) == strlen(names[k]) &&
-					strncmp(*p, names[k], strlen(names[k])) == 0;
+				        strncmp(*p, names[k], strlen(names[k])) == 0;
 			if (!known)
 				fail_msg("case %zu: stray line %s", i, *p);
 		}
@@ -895,28 +918,32 @@ static void test_header_injection(void **state)
 		assert_string_equal(value_of(l), "mailto:eve@example.org");
 		assert_null(strpbrk(l, "\r\n"));
 		free(l);
-		/* Text keeps its line breaks as \n, and nothing else. */
-		l = prop_line(s, "SUMMARY");
-		char *t = unescape(value_of(l));
-		char *exp = xstrdup(evil[i]);
-		char *o = exp;
-		for (char *p = exp; *p; p++) {
-			if (*p == '\r' && p[1] == '\n')
-				continue;
-			*o++ = *p == '\r' ? '\n' : *p;
+		/* DESCRIPTION keeps its line breaks as \n, SUMMARY turns them
+		 * into spaces, and nothing else changes. */
+		for (int multi = 0; multi < 2; multi++) {
+			l = prop_line(s, multi ? "DESCRIPTION" : "SUMMARY");
+			char *t = unescape(value_of(l));
+			char *exp = xstrdup(evil[i]);
+			char *o = exp;
+			for (char *p = exp; *p; p++) {
+				if (*p == '\r' && p[1] == '\n')
+					continue;
+				*o++ = *p == '\r' || *p == '\n' ? (multi ? '\n' : ' ') : *p;
+			}
+			*o = '\0';
+			assert_string_equal(t, exp);
+			free(exp);
+			free(t);
+			free(l);
 		}
-		*o = '\0';
-		assert_string_equal(t, exp);
-		free(exp);
-		free(t);
-		free(l);
 		free(s);
 	}
 
 	/* Emails and URLs that could break out are refused, not cleaned. */
 	static const char *const bad_email[] = {
-	    "a@b\r\nX-EVIL:1", "a b@c", "\"a\"@b", "<a@b>", "a@b;x=1", "a@b:c", "a,b@c", "a@",
-	    "@b", "ab", "", "a@b?subject=x", "a%0d@b", "a\\@b", "a@b\x7f",
+	    "a@b\r\nX-EVIL:1", "a b@c", "\"a\"@b", "<a@b>", "a@b;x=1", "a@b:c",
+	    "a,b@c",           "a@",    "@b",      "ab",    "",        "a@b?subject=x",
+	    "a%0d@b",          "a\\@b", "a@b\x7f",
 	};
 	for (size_t i = 0; i < ARRAY_LEN(bad_email); i++) {
 		struct ics_attendee a = {"A", bad_email[i]};
@@ -928,8 +955,8 @@ static void test_header_injection(void **state)
 		assert_int_equal(write_rc(&inv), ERR_INVALID);
 	}
 	static const char *const bad_url[] = {
-	    "https://x/\r\nX-EVIL:1", "https://x/ y", "https://x/\"", "no-scheme", "https://x/<a>",
-	    "https://x/é",
+	    "https://x/\r\nX-EVIL:1", "https://x/ y", "https://x/\"", "no-scheme",
+	    "https://x/<a>",          "https://x/é",
 	};
 	for (size_t i = 0; i < ARRAY_LEN(bad_url); i++) {
 		struct ics_invite inv = base();
@@ -971,20 +998,26 @@ static void test_fold_line_exact(void **state)
 	memset(line, 'a', 74);
 	memcpy(line + 74, "\\nb", 3);
 	assert_int_equal(ics_fold_line(line, 77, &b), 0);
-	assert_string_equal(buf_cstr(&b), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n \\nb\r\n");
+	assert_string_equal(
+	    buf_cstr(&b),
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n \\nb\r\n");
 	buf_reset(&b);
 	/* "\\\\" then 'n': the pair is "\\\\", a break before 'n' is fine. */
 	memset(line, 'a', 73);
 	memcpy(line + 73, "\\\\nb", 4);
 	assert_int_equal(ics_fold_line(line, 77, &b), 0);
-	assert_string_equal(buf_cstr(&b), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\\\\r\n nb\r\n");
+	assert_string_equal(
+	    buf_cstr(&b),
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\\\\r\n nb\r\n");
 	buf_reset(&b);
 
 	/* A 3-octet character astride octet 75 moves whole. */
 	memset(line, 'a', 73);
 	memcpy(line + 73, "日b", 4);
 	assert_int_equal(ics_fold_line(line, 77, &b), 0);
-	assert_string_equal(buf_cstr(&b), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n 日b\r\n");
+	assert_string_equal(
+	    buf_cstr(&b),
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n 日b\r\n");
 	buf_reset(&b);
 
 	/* A break avoids spaces on either side when it can. */
@@ -1028,8 +1061,7 @@ static void test_folding_every_position(void **state)
 	static const char *const fill[] = {"a", "é", "日", "😀"};
 	static const char specials[] = {',', ';', '\n', '\\', '"'};
 	static const struct ics_attendee jp = {
-	    "山田太郎さんの長い名前のテストです、よろしくお願いします😀😀😀😀😀😀😀😀😀😀",
-	    "taro@example.jp"};
+	    "山田太郎さんの長い名前のテストです、よろしくお願いします😀😀😀😀😀😀😀😀😀😀", "taro@example.jp"};
 	char desc[1024], want[1024];
 	int count = 0;
 	for (int len = 60; len <= 200; len++) {
@@ -1084,8 +1116,8 @@ static void test_refold(void **state)
 	/* libical's slip: '\' at the end of a line, 'n' on the next. */
 	char in2[256];
 	int n = snprintf(in2, sizeof(in2), "DESCRIPTION:%.62s\\\r\n n%s\r\n",
-			 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-			 "yyyyyyyyyyyyyy");
+	                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	                 "yyyyyyyyyyyyyy");
 	assert_int_equal(ics_refold(in2, (size_t)n, &b), 0);
 	assert_well_folded(b.data, b.len);
 	assert_non_null(strstr(b.data, "\r\n \\nyyy"));
@@ -1133,12 +1165,12 @@ static void test_invalid_input(void **state)
 	(void)state;
 	struct ics_block b[3];
 	struct ics_invite inv;
-#define BAD(stmt)                                                            \
-	do {                                                                 \
-		inv = base();                                                \
-		stmt;                                                        \
-		if (write_rc(&inv) != ERR_INVALID)                           \
-			fail_msg("accepted: %s", #stmt);                     \
+#define BAD(stmt)                                                                                            \
+	do {                                                                                                 \
+		inv = base();                                                                                \
+		stmt;                                                                                        \
+		if (write_rc(&inv) != ERR_INVALID)                                                           \
+			fail_msg("accepted: %s", #stmt);                                                     \
 	} while (0)
 
 	BAD(inv.nblocks = 0);
