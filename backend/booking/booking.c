@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "crypto/crypto.h"
 #include "db/db.h"
+#include "ics/ics.h"
 
 static char *num(struct arena *a, int64_t v)
 {
@@ -824,4 +825,67 @@ int booking_expire_holds(struct ctx *c, int *n)
 	if (*n)
 		log_info("%d hold(s) lapsed", *n);
 	return rc;
+}
+
+/* ---- the invite ------------------------------------------------------ */
+
+static const char SQL_INVITE[] =
+	"SELECT c.name, c.email, c.timezone, o.location, p.name, bc.name_enc, bc.email_enc"
+	" FROM booking b JOIN clinician c ON c.id = b.clinician_id JOIN offering o ON o.id = b.offering_id"
+	" JOIN practice p ON p.id = b.practice_id"
+	" JOIN booking_client bc ON bc.booking_id = b.id AND bc.position = 1"
+	" WHERE b.id = $1";
+
+static int open_column(struct ctx *c, const struct keyring *k, const char *hex, const char *col, int64_t id,
+		       int pos, char **out)
+{
+	unsigned char *env;
+	size_t n, pn;
+	char ad[96];
+	snprintf(ad, sizeof(ad), "booking_client.%s:%lld:%d", col, (long long)id, pos);
+	if (crypto_bytea_parse(c->a, hex, &env, &n) != 0)
+		return ERR_INTERNAL;
+	return crypto_open(k, c->a, env, n, ad, out, &pn) ? ERR_INTERNAL : 0;
+}
+
+int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_view *v, const char *manage_url,
+		   struct buf *out, const char **method)
+{
+	PGresult *r;
+	int rc = db_query(c->db, c->a, &r, SQL_INVITE, num(c->a, v->id));
+	if (rc)
+		return rc;
+	if (PQntuples(r) != 1)
+		return ERR_NOT_FOUND;
+	char *name, *email;
+	if ((rc = open_column(c, k, db_val(r, 0, 5), "name", v->id, 1, &name)) ||
+	    (rc = open_column(c, k, db_val(r, 0, 6), "email", v->id, 1, &email)))
+		return rc;
+	bool cancelled = !strcmp(v->status, "cancelled") || !strcmp(v->status, "declined");
+	struct ics_attendee who = {name, email};
+	struct ics_block blocks[AVAIL_MAX_DAYS];
+	for (int i = 0; i < v->nblocks; i++)
+		blocks[i] = (struct ics_block){v->blocks[i].start, v->blocks[i].end};
+	struct ics_invite inv = {
+		.method = cancelled ? "CANCEL" : "REQUEST",
+		.uid = v->ical_uid,
+		.sequence = v->sequence,
+		.dtstamp = c->now,
+		.tzid = db_val(r, 0, 2),
+		/* Neutral: the practice and "Appointment", nothing about what for. */
+		.summary = arena_printf(c->a, "%s — Appointment", db_val(r, 0, 4)),
+		.description = arena_printf(c->a, "Manage your booking: %s", manage_url),
+		.location = db_val(r, 0, 3),
+		.url = manage_url,
+		.organizer_name = db_val(r, 0, 0),
+		.organizer_email = db_val(r, 0, 1),
+		.attendees = &who,
+		.nattendees = 1,
+		.blocks = blocks,
+		.nblocks = v->nblocks,
+		.cancelled = cancelled,
+		.tentative = !strcmp(v->status, "held") || !strcmp(v->status, "requested"),
+	};
+	*method = inv.method;
+	return ics_write_invite(&inv, out);
 }

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "avail/avail.h"
+#include "core/buf.h"
 #include "core/ctx.h"
 #include "crypto/keys.h"
 #include "offering/offering.h"
@@ -83,6 +84,13 @@ int booking_cancel_by_token(struct ctx *c, const struct keyring *k, const char *
 			    const char **why);
 int booking_reschedule_by_token(struct ctx *c, const char *token, const char *start, json_t **fields,
 				const char **why);
+
+/* The booking's calendar file for the booker (whose manage token this
+ * is): METHOD:REQUEST, or METHOD:CANCEL once cancelled or declined. The
+ * only attendee is the booker; the partner is never named (SPEC §5).
+ * *method receives the METHOD written. */
+int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_view *v, const char *manage_url,
+		   struct buf *out, const char **method);
 
 /* Lapses holds past their expiry (safe with several processes); returns
  * how many lapsed in *n. */

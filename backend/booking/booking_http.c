@@ -8,6 +8,7 @@
 #include "core/humantime.h"
 #include "offering/offering.h"
 #include "crypto/crypto.h"
+#include "ics/ics.h"
 #include "practice/practice.h"
 
 static struct ctx req_ctx(struct req *r, const char *actor)
@@ -345,11 +346,12 @@ static int manage_view(struct req *r, const char *token, struct booking_view *v,
 	if (v->client_timezone[0] && tz_get(v->client_timezone, &cz))
 		cz = NULL;
 	char *base = arena_printf(r->a, "/b/%s", token);
-	*view = json_pack("{s:o, s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:s, s:s, s:s, s:s}", "practice",
+	*view = json_pack("{s:o, s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:s, s:s, s:s, s:s, s:s}", "practice",
 			  practice_to_view(&p), "title", arena_printf(r->a, "Booking %s", v->reference), "reference",
 			  v->reference, "status", v->status, "status_text", status_text(v->status), "offering_name",
 			  v->offering_name, "blocks", blocks_view(r->a, v, z, cz), "changeable", v->changeable,
-			  "cancel_action", arena_printf(r->a, "%s/cancel", base), "reschedule_url",
+			  "cancel_action", arena_printf(r->a, "%s/cancel", base), "invite_url",
+			  arena_printf(r->a, "%s/invite.ics", base), "reschedule_url",
 			  arena_printf(r->a, "%s/reschedule", base), "manage_url",
 			  arena_printf(r->a, "%s%s", r->app->cfg->base_url, base), "timezone", tz_name(z));
 	if (cz && cz != z)
@@ -385,6 +387,27 @@ int booking_http_manage(struct req *r)
 	if (http_query_param(r, "changed"))
 		json_object_set_new(view, "changed", json_true());
 	return http_send_page(r, 200, "pages/manage", view);
+}
+
+int booking_http_invite(struct req *r)
+{
+	char *token = param(r, 0);
+	struct ctx c = req_ctx(r, "client");
+	struct booking_view v;
+	int rc = booking_by_token(&c, token, &v);
+	if (rc == ERR_NOT_FOUND)
+		return not_valid_page(r);
+	if (rc)
+		return rc;
+	struct buf out;
+	buf_init(&out, r->a, 256 * 1024);
+	const char *method;
+	rc = booking_invite(&c, r->app->keys, &v, arena_printf(r->a, "%s/b/%s", r->app->cfg->base_url, token), &out,
+			    &method);
+	if (rc)
+		return rc == ERR_INVALID ? ERR_INTERNAL : rc;
+	http_add_header(r, "Content-Disposition", "attachment; filename=\"appointment.ics\"");
+	return http_send(r, 200, ics_content_type(method), out.data, out.len);
 }
 
 static int api_after_change(struct req *r, const char *token)

@@ -18,6 +18,7 @@ const struct route routes[] = {
 	{"GET", "/api/v1/availability", avail_http_api, 0, 0},
 	{"POST", "/api/v1/bookings", booking_http_api_create, ROUTE_JSON, 32 * 1024},
 	{"GET", "/b/{token}", booking_http_manage, ROUTE_CAPABILITY, 0},
+	{"GET", "/b/{token}/invite.ics", booking_http_invite, ROUTE_CAPABILITY, 0},
 	{"POST", "/b/{token}/cancel", booking_http_cancel_post, ROUTE_CAPABILITY | ROUTE_FORM, 8 * 1024},
 	{"GET", "/b/{token}/reschedule", booking_http_reschedule_page, ROUTE_CAPABILITY, 0},
 	{"POST", "/b/{token}/reschedule", booking_http_reschedule_post, ROUTE_CAPABILITY | ROUTE_FORM, 8 * 1024},

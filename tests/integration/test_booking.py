@@ -1957,3 +1957,81 @@ def test_race_overlapping_starts_never_double_book(fresh_server):
     assert max(per_month.values(), default=0) <= 3, won
     assert count(srv, "booking_client") == 2 * len(wins)
     assert srv.alive()
+
+
+# ---------------------------------------------------------------------------
+# The booking's calendar file (the "add to calendar" link)
+
+
+def _ics_lines(body):
+    """Unfolded content lines of a calendar file (checks CRLF on the way)."""
+    text = body.decode("utf-8")
+    assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", ""), "lines must end in CRLF"
+    for raw in text.split("\r\n")[:-1]:
+        assert len(raw.encode("utf-8")) <= 75, raw
+    return text.replace("\r\n ", "").split("\r\n")[:-1]
+
+
+def test_invite_ics_request_then_cancel(fresh_server):
+    srv = fresh_server
+    start = _consult_start(srv)
+    doc = book_ok(srv, "consult", start, clients=[
+        {"name": "Zoë Ruiz", "email": "zoe.invite@example.com"},
+        {"name": "Partner Secretname", "email": "partner.secret@example.com"}])
+    token = token_of(doc, srv)
+    assert doc["ics_url"] == f"{srv.base}/b/{token}/invite.ics"
+    r = srv.get(f"/b/{token}/invite.ics")
+    assert r.status == 200, r.body[:300]
+    assert r.headers["content-type"] == "text/calendar; charset=utf-8; method=REQUEST"
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    lines = _ics_lines(r.body)
+    assert "METHOD:REQUEST" in lines
+    uid = [l for l in lines if l.startswith("UID:")]
+    assert len(uid) == 1
+    assert "SEQUENCE:0" in lines and "STATUS:CONFIRMED" in lines
+    assert "DTSTART;TZID=America/Chicago:" + start[:10].replace("-", "") + "T100000" in lines
+    assert "TZID:America/Chicago" in lines
+    attendees = [l for l in lines if l.startswith("ATTENDEE")]
+    assert len(attendees) == 1 and "mailto:zoe.invite@example.com" in attendees[0], attendees
+    text = r.body.decode("utf-8")
+    # The partner is never named, nor what the appointment is for.
+    for word in ("Secretname", "partner.secret", "couples", "therapy", "intensive"):
+        assert word.lower() not in text.lower(), word
+    assert any(l.startswith("DESCRIPTION:Manage your booking: ") and token in l for l in lines)
+
+    # Moved: same UID, higher SEQUENCE, still a REQUEST.
+    new_start = start[:11] + "14:00:00" + start[19:]
+    r = srv.request("POST", f"/api/v1/manage/{token}/reschedule", body={"start": new_start})
+    assert r.status == 200, r.body[:300]
+    lines = _ics_lines(srv.get(f"/b/{token}/invite.ics").body)
+    assert [l for l in lines if l.startswith("UID:")] == uid
+    assert "SEQUENCE:1" in lines and "METHOD:REQUEST" in lines
+    assert any(l.endswith("T140000") and l.startswith("DTSTART;TZID=America/Chicago:") for l in lines), lines
+
+    # Cancelled: METHOD:CANCEL, same UID, higher SEQUENCE, STATUS:CANCELLED.
+    r = srv.request("POST", f"/api/v1/manage/{token}/cancel")
+    assert r.status == 200, r.body[:300]
+    r = srv.get(f"/b/{token}/invite.ics")
+    assert r.headers["content-type"] == "text/calendar; charset=utf-8; method=CANCEL"
+    lines = _ics_lines(r.body)
+    assert "METHOD:CANCEL" in lines and "STATUS:CANCELLED" in lines and "SEQUENCE:2" in lines
+    assert [l for l in lines if l.startswith("UID:")] == uid
+
+
+def test_invite_ics_intensive_is_one_recurring_event(fresh_server):
+    srv = fresh_server
+    got = srv.get("/api/v1/availability?offering=intensive-2day").json()
+    start = got["slots"][0]["start"]
+    doc = book_ok(srv, "intensive-2day", start)
+    lines = _ics_lines(srv.get(f"/b/{token_of(doc, srv)}/invite.ics").body)
+    assert sum(1 for l in lines if l == "BEGIN:VEVENT") == 1
+    assert "RRULE:FREQ=DAILY;COUNT=2" in lines
+    assert "STATUS:TENTATIVE" in lines  # held: dates reserved, not yet confirmed
+    assert any(l.startswith("DTSTART;TZID=America/Chicago:") and l.endswith("T090000") for l in lines)
+    assert any(l.startswith("DTEND;TZID=America/Chicago:") and l.endswith("T160000") for l in lines)
+
+
+def test_invite_ics_unknown_token(server):
+    r = server.get("/b/AAAAAAAAAAAAAAAAAAAAAA/invite.ics")
+    assert r.status == 404
