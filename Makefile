@@ -15,7 +15,8 @@ PG_DIR  := $(CURDIR)/var/pg
 DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev llvm \
 	libcivetweb-dev libpq-dev postgresql postgresql-contrib \
 	libmbedtls-dev libical-dev libargon2-dev libjansson-dev libcurl4-openssl-dev \
-	libcmocka-dev wrk chromium python3 python3-pytest curl ca-certificates
+	libcmocka-dev wrk chromium python3 python3-pytest curl ca-certificates tzdata \
+	python3-icalendar python3-recurring-ical-events python3-vobject
 
 PQ_INC  := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
@@ -106,6 +107,11 @@ $(BUILD)/asan/unit/%: tests/unit/%.c $(BUILD)/asan/libtandem.a $(HDRS)
 	@echo "  LD asan $@"
 	@$(CC) $(ASAN_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/asan/libtandem.a $(LIBS) -lcmocka
 
+# Sample invites for the independent iCalendar readers (tests/unit/ics_check.py).
+$(BUILD)/ics_sample: tests/unit/ics_sample.c $(BUILD)/libtandem.a $(HDRS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtandem.a $(LIBS)
+
 # libFuzzer targets: the library built once by clang with coverage and
 # sanitizers, each target linked against it.
 FUZZ_CFLAGS := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
@@ -144,9 +150,11 @@ stop:
 # ---------------------------------------------------------------- tests
 # Every suite prints its own summary; tests/run-suites.sh adds them up and
 # prints the final "N passed, M failed" line.
-test: deps build $(BUILD)/asan/tandem $(UNIT_BIN) $(UNIT_ASAN_BIN) $(FUZZ_BIN) tests/e2e/node_modules
+test: deps build $(BUILD)/asan/tandem $(UNIT_BIN) $(UNIT_ASAN_BIN) $(FUZZ_BIN) $(BUILD)/ics_sample \
+		tests/e2e/node_modules
 	@tests/run-suites.sh \
 		"unit" "tests/unit/run.sh $(BUILD)/unit" \
+		"ics-readers" "/usr/bin/python3 tests/unit/ics_check.py $(BUILD)/ics_sample" \
 		"integration" "TANDEM_BIN=$(BUILD)/tandem tests/integration/run.sh" \
 		"e2e" "TANDEM_BIN=$(BUILD)/tandem tests/e2e/run.sh" \
 		"unit-asan" "tests/unit/run.sh $(BUILD)/asan/unit" \
@@ -190,7 +198,8 @@ bench: deps build
 
 lint:
 	@clang-format --dry-run --Werror $(SRC) $(HDRS) $(UNIT_SRC) $(FUZZ_SRC)
-	@cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability -Ibackend backend
+	@cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability --inline-suppr \
+		--suppress=nullPointerRedundantCheck -Ibackend backend
 
 clean:
 	rm -rf $(BUILD) tests/out

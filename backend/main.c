@@ -78,7 +78,7 @@ static int cmd_seed_demo(const struct config *cfg)
 	rc = migrate_check(&db, &a);
 	if (rc) {
 		log_error("seed-demo: the database is %s; run `tandem migrate` first",
-			  rc == ERR_UNAVAILABLE ? "unreachable" : "not migrated");
+		          rc == ERR_UNAVAILABLE ? "unreachable" : "not migrated");
 	} else {
 		rc = practice_seed_demo(&c, &email, &password);
 		if (rc)
@@ -144,8 +144,9 @@ static int cmd_clinician_add(const struct config *cfg, int argc, char **argv)
 		else if (!strcmp(argv[i], "--password-file") && v)
 			pwfile = argv[++i];
 		else {
-			log_error("clinician-add: unexpected argument %s (passwords are never taken from arguments)",
-				  argv[i]);
+			log_error("clinician-add: unexpected argument %s (passwords are never taken from "
+			          "arguments)",
+			          argv[i]);
 			return ERR_INVALID;
 		}
 	}
@@ -168,7 +169,8 @@ static int cmd_clinician_add(const struct config *cfg, int argc, char **argv)
 	rc = practice_clinician_upsert(&c, email, name, password, role, &id);
 	memset(password, 0, sizeof(password));
 	if (rc == ERR_INVALID)
-		log_error("clinician-add: the email must be an address and the password 10 to 1024 characters");
+		log_error(
+		    "clinician-add: the email must be an address and the password 10 to 1024 characters");
 	else if (rc == ERR_NOT_FOUND)
 		log_error("clinician-add: no practice yet (run seed-demo or set one up first)");
 	else if (rc)
@@ -190,11 +192,12 @@ static int cmd_serve(const struct config *cfg)
 		log_error("templates: %s", err);
 		goto out;
 	}
-	static const char *const required[] = {"layout", "pages/home", "pages/offering", "pages/error",
-					       "pages/book", "pages/manage", "pages/reschedule"};
+	static const char *const required[] = {"layout",     "pages/home",   "pages/offering",  "pages/error",
+	                                       "pages/book", "pages/manage", "pages/reschedule"};
 	for (size_t i = 0; i < ARRAY_LEN(required); i++)
 		if (!tpl_set_has(app.tpl, required[i])) {
-			log_error("templates: %s.mustache is missing from %s", required[i], cfg->template_dir);
+			log_error("templates: %s.mustache is missing from %s", required[i],
+			          cfg->template_dir);
 			rc = ERR_CONFIG;
 			goto out;
 		}
@@ -222,7 +225,7 @@ static int cmd_serve(const struct config *cfg)
 	db_release(&db);
 	if (rc == ERR_CONFLICT) {
 		log_error("the database schema does not match this binary (version %d): run `tandem migrate`",
-			  migrate_latest());
+		          migrate_latest());
 		goto out;
 	}
 	if (rc == ERR_UNAVAILABLE)

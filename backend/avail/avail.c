@@ -113,7 +113,8 @@ static bool rest_and_caps_ok(const struct avail_input *in, int64_t first, int64_
 		const struct avail_booked *b = &in->booked[i];
 		if (off->intensive && b->intensive && off->min_rest_days > 0) {
 			/* Free days between them must be at least min_rest_days. */
-			if (!(first > b->last_day + off->min_rest_days || last < b->first_day - off->min_rest_days))
+			if (!(first > b->last_day + off->min_rest_days ||
+			      last < b->first_day - off->min_rest_days))
 				return false;
 		}
 		if (!b->same_offering)
@@ -147,7 +148,7 @@ static void push(struct arena *a, struct avail_slot **v, size_t *n, size_t *cap,
 }
 
 int avail_compute(const struct avail_input *in, int64_t from_day, int64_t to_day, struct arena *a,
-		  struct avail_slot **out, size_t *n)
+                  struct avail_slot **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;

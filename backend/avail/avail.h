@@ -45,55 +45,55 @@ struct avail_interval {
 struct avail_booked {
 	int64_t first_day;  /* local date of its first block */
 	int64_t last_day;   /* local date of its last block */
-	bool intensive;	    /* an intensive (counts for rest days) */
+	bool intensive;     /* an intensive (counts for rest days) */
 	bool same_offering; /* the offering asked about (counts for caps) */
 };
 
 /* The booking rules of one offering (SPEC §1). */
 struct avail_offering {
-	bool intensive;		/* fixed daily hours over `days` consecutive days */
-	int days;		/* 1 for consults and sessions */
-	int duration_min;	/* consults/sessions: length; intensives: day_end - day_start */
-	int day_start_min;	/* intensives: each day's start, minutes after midnight */
-	int day_end_min;	/* intensives: each day's end */
-	int buffer_before_min;	/* kept free before each block */
-	int buffer_after_min;	/* kept free after each block */
-	int min_notice_min;	/* earliest start is now + this */
-	int horizon_days;	/* latest start date is today + this */
-	int slot_interval_min;	/* consults/sessions: starts on this grid from midnight */
-	int start_weekdays;	/* bit 0 = Monday ... bit 6 = Sunday */
-	int min_rest_days;	/* intensives: free days between two intensives */
-	int cap_per_week;	/* bookings of this offering per ISO week, 0 = no cap */
-	int cap_per_month;	/* per calendar month, 0 = no cap */
+	bool intensive;        /* fixed daily hours over `days` consecutive days */
+	int days;              /* 1 for consults and sessions */
+	int duration_min;      /* consults/sessions: length; intensives: day_end - day_start */
+	int day_start_min;     /* intensives: each day's start, minutes after midnight */
+	int day_end_min;       /* intensives: each day's end */
+	int buffer_before_min; /* kept free before each block */
+	int buffer_after_min;  /* kept free after each block */
+	int min_notice_min;    /* earliest start is now + this */
+	int horizon_days;      /* latest start date is today + this */
+	int slot_interval_min; /* consults/sessions: starts on this grid from midnight */
+	int start_weekdays;    /* bit 0 = Monday ... bit 6 = Sunday */
+	int min_rest_days;     /* intensives: free days between two intensives */
+	int cap_per_week;      /* bookings of this offering per ISO week, 0 = no cap */
+	int cap_per_month;     /* per calendar month, 0 = no cap */
 };
 
 struct avail_input {
-	const struct tz *tz;			/* the clinician's zone */
-	int64_t now;				/* Unix seconds */
-	const struct avail_offering *off;	/* what is being booked */
-	const struct avail_rule *rules;		/* weekly hours (already those of this offering) */
+	const struct tz *tz;              /* the clinician's zone */
+	int64_t now;                      /* Unix seconds */
+	const struct avail_offering *off; /* what is being booked */
+	const struct avail_rule *rules;   /* weekly hours (already those of this offering) */
 	size_t nrules;
 	const struct avail_override *overrides; /* any order */
 	size_t noverrides;
-	const struct avail_interval *busy;	/* taken time incl. buffers, any order, may overlap */
+	const struct avail_interval *busy; /* taken time incl. buffers, any order, may overlap */
 	size_t nbusy;
-	const struct avail_booked *booked;	/* for rest days and caps */
+	const struct avail_booked *booked; /* for rest days and caps */
 	size_t nbooked;
-	bool fail_closed;			/* a stale external calendar: offer nothing */
+	bool fail_closed; /* a stale external calendar: offer nothing */
 };
 
 struct avail_slot {
-	int64_t start;					/* first block's start */
-	int64_t end;					/* last block's end */
-	int nblocks;					/* 1, or days for intensives */
-	struct avail_interval blocks[AVAIL_MAX_DAYS];	/* each day's block */
+	int64_t start;                                /* first block's start */
+	int64_t end;                                  /* last block's end */
+	int nblocks;                                  /* 1, or days for intensives */
+	struct avail_interval blocks[AVAIL_MAX_DAYS]; /* each day's block */
 };
 
 /* Slots whose start falls on local dates [from_day, to_day] (inclusive),
  * in time order, into *out (arena). ERR_INVALID when the window is empty
  * or longer than AVAIL_MAX_WINDOW_DAYS. */
 int avail_compute(const struct avail_input *in, int64_t from_day, int64_t to_day, struct arena *a,
-		  struct avail_slot **out, size_t *n);
+                  struct avail_slot **out, size_t *n);
 
 /* The local date (days since epoch) of instant t in zone z. */
 int64_t avail_local_day(const struct tz *z, int64_t t);

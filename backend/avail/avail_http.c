@@ -27,7 +27,8 @@ int avail_http_api(struct req *r)
 	const char *from_s = http_query_param(r, "from");
 	const char *to_s = http_query_param(r, "to");
 	if (!slug || !*slug) {
-		json_object_set_new(fields, "offering", json_string("Say which offering, e.g. offering=consult."));
+		json_object_set_new(fields, "offering",
+		                    json_string("Say which offering, e.g. offering=consult."));
 		return http_send_error(r, ERR_INVALID, NULL, fields);
 	}
 	struct offering o;
@@ -52,10 +53,14 @@ int avail_http_api(struct req *r)
 		if (from < today)
 			from = today; /* past days have nothing to offer */
 		if (to < from)
-			json_object_set_new(fields, "to", json_string("The end of the window is before its start."));
+			json_object_set_new(fields, "to",
+			                    json_string("The end of the window is before its start."));
 		else if (to > last)
-			json_object_set_new(fields, "to", json_string(arena_printf(r->a,
-				"Bookings open %d days ahead: the window must end by then.", o.horizon_days)));
+			json_object_set_new(
+			    fields, "to",
+			    json_string(arena_printf(
+			        r->a, "Bookings open %d days ahead: the window must end by then.",
+			        o.horizon_days)));
 		else if (to - from + 1 > API_MAX_WINDOW_DAYS)
 			json_object_set_new(fields, "to", json_string("A window is at most 366 days."));
 	}
@@ -72,10 +77,10 @@ int avail_http_api(struct req *r)
 		tz_format_rfc3339(z, s[i].start, st, sizeof(st));
 		tz_format_rfc3339(z, s[i].end, en, sizeof(en));
 		json_array_append_new(slots, json_pack("{s:s, s:s, s:o}", "start", st, "end", en, "blocks",
-						       booking_blocks_json(z, s[i].blocks, s[i].nblocks)));
+		                                       booking_blocks_json(z, s[i].blocks, s[i].nblocks)));
 	}
-	return http_send_json(r, 200, json_pack("{s:s, s:s, s:o}", "offering", o.slug, "timezone", tz_name(z),
-						"slots", slots));
+	return http_send_json(
+	    r, 200, json_pack("{s:s, s:s, s:o}", "offering", o.slug, "timezone", tz_name(z), "slots", slots));
 }
 
 static char *slot_label(struct arena *a, const struct tz *z, const struct avail_slot *s)
@@ -83,8 +88,8 @@ static char *slot_label(struct arena *a, const struct tz *z, const struct avail_
 	if (s->nblocks == 1)
 		return humantime_range(a, z, s->start, s->end);
 	return arena_printf(a, "%s to %s, %s each day", humantime_date(a, z, s->start),
-			    humantime_date(a, z, s->blocks[s->nblocks - 1].start),
-			    humantime_range(a, z, s->blocks[0].start, s->blocks[0].end));
+	                    humantime_date(a, z, s->blocks[s->nblocks - 1].start),
+	                    humantime_range(a, z, s->blocks[0].start, s->blocks[0].end));
 }
 
 static char *start_link(struct arena *a, const char *base, const struct tz *z, int64_t start)
@@ -95,7 +100,7 @@ static char *start_link(struct arena *a, const char *base, const struct tz *z, i
 }
 
 int avail_http_calendar(struct req *r, const char *slug, const char *month, const char *date,
-			const char *page_base, const char *link_base, json_t *view)
+                        const char *page_base, const char *link_base, json_t *view)
 {
 	struct ctx c = req_ctx(r);
 	struct offering o;
@@ -148,20 +153,23 @@ int avail_http_calendar(struct req *r, const char *slug, const char *month, cons
 				firstslot = &s[j];
 			count++;
 			if (d == sel)
-				json_array_append_new(times, json_pack("{s:s, s:s}", "label", slot_label(r->a, z, &s[j]),
-								       "url", start_link(r->a, link_base, z, s[j].start)));
+				json_array_append_new(
+				    times, json_pack("{s:s, s:s}", "label", slot_label(r->a, z, &s[j]), "url",
+				                     start_link(r->a, link_base, z, s[j].start)));
 		}
-		json_t *cell = json_pack("{s:i, s:s, s:b, s:b, s:b}", "day", dd, "label", humantime_day(r->a, d),
-					 "available", count > 0, "selected", d == sel, "today", d == today);
+		json_t *cell =
+		    json_pack("{s:i, s:s, s:b, s:b, s:b}", "day", dd, "label", humantime_day(r->a, d),
+		              "available", count > 0, "selected", d == sel, "today", d == today);
 		if (count) {
-			char *url = intensive ? start_link(r->a, link_base, z, firstslot->start)
-					      : arena_printf(r->a, "%s?month=%04d-%02d&date=%04d-%02d-%02d#times", page_base,
-							     y, m, dy, dm, dd);
+			char *url = intensive
+			                ? start_link(r->a, link_base, z, firstslot->start)
+			                : arena_printf(r->a, "%s?month=%04d-%02d&date=%04d-%02d-%02d#times",
+			                               page_base, y, m, dy, dm, dd);
 			json_object_set_new(cell, "url", json_string(url));
 			json_object_set_new(cell, "summary",
-					    json_string(intensive ? slot_label(r->a, z, firstslot)
-								  : arena_printf(r->a, "%zu time%s", count,
-										 count == 1 ? "" : "s")));
+			                    json_string(intensive ? slot_label(r->a, z, firstslot)
+			                                          : arena_printf(r->a, "%zu time%s", count,
+			                                                         count == 1 ? "" : "s")));
 		}
 		json_array_append_new(days, cell);
 		if (json_array_size(days) == 7) {
@@ -183,22 +191,25 @@ int avail_http_calendar(struct req *r, const char *slug, const char *month, cons
 	json_t *heads = json_array();
 	for (int i = 0; i < 7; i++)
 		json_array_append_new(heads, json_pack("{s:s, s:s%}", "full", humantime_weekdays[i], "short",
-						       humantime_weekdays[i], (size_t)3));
-	int py = m == 1 ? y - 1 : y, pm = m == 1 ? 12 : m - 1, ny = m == 12 ? y + 1 : y, nm = m == 12 ? 1 : m + 1;
-	json_object_set_new(view, "calendar",
-			    json_pack("{s:s, s:o, s:o, s:b, s:s, s:o, s:o, s:b, s:s}", "month_label",
-				      humantime_month(r->a, y, m), "weeks", weeks, "heads", heads, "intensive",
-				      intensive, "timezone", tz_name(z), "prev_url",
-				      first > today ? json_string(arena_printf(r->a, "%s?month=%04d-%02d", page_base, py, pm))
-						    : json_null(),
-				      "next_url",
-				      mlast < last ? json_string(arena_printf(r->a, "%s?month=%04d-%02d", page_base, ny, nm))
-						   : json_null(),
-				      "has_slots", n > 0, "empty_text",
-				      n ? "" : "Nothing is open this month. Try the next month."));
+		                                       humantime_weekdays[i], (size_t)3));
+	int py = m == 1 ? y - 1 : y, pm = m == 1 ? 12 : m - 1, ny = m == 12 ? y + 1 : y,
+	    nm = m == 12 ? 1 : m + 1;
+	json_object_set_new(
+	    view, "calendar",
+	    json_pack("{s:s, s:o, s:o, s:b, s:s, s:o, s:o, s:b, s:s}", "month_label",
+	              humantime_month(r->a, y, m), "weeks", weeks, "heads", heads, "intensive", intensive,
+	              "timezone", tz_name(z), "prev_url",
+	              first > today ? json_string(arena_printf(r->a, "%s?month=%04d-%02d", page_base, py, pm))
+	                            : json_null(),
+	              "next_url",
+	              mlast < last ? json_string(arena_printf(r->a, "%s?month=%04d-%02d", page_base, ny, nm))
+	                           : json_null(),
+	              "has_slots", n > 0, "empty_text",
+	              n ? "" : "Nothing is open this month. Try the next month."));
 	if (sel != INT64_MIN)
-		json_object_set_new(view, "times",
-				    json_pack("{s:s, s:o}", "date_label", humantime_day(r->a, sel), "list", times));
+		json_object_set_new(
+		    view, "times",
+		    json_pack("{s:s, s:o}", "date_label", humantime_day(r->a, sel), "list", times));
 	else
 		json_decref(times);
 	return 0;
@@ -216,10 +227,10 @@ int avail_http_offering_page(struct req *r)
 	if ((rc = practice_get(&c, &p)))
 		return rc;
 	json_t *view = json_pack("{s:o, s:o, s:s}", "practice", practice_to_view(&p), "offering",
-				 offering_to_view(r->a, &o), "title", o.name);
+	                         offering_to_view(r->a, &o), "title", o.name);
 	char *base = arena_printf(r->a, "/offerings/%s", o.slug);
 	rc = avail_http_calendar(r, o.slug, http_query_param(r, "month"), http_query_param(r, "date"), base,
-				 arena_printf(r->a, "%s/book", base), view);
+	                         arena_printf(r->a, "%s/book", base), view);
 	if (rc) {
 		json_decref(view);
 		return rc;

@@ -11,32 +11,36 @@
  * booking to leave out (0 for none), $8 the only times busy rows can
  * matter (avail_candidate_ranges), $9 whether rest days or caps apply. */
 static const char SQL_INPUTS[] =
-	"SELECT 'r', weekday::bigint, (extract(epoch FROM starts) / 60)::bigint, (extract(epoch FROM ends) / 60)::bigint"
-	"  FROM availability_rule WHERE clinician_id = $1 AND (offering_id IS NULL OR offering_id = $2)"
-	" UNION ALL"
-	" SELECT CASE kind WHEN 'off' THEN 'o' ELSE 'x' END, (day - date '1970-01-01')::bigint,"
-	"  coalesce((extract(epoch FROM starts) / 60)::bigint, -1), coalesce((extract(epoch FROM ends) / 60)::bigint, -1)"
-	"  FROM availability_override WHERE clinician_id = $1 AND (offering_id IS NULL OR offering_id = $2)"
-	"  AND day BETWEEN date '1970-01-01' + $3::int AND date '1970-01-01' + $4::int"
-	" UNION ALL"
-	" SELECT 'b', date_part('epoch', lower(blocked))::bigint, date_part('epoch', upper(blocked))::bigint, 0"
-	"  FROM booking_block WHERE clinician_id = $1 AND active AND booking_id <> $7"
-	"  AND blocked && $8::tstzmultirange"
-	" UNION ALL"
-	" SELECT 'e', date_part('epoch', lower(during))::bigint, date_part('epoch', upper(during))::bigint, 0"
-	"  FROM busy_interval WHERE clinician_id = $1 AND during && $8::tstzmultirange"
-	" UNION ALL"
-	" SELECT CASE WHEN o.kind = 'intensive' THEN 'i' ELSE 'n' END,"
-	"  ((b.starts_at AT TIME ZONE $6)::date - date '1970-01-01')::bigint,"
-	"  ((b.ends_at AT TIME ZONE $6)::date - date '1970-01-01')::bigint,"
-	"  (b.offering_id = $2)::int"
-	"  FROM booking b JOIN offering o ON o.id = b.offering_id"
-	"  WHERE $9 AND b.clinician_id = $1 AND tandem_status_blocks(b.status) AND b.id <> $7"
-	"  AND (o.kind = 'intensive' OR b.offering_id = $2)"
-	"  AND b.starts_at < to_timestamp(($4::bigint + 62) * 86400) AND b.ends_at > to_timestamp(($3::bigint - 62) * 86400)"
-	" UNION ALL"
-	" SELECT 'f', count(*), 0, 0 FROM calendar_source WHERE clinician_id = $1"
-	"  AND coalesce(last_success_at, '-infinity') < to_timestamp($5::bigint) - freshness_minutes * interval '1 minute'";
+    "SELECT 'r', weekday::bigint, (extract(epoch FROM starts) / 60)::bigint, (extract(epoch FROM ends) / "
+    "60)::bigint"
+    "  FROM availability_rule WHERE clinician_id = $1 AND (offering_id IS NULL OR offering_id = $2)"
+    " UNION ALL"
+    " SELECT CASE kind WHEN 'off' THEN 'o' ELSE 'x' END, (day - date '1970-01-01')::bigint,"
+    "  coalesce((extract(epoch FROM starts) / 60)::bigint, -1), coalesce((extract(epoch FROM ends) / "
+    "60)::bigint, -1)"
+    "  FROM availability_override WHERE clinician_id = $1 AND (offering_id IS NULL OR offering_id = $2)"
+    "  AND day BETWEEN date '1970-01-01' + $3::int AND date '1970-01-01' + $4::int"
+    " UNION ALL"
+    " SELECT 'b', date_part('epoch', lower(blocked))::bigint, date_part('epoch', upper(blocked))::bigint, 0"
+    "  FROM booking_block WHERE clinician_id = $1 AND active AND booking_id <> $7"
+    "  AND blocked && $8::tstzmultirange"
+    " UNION ALL"
+    " SELECT 'e', date_part('epoch', lower(during))::bigint, date_part('epoch', upper(during))::bigint, 0"
+    "  FROM busy_interval WHERE clinician_id = $1 AND during && $8::tstzmultirange"
+    " UNION ALL"
+    " SELECT CASE WHEN o.kind = 'intensive' THEN 'i' ELSE 'n' END,"
+    "  ((b.starts_at AT TIME ZONE $6)::date - date '1970-01-01')::bigint,"
+    "  ((b.ends_at AT TIME ZONE $6)::date - date '1970-01-01')::bigint,"
+    "  (b.offering_id = $2)::int"
+    "  FROM booking b JOIN offering o ON o.id = b.offering_id"
+    "  WHERE $9 AND b.clinician_id = $1 AND tandem_status_blocks(b.status) AND b.id <> $7"
+    "  AND (o.kind = 'intensive' OR b.offering_id = $2)"
+    "  AND b.starts_at < to_timestamp(($4::bigint + 62) * 86400) AND b.ends_at > to_timestamp(($3::bigint - "
+    "62) * 86400)"
+    " UNION ALL"
+    " SELECT 'f', count(*), 0, 0 FROM calendar_source WHERE clinician_id = $1"
+    "  AND coalesce(last_success_at, '-infinity') < to_timestamp($5::bigint) - freshness_minutes * interval "
+    "'1 minute'";
 
 void avail_offering_rules(const struct offering *o, struct avail_offering *r)
 {
@@ -65,8 +69,8 @@ static char *num(struct arena *a, int64_t v)
 /* A tstzmultirange literal of the only times where busy time can stop a
  * slot: for intensives, each day's block widened by the buffers; for
  * others, the whole window. Fewer rows read, same answer. */
-char *avail_candidate_ranges(struct arena *a, const struct tz *z, const struct avail_offering *r, int64_t from_day,
-			     int64_t to_day, int64_t single_start)
+char *avail_candidate_ranges(struct arena *a, const struct tz *z, const struct avail_offering *r,
+                             int64_t from_day, int64_t to_day, int64_t single_start)
 {
 	struct buf b;
 	buf_init(&b, a, 1 << 20);
@@ -75,8 +79,9 @@ char *avail_candidate_ranges(struct arena *a, const struct tz *z, const struct a
 	if (!r->intensive && single_start) {
 		/* Checking one start: only the time around it matters. */
 		tz_format_rfc3339(z, single_start - (int64_t)r->buffer_before_min * 60 - 3600, s, sizeof(s));
-		tz_format_rfc3339(z, single_start + ((int64_t)r->duration_min + r->buffer_after_min) * 60 + 3600, e,
-				  sizeof(e));
+		tz_format_rfc3339(z,
+		                  single_start + ((int64_t)r->duration_min + r->buffer_after_min) * 60 + 3600,
+		                  e, sizeof(e));
 		buf_printf(&b, "[%s,%s)", s, e);
 	} else if (!r->intensive) {
 		tz_format_rfc3339(z, tz_local_to_utc(z, (from_day - 1) * 86400, NULL), s, sizeof(s));
@@ -85,9 +90,9 @@ char *avail_candidate_ranges(struct arena *a, const struct tz *z, const struct a
 	} else {
 		for (int64_t d = from_day; d <= to_day + r->days - 1; d++) {
 			int64_t bs = tz_local_to_utc(z, d * 86400 + (int64_t)r->day_start_min * 60, NULL) -
-				     (int64_t)r->buffer_before_min * 60 - 3600;
+			             (int64_t)r->buffer_before_min * 60 - 3600;
 			int64_t be = tz_local_to_utc(z, d * 86400 + (int64_t)r->day_end_min * 60, NULL) +
-				     (int64_t)r->buffer_after_min * 60 + 3600;
+			             (int64_t)r->buffer_after_min * 60 + 3600;
 			tz_format_rfc3339(z, bs, s, sizeof(s));
 			tz_format_rfc3339(z, be, e, sizeof(e));
 			buf_printf(&b, "%s[%s,%s)", d > from_day ? "," : "", s, e);
@@ -98,8 +103,8 @@ char *avail_candidate_ranges(struct arena *a, const struct tz *z, const struct a
 }
 
 int avail_load(struct ctx *c, const struct offering *o, int64_t clinician_id, const struct tz *z,
-	       const struct avail_offering *rules, int64_t from_day, int64_t to_day, int64_t exclude_booking,
-	       int64_t single_start, struct avail_input *in)
+               const struct avail_offering *rules, int64_t from_day, int64_t to_day, int64_t exclude_booking,
+               int64_t single_start, struct avail_input *in)
 {
 	memset(in, 0, sizeof(*in));
 	in->tz = z;
@@ -107,11 +112,14 @@ int avail_load(struct ctx *c, const struct offering *o, int64_t clinician_id, co
 	in->off = rules;
 	int64_t margin = rules->min_rest_days + AVAIL_MAX_DAYS + 1;
 	PGresult *r;
-	int rc = db_query(c->db, c->a, &r, SQL_INPUTS, num(c->a, clinician_id), num(c->a, o->id),
-			  num(c->a, from_day - margin), num(c->a, to_day + margin), num(c->a, c->now), tz_name(z), num(c->a, exclude_booking),
-			  avail_candidate_ranges(c->a, z, rules, from_day, to_day, single_start),
-			  rules->intensive || rules->min_rest_days || rules->cap_per_week || rules->cap_per_month ? "true"
-																   : "false");
+	int rc =
+	    db_query(c->db, c->a, &r, SQL_INPUTS, num(c->a, clinician_id), num(c->a, o->id),
+	             num(c->a, from_day - margin), num(c->a, to_day + margin), num(c->a, c->now), tz_name(z),
+	             num(c->a, exclude_booking),
+	             avail_candidate_ranges(c->a, z, rules, from_day, to_day, single_start),
+	             rules->intensive || rules->min_rest_days || rules->cap_per_week || rules->cap_per_month
+	                 ? "true"
+	                 : "false");
 	if (rc)
 		return rc;
 	size_t n = (size_t)PQntuples(r);
@@ -123,24 +131,14 @@ int avail_load(struct ctx *c, const struct offering *o, int64_t clinician_id, co
 		char k = db_val(r, (int)i, 0)[0];
 		int64_t a = db_ll(r, (int)i, 1), b = db_ll(r, (int)i, 2), d = db_ll(r, (int)i, 3);
 		switch (k) {
-		case 'r':
-			rv[in->nrules++] = (struct avail_rule){(int)a, (int)b, (int)d};
-			break;
+		case 'r': rv[in->nrules++] = (struct avail_rule){(int)a, (int)b, (int)d}; break;
 		case 'o':
-		case 'x':
-			ov[in->noverrides++] = (struct avail_override){a, k == 'o', (int)b, (int)d};
-			break;
+		case 'x': ov[in->noverrides++] = (struct avail_override){a, k == 'o', (int)b, (int)d}; break;
 		case 'b':
-		case 'e':
-			bv[in->nbusy++] = (struct avail_interval){a, b};
-			break;
+		case 'e': bv[in->nbusy++] = (struct avail_interval){a, b}; break;
 		case 'i':
-		case 'n':
-			kv[in->nbooked++] = (struct avail_booked){a, b, k == 'i', d != 0};
-			break;
-		case 'f':
-			in->fail_closed = a > 0;
-			break;
+		case 'n': kv[in->nbooked++] = (struct avail_booked){a, b, k == 'i', d != 0}; break;
+		case 'f': in->fail_closed = a > 0; break;
 		}
 	}
 	in->rules = rv;
@@ -184,7 +182,7 @@ static int cmp_slot(const void *a, const void *b)
 }
 
 int avail_for_offering(struct ctx *c, const struct offering *o, int64_t from_day, int64_t to_day,
-		       struct avail_slot **out, size_t *n)
+                       struct avail_slot **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
@@ -233,7 +231,7 @@ int avail_for_offering(struct ctx *c, const struct offering *o, int64_t from_day
 }
 
 int avail_check_start(struct ctx *c, const struct offering *o, int64_t start, int64_t exclude_booking,
-		      int64_t *clinician_id, struct avail_slot *slot)
+                      int64_t *clinician_id, struct avail_slot *slot)
 {
 	struct avail_clinician *cl;
 	size_t ncl;

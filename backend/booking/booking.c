@@ -90,8 +90,10 @@ static void validate_clients(const struct booking_request *rq, json_t *fields)
 		else if (!booking_email_valid(cl->email))
 			field(fields, key, "This does not look like an email address.");
 		snprintf(key, sizeof(key), "clients[%d].phone", i);
-		if (cl->phone && *cl->phone && (strlen(cl->phone) > BOOKING_PHONE_MAX || !phone_valid(cl->phone)))
-			field(fields, key, "A phone number has 5 to 20 digits and may use + - ( ) and spaces.");
+		if (cl->phone && *cl->phone &&
+		    (strlen(cl->phone) > BOOKING_PHONE_MAX || !phone_valid(cl->phone)))
+			field(fields, key,
+			      "A phone number has 5 to 20 digits and may use + - ( ) and spaces.");
 		snprintf(key, sizeof(key), "clients[%d].safe_contact", i);
 		const char *sc = cl->safe_contact && *cl->safe_contact ? cl->safe_contact : "email";
 		if (strcmp(sc, "email") && strcmp(sc, "phone") && strcmp(sc, "text"))
@@ -100,7 +102,8 @@ static void validate_clients(const struct booking_request *rq, json_t *fields)
 			field(fields, key, "To be contacted by phone or text, please give a phone number.");
 	}
 	if (!rq->consent)
-		field(fields, "consent", "Please agree to receive emails and calendar invites about this booking.");
+		field(fields, "consent",
+		      "Please agree to receive emails and calendar invites about this booking.");
 }
 
 static char *span_text(struct arena *a, int minutes)
@@ -115,7 +118,7 @@ static char *span_text(struct arena *a, int minutes)
 /* Where the start sits on the offering's schedule: in the past, too soon,
  * too far ahead, off the grid, on a wrong weekday. */
 static void validate_start(struct ctx *c, const struct offering *o, const struct tz *z, int64_t start,
-			   json_t *fields)
+                           json_t *fields)
 {
 	int64_t local = tz_utc_to_local(z, start);
 	int64_t day = avail_local_day(z, start);
@@ -125,14 +128,17 @@ static void validate_start(struct ctx *c, const struct offering *o, const struct
 	if (start <= c->now) {
 		field(fields, "start", "This time is in the past.");
 	} else if (start < c->now + (int64_t)o->min_notice_minutes * 60) {
-		field(fields, "start", arena_printf(c->a, "This is too soon: bookings need at least %s' notice.",
-						    span_text(c->a, o->min_notice_minutes)));
+		field(fields, "start",
+		      arena_printf(c->a, "This is too soon: bookings need at least %s' notice.",
+		                   span_text(c->a, o->min_notice_minutes)));
 	} else if (day > today + o->horizon_days) {
-		field(fields, "start", arena_printf(c->a, "This is too far ahead: bookings open %d days ahead.",
-						    o->horizon_days));
+		field(fields, "start",
+		      arena_printf(c->a, "This is too far ahead: bookings open %d days ahead.",
+		                   o->horizon_days));
 	} else if (sec_of_day % 60 != 0 ||
-		   (!strcmp(o->kind, "intensive") ? minute != o->day_start_min
-						  : minute % (o->slot_interval_minutes ? o->slot_interval_minutes : 30))) {
+	           (!strcmp(o->kind, "intensive")
+	                ? minute != o->day_start_min
+	                : minute % (o->slot_interval_minutes ? o->slot_interval_minutes : 30))) {
 		field(fields, "start", "This is not one of the offered start times.");
 	} else if (!(o->start_weekdays & (1 << (tz_iso_weekday(day) - 1)))) {
 		field(fields, "start", "This offering does not start on that day of the week.");
@@ -143,7 +149,7 @@ static void validate_start(struct ctx *c, const struct offering *o, const struct
  * offering's clinicians (each in their own zone); otherwise the first
  * clinician's reason is reported. */
 static void validate_start_any(struct ctx *c, const struct offering *o, const struct avail_clinician *cl,
-			       size_t ncl, int64_t start, json_t *fields)
+                               size_t ncl, int64_t start, json_t *fields)
 {
 	json_t *first = NULL;
 	for (size_t i = 0; i < ncl; i++) {
@@ -210,9 +216,10 @@ struct create_tx {
 };
 
 static const char SQL_IDEM_CLAIM[] =
-	"INSERT INTO idempotency_key (key, request_hash, status, response) VALUES ($1, $2, 0, '')"
-	" ON CONFLICT (key) DO NOTHING RETURNING key";
-static const char SQL_IDEM_GET[] = "SELECT request_hash, status, response FROM idempotency_key WHERE key = $1";
+    "INSERT INTO idempotency_key (key, request_hash, status, response) VALUES ($1, $2, 0, '')"
+    " ON CONFLICT (key) DO NOTHING RETURNING key";
+static const char SQL_IDEM_GET[] =
+    "SELECT request_hash, status, response FROM idempotency_key WHERE key = $1";
 static const char SQL_IDEM_SET[] = "UPDATE idempotency_key SET status = $2, response = $3 WHERE key = $1";
 static const char SQL_LOCK_CLINICIAN[] = "SELECT pg_advisory_xact_lock(7365, $1::int)";
 /* Locks (clinician, UTC day) keys in the ascending order given. */
@@ -224,42 +231,45 @@ static const char SQL_NEXT_ID[] = "SELECT nextval(pg_get_serial_sequence('bookin
  * exclusion constraint on booking_block fails the statement (23P01) when
  * the time was taken meanwhile; a reference collision returns no row. */
 static const char SQL_CREATE[] =
-	"WITH b AS ("
-	" INSERT INTO booking (id, practice_id, offering_id, clinician_id, reference, status, starts_at, ends_at,"
-	"  hold_expires_at, manage_token_hash, manage_expires_at, ical_uid, client_timezone)"
-	" OVERRIDING SYSTEM VALUE"
-	" SELECT $1, o.practice_id, o.id, $3, $4, $5::text, to_timestamp($6::bigint), to_timestamp($7::bigint),"
-	"  to_timestamp($8::bigint), $9::bytea, to_timestamp($7::bigint) + interval '90 days', $10, $11"
-	" FROM offering o WHERE o.id = $2"
-	" ON CONFLICT DO NOTHING RETURNING id),"
-	" blk AS ("
-	" INSERT INTO booking_block (booking_id, clinician_id, day_index, starts_at, ends_at, blocked)"
-	" SELECT b.id, $3, d.i - 1, to_timestamp(d.s), to_timestamp(d.e),"
-	"  tstzrange(to_timestamp(d.s) - make_interval(mins => $14::int), to_timestamp(d.e) + make_interval(mins => $15::int))"
-	" FROM b, unnest($12::bigint[], $13::bigint[]) WITH ORDINALITY AS d(s, e, i)),"
-	" cl AS ("
-	" INSERT INTO booking_client (booking_id, position, name_enc, email_enc, phone_enc, email_index, safe_contact,"
-	"  initials)"
-	" SELECT b.id, x.pos, d.n, d.e, d.p, x.ix, x.sc, x.ini FROM b,"
-	"  unnest(ARRAY[1, 2], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])"
-	"  AS x(pos, nh, eh, ph, ix, sc, ini)"
-	"  CROSS JOIN LATERAL (SELECT decode(x.nh, 'hex') AS n, decode(x.eh, 'hex') AS e, decode(x.ph, 'hex') AS p) d),"
-	" ev AS ("
-	" INSERT INTO booking_event (booking_id, actor, from_status, to_status, reason)"
-	" SELECT b.id, $22::text, NULL, $5::text, 'booked online' FROM b)"
-	" SELECT id FROM b";
+    "WITH b AS ("
+    " INSERT INTO booking (id, practice_id, offering_id, clinician_id, reference, status, starts_at, ends_at,"
+    "  hold_expires_at, manage_token_hash, manage_expires_at, ical_uid, client_timezone)"
+    " OVERRIDING SYSTEM VALUE"
+    " SELECT $1, o.practice_id, o.id, $3, $4, $5::text, to_timestamp($6::bigint), to_timestamp($7::bigint),"
+    "  to_timestamp($8::bigint), $9::bytea, to_timestamp($7::bigint) + interval '90 days', $10, $11"
+    " FROM offering o WHERE o.id = $2"
+    " ON CONFLICT DO NOTHING RETURNING id),"
+    " blk AS ("
+    " INSERT INTO booking_block (booking_id, clinician_id, day_index, starts_at, ends_at, blocked)"
+    " SELECT b.id, $3, d.i - 1, to_timestamp(d.s), to_timestamp(d.e),"
+    "  tstzrange(to_timestamp(d.s) - make_interval(mins => $14::int), to_timestamp(d.e) + make_interval(mins "
+    "=> $15::int))"
+    " FROM b, unnest($12::bigint[], $13::bigint[]) WITH ORDINALITY AS d(s, e, i)),"
+    " cl AS ("
+    " INSERT INTO booking_client (booking_id, position, name_enc, email_enc, phone_enc, email_index, "
+    "safe_contact,"
+    "  initials)"
+    " SELECT b.id, x.pos, d.n, d.e, d.p, x.ix, x.sc, x.ini FROM b,"
+    "  unnest(ARRAY[1, 2], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])"
+    "  AS x(pos, nh, eh, ph, ix, sc, ini)"
+    "  CROSS JOIN LATERAL (SELECT decode(x.nh, 'hex') AS n, decode(x.eh, 'hex') AS e, decode(x.ph, 'hex') AS "
+    "p) d),"
+    " ev AS ("
+    " INSERT INTO booking_event (booking_id, actor, from_status, to_status, reason)"
+    " SELECT b.id, $22::text, NULL, $5::text, 'booked online' FROM b)"
+    " SELECT id FROM b";
 
 static const char SQL_INSERT_BLOCK[] =
-	"INSERT INTO booking_block (booking_id, clinician_id, day_index, starts_at, ends_at, blocked)"
-	" VALUES ($1, $2, $3, to_timestamp($4::bigint), to_timestamp($5::bigint),"
-	"  tstzrange(to_timestamp($4::bigint) - make_interval(mins => $6::int),"
-	"            to_timestamp($5::bigint) + make_interval(mins => $7::int)))";
+    "INSERT INTO booking_block (booking_id, clinician_id, day_index, starts_at, ends_at, blocked)"
+    " VALUES ($1, $2, $3, to_timestamp($4::bigint), to_timestamp($5::bigint),"
+    "  tstzrange(to_timestamp($4::bigint) - make_interval(mins => $6::int),"
+    "            to_timestamp($5::bigint) + make_interval(mins => $7::int)))";
 static const char SQL_INSERT_EVENT[] =
-	"INSERT INTO booking_event (booking_id, actor, from_status, to_status, reason, detail)"
-	" VALUES ($1, $2, $3, $4, $5, coalesce($6::jsonb, '{}'))";
+    "INSERT INTO booking_event (booking_id, actor, from_status, to_status, reason, detail)"
+    " VALUES ($1, $2, $3, $4, $5, coalesce($6::jsonb, '{}'))";
 
 static const char *seal_param(struct ctx *c, const struct keyring *k, const char *value, const char *col,
-			      int64_t booking_id, int pos)
+                              int64_t booking_id, int pos)
 {
 	char ad[96];
 	snprintf(ad, sizeof(ad), "booking_client.%s:%lld:%d", col, (long long)booking_id, pos);
@@ -303,9 +313,10 @@ static char *lower(struct arena *a, const char *s)
  * advisory lock per (clinician, UTC day) the booking's time touches,
  * buffers included, taken in ascending order. Other days run in parallel. */
 static int lock_days(struct db *db, struct arena *a, const struct avail_clinician *cl, size_t ncl,
-		     const struct offering *o, int64_t start)
+                     const struct offering *o, int64_t start)
 {
-	int64_t span = !strcmp(o->kind, "intensive") ? (int64_t)o->days * 86400 : (int64_t)o->duration_minutes * 60;
+	int64_t span =
+	    !strcmp(o->kind, "intensive") ? (int64_t)o->days * 86400 : (int64_t)o->duration_minutes * 60;
 	int64_t lo = start - (int64_t)o->buffer_before_minutes * 60 - 86400;
 	int64_t hi = start + span + (int64_t)o->buffer_after_minutes * 60 + 86400;
 	struct buf keys;
@@ -365,7 +376,8 @@ static int create_tx(struct db *db, void *arg)
 			size_t plen;
 			char ad[260];
 			snprintf(ad, sizeof(ad), "idempotency_key.response:%s", rq->idempotency_key);
-			if (db_ll(r, 0, 1) == 0 || crypto_bytea_parse(c->a, db_val(r, 0, 2), &env, &envlen) != 0 ||
+			if (db_ll(r, 0, 1) == 0 ||
+			    crypto_bytea_parse(c->a, db_val(r, 0, 2), &env, &envlen) != 0 ||
 			    crypto_open(t->k, c->a, env, envlen, ad, &plain, &plen) != 0)
 				return ERR_INTERNAL;
 			json_error_t e;
@@ -384,7 +396,8 @@ static int create_tx(struct db *db, void *arg)
 	 * exclusion constraint needs no lock. */
 	if (needs_clinician_lock(t->o))
 		for (size_t i = 0; i < t->nclinicians; i++)
-			if ((rc = db_query(db, c->a, NULL, SQL_LOCK_CLINICIAN, num(c->a, t->clinicians[i].id))))
+			if ((rc = db_query(db, c->a, NULL, SQL_LOCK_CLINICIAN,
+			                   num(c->a, t->clinicians[i].id))))
 				return rc;
 	if ((rc = lock_days(db, c->a, t->clinicians, t->nclinicians, t->o, t->start)))
 		return rc;
@@ -452,7 +465,8 @@ static int create_tx(struct db *db, void *arg)
 		else
 			buf_printf(&cols[2], "%sNULL", sep);
 		buf_printf(&cols[3], "%s%s", sep, idx);
-		buf_printf(&cols[4], "%s%s", sep, cl->safe_contact && *cl->safe_contact ? cl->safe_contact : "email");
+		buf_printf(&cols[4], "%s%s", sep,
+		           cl->safe_contact && *cl->safe_contact ? cl->safe_contact : "email");
 		buf_printf(&cols[5], "%s\"%s\"", sep, initials_of(c->a, name));
 	}
 	for (int k = 0; k < 6; k++)
@@ -463,13 +477,14 @@ static int create_tx(struct db *db, void *arg)
 	bool inserted = false;
 	for (int attempt = 0; attempt < 8 && !inserted; attempt++) {
 		reference_code(ref);
-		rc = db_query(db, c->a, &r, SQL_CREATE, num(c->a, id), num(c->a, t->o->id), num(c->a, clinician), ref,
-			      status, num(c->a, slot.start), num(c->a, slot.end), hold ? num(c->a, hold) : NULL,
-			      token_hash_param(c->a, token), uid,
-			      rq->client_timezone && *rq->client_timezone ? rq->client_timezone : NULL, buf_cstr(&starts),
-			      buf_cstr(&ends), num(c->a, t->o->buffer_before_minutes),
-			      num(c->a, t->o->buffer_after_minutes), buf_cstr(&cols[0]), buf_cstr(&cols[1]),
-			      buf_cstr(&cols[2]), buf_cstr(&cols[3]), buf_cstr(&cols[4]), buf_cstr(&cols[5]), c->actor);
+		rc = db_query(db, c->a, &r, SQL_CREATE, num(c->a, id), num(c->a, t->o->id),
+		              num(c->a, clinician), ref, status, num(c->a, slot.start), num(c->a, slot.end),
+		              hold ? num(c->a, hold) : NULL, token_hash_param(c->a, token), uid,
+		              rq->client_timezone && *rq->client_timezone ? rq->client_timezone : NULL,
+		              buf_cstr(&starts), buf_cstr(&ends), num(c->a, t->o->buffer_before_minutes),
+		              num(c->a, t->o->buffer_after_minutes), buf_cstr(&cols[0]), buf_cstr(&cols[1]),
+		              buf_cstr(&cols[2]), buf_cstr(&cols[3]), buf_cstr(&cols[4]), buf_cstr(&cols[5]),
+		              c->actor);
 		if (rc == ERR_CONFLICT)
 			return ERR_SLOT_UNAVAILABLE; /* someone else got there first */
 		if (rc)
@@ -483,10 +498,10 @@ static int create_tx(struct db *db, void *arg)
 		if (t->clinicians[i].id == clinician)
 			z = t->clinicians[i].tz;
 	char *manage = arena_printf(c->a, "%s/b/%s", t->base_url, token);
-	json_t *resp = json_pack("{s:I, s:s, s:s, s:o, s:s, s:s, s:n}", "id", (json_int_t)id, "reference", ref,
-				 "status", status, "blocks", booking_blocks_json(z, slot.blocks, slot.nblocks),
-				 "manage_url", manage, "ics_url", arena_printf(c->a, "%s/invite.ics", manage),
-				 "intake_url");
+	json_t *resp =
+	    json_pack("{s:I, s:s, s:s, s:o, s:s, s:s, s:n}", "id", (json_int_t)id, "reference", ref, "status",
+	              status, "blocks", booking_blocks_json(z, slot.blocks, slot.nblocks), "manage_url",
+	              manage, "ics_url", arena_printf(c->a, "%s/invite.ics", manage), "intake_url");
 	if (!resp)
 		core_oom();
 	if (rq->idempotency_key) {
@@ -499,7 +514,7 @@ static int create_tx(struct db *db, void *arg)
 		free(text);
 		if (!rc)
 			rc = db_query(db, c->a, NULL, SQL_IDEM_SET, rq->idempotency_key, "201",
-				      crypto_bytea_hex(c->a, env, envlen));
+			              crypto_bytea_hex(c->a, env, envlen));
 		if (rc) {
 			json_decref(resp);
 			return rc;
@@ -515,8 +530,8 @@ static int create_tx(struct db *db, void *arg)
 	return 0;
 }
 
-int booking_create(struct ctx *c, const struct keyring *k, const char *base_url, const struct booking_request *rq,
-		   struct booking_result *out, json_t **fields)
+int booking_create(struct ctx *c, const struct keyring *k, const char *base_url,
+                   const struct booking_request *rq, struct booking_result *out, json_t **fields)
 {
 	memset(out, 0, sizeof(*out));
 	*fields = json_object();
@@ -532,13 +547,15 @@ int booking_create(struct ctx *c, const struct keyring *k, const char *base_url,
 	if (!rq->start || !*rq->start)
 		field(*fields, "start", "Choose a start time.");
 	else if (tz_parse_rfc3339(rq->start, &start) != 0)
-		field(*fields, "start", "A start is a date and time with its offset, like 2026-12-07T09:00:00-06:00.");
+		field(*fields, "start",
+		      "A start is a date and time with its offset, like 2026-12-07T09:00:00-06:00.");
 	validate_clients(rq, *fields);
 	const char *client_tz = rq->client_timezone && *rq->client_timezone ? rq->client_timezone : NULL;
 	if (client_tz) {
 		const struct tz *ct;
 		if (tz_get(client_tz, &ct) != 0 || !strchr(client_tz, '/'))
-			field(*fields, "client_timezone", "Unknown time zone; use an IANA name like Europe/Berlin.");
+			field(*fields, "client_timezone",
+			      "Unknown time zone; use an IANA name like Europe/Berlin.");
 	}
 	struct avail_clinician *cl;
 	size_t ncl;
@@ -557,7 +574,7 @@ int booking_create(struct ctx *c, const struct keyring *k, const char *base_url,
 	rc = db_tx(c->db, "READ COMMITTED", create_tx, &t);
 	if (rc == ERR_GONE) {
 		*fields = json_pack("{s:s}", "Idempotency-Key",
-				    "This key was already used for a different request.");
+		                    "This key was already used for a different request.");
 		return ERR_INVALID;
 	}
 	if (rc && out->response) {
@@ -570,15 +587,16 @@ int booking_create(struct ctx *c, const struct keyring *k, const char *base_url,
 /* ---- the manage token ------------------------------------------------ */
 
 static const char SQL_BY_TOKEN[] =
-	"SELECT b.id, b.reference, b.status, o.slug, o.name, o.kind, o.cancel_window_hours,"
-	" extract(epoch FROM b.starts_at)::bigint, extract(epoch FROM b.ends_at)::bigint,"
-	" coalesce(extract(epoch FROM b.hold_expires_at)::bigint, 0), b.ical_sequence, b.ical_uid,"
-	" coalesce(b.client_timezone, ''), p.timezone,"
-	" (SELECT string_agg(extract(epoch FROM k.starts_at)::bigint || ' ' || extract(epoch FROM k.ends_at)::bigint,"
-	"   ' ' ORDER BY k.day_index) FROM booking_block k WHERE k.booking_id = b.id)"
-	" FROM booking b JOIN offering o ON o.id = b.offering_id JOIN practice p ON p.id = b.practice_id"
-	" WHERE b.manage_token_hash = $1::bytea AND b.manage_expires_at > to_timestamp($2::bigint)"
-	" AND b.manage_revoked_at IS NULL";
+    "SELECT b.id, b.reference, b.status, o.slug, o.name, o.kind, o.cancel_window_hours,"
+    " extract(epoch FROM b.starts_at)::bigint, extract(epoch FROM b.ends_at)::bigint,"
+    " coalesce(extract(epoch FROM b.hold_expires_at)::bigint, 0), b.ical_sequence, b.ical_uid,"
+    " coalesce(b.client_timezone, ''), p.timezone,"
+    " (SELECT string_agg(extract(epoch FROM k.starts_at)::bigint || ' ' || extract(epoch FROM "
+    "k.ends_at)::bigint,"
+    "   ' ' ORDER BY k.day_index) FROM booking_block k WHERE k.booking_id = b.id)"
+    " FROM booking b JOIN offering o ON o.id = b.offering_id JOIN practice p ON p.id = b.practice_id"
+    " WHERE b.manage_token_hash = $1::bytea AND b.manage_expires_at > to_timestamp($2::bigint)"
+    " AND b.manage_revoked_at IS NULL";
 
 static bool open_status(const char *s)
 {
@@ -618,8 +636,8 @@ static int load_view(struct ctx *c, const char *sql, const char *key, struct boo
 		while (*p == ' ')
 			p++;
 	}
-	v->changeable = open_status(v->status) &&
-			c->now < v->starts_at - (int64_t)v->cancel_window_hours * 3600;
+	v->changeable =
+	    open_status(v->status) && c->now < v->starts_at - (int64_t)v->cancel_window_hours * 3600;
 	return 0;
 }
 
@@ -632,8 +650,8 @@ int booking_by_token(struct ctx *c, const char *token, struct booking_view *out)
 
 static const char SQL_LOCK_BOOKING[] = "SELECT 1 FROM booking WHERE id = $1 FOR UPDATE";
 static const char SQL_CANCEL[] =
-	"UPDATE booking SET status = 'cancelled', hold_expires_at = NULL, ical_sequence = ical_sequence + 1,"
-	" updated_at = now() WHERE id = $1";
+    "UPDATE booking SET status = 'cancelled', hold_expires_at = NULL, ical_sequence = ical_sequence + 1,"
+    " updated_at = now() WHERE id = $1";
 
 struct change_tx {
 	struct ctx *c;
@@ -648,16 +666,17 @@ struct change_tx {
 static const char *closed_reason(struct ctx *c, const struct booking_view *v)
 {
 	if (!open_status(v->status))
-		return arena_printf(c->a, "This booking is %s and can no longer be changed online.", v->status);
+		return arena_printf(c->a, "This booking is %s and can no longer be changed online.",
+		                    v->status);
 	return arena_printf(c->a,
-			    "Online changes close %s before the start. Please contact the practice to "
-			    "change or cancel.",
-			    offering_window_text(c->a, v->cancel_window_hours));
+	                    "Online changes close %s before the start. Please contact the practice to "
+	                    "change or cancel.",
+	                    offering_window_text(c->a, v->cancel_window_hours));
 }
 
 static const char SQL_INSERT_EVENT_NOTE[] =
-	"INSERT INTO booking_event (booking_id, actor, from_status, to_status, reason, note_enc)"
-	" VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'))";
+    "INSERT INTO booking_event (booking_id, actor, from_status, to_status, reason, note_enc)"
+    " VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'))";
 
 static int cancel_tx(struct db *db, void *arg)
 {
@@ -690,11 +709,11 @@ static int cancel_tx(struct db *db, void *arg)
 		note = crypto_bytea_hex(t->c->a, env, n) + 2;
 	}
 	return db_query(db, t->c->a, NULL, SQL_INSERT_EVENT_NOTE, num(t->c->a, v.id), t->c->actor, v.status,
-			"cancelled", "cancelled by client", note);
+	                "cancelled", "cancelled by client", note);
 }
 
 int booking_cancel_by_token(struct ctx *c, const struct keyring *k, const char *token, const char *reason,
-			    const char **why)
+                            const char **why)
 {
 	if (reason && (strlen(reason) > 1000 || !str_valid_text(str_from(reason))))
 		return ERR_INVALID;
@@ -707,13 +726,14 @@ int booking_cancel_by_token(struct ctx *c, const struct keyring *k, const char *
 static const char SQL_DEACTIVATE_BLOCKS[] = "UPDATE booking_block SET active = false WHERE booking_id = $1";
 static const char SQL_DELETE_BLOCKS[] = "DELETE FROM booking_block WHERE booking_id = $1";
 static const char SQL_MOVE[] =
-	"UPDATE booking SET starts_at = to_timestamp($2::bigint), ends_at = to_timestamp($3::bigint),"
-	" clinician_id = $4, ical_sequence = ical_sequence + 1, updated_at = now(),"
-	" hold_expires_at = CASE WHEN hold_expires_at IS NULL THEN NULL"
-	"  ELSE least(hold_expires_at, to_timestamp($2::bigint)) END,"
-	" manage_expires_at = to_timestamp($3::bigint) + interval '90 days' WHERE id = $1";
-static const char SQL_BOOKING_OFFERING[] = "SELECT o.slug FROM booking b JOIN offering o ON o.id = b.offering_id"
-					   " WHERE b.id = $1";
+    "UPDATE booking SET starts_at = to_timestamp($2::bigint), ends_at = to_timestamp($3::bigint),"
+    " clinician_id = $4, ical_sequence = ical_sequence + 1, updated_at = now(),"
+    " hold_expires_at = CASE WHEN hold_expires_at IS NULL THEN NULL"
+    "  ELSE least(hold_expires_at, to_timestamp($2::bigint)) END,"
+    " manage_expires_at = to_timestamp($3::bigint) + interval '90 days' WHERE id = $1";
+static const char SQL_BOOKING_OFFERING[] =
+    "SELECT o.slug FROM booking b JOIN offering o ON o.id = b.offering_id"
+    " WHERE b.id = $1";
 
 static int reschedule_tx(struct db *db, void *arg)
 {
@@ -743,7 +763,8 @@ static int reschedule_tx(struct db *db, void *arg)
 		return rc;
 	int64_t start = 0;
 	if (!t->start_text || tz_parse_rfc3339(t->start_text, &start) != 0) {
-		field(t->fields, "start", "A start is a date and time with its offset, like 2026-12-07T09:00:00-06:00.");
+		field(t->fields, "start",
+		      "A start is a date and time with its offset, like 2026-12-07T09:00:00-06:00.");
 		return ERR_INVALID;
 	}
 	if (ncl == 0)
@@ -769,25 +790,25 @@ static int reschedule_tx(struct db *db, void *arg)
 	if ((rc = db_query(db, c->a, NULL, SQL_DELETE_BLOCKS, num(c->a, v.id))))
 		return rc;
 	for (int i = 0; i < slot.nblocks; i++) {
-		rc = db_query(db, c->a, NULL, SQL_INSERT_BLOCK, num(c->a, v.id), num(c->a, clinician), num(c->a, i),
-			      num(c->a, slot.blocks[i].start), num(c->a, slot.blocks[i].end),
-			      num(c->a, o.buffer_before_minutes), num(c->a, o.buffer_after_minutes));
+		rc = db_query(db, c->a, NULL, SQL_INSERT_BLOCK, num(c->a, v.id), num(c->a, clinician),
+		              num(c->a, i), num(c->a, slot.blocks[i].start), num(c->a, slot.blocks[i].end),
+		              num(c->a, o.buffer_before_minutes), num(c->a, o.buffer_after_minutes));
 		if (rc == ERR_CONFLICT)
 			return ERR_SLOT_UNAVAILABLE;
 		if (rc)
 			return rc;
 	}
-	if ((rc = db_query(db, c->a, NULL, SQL_MOVE, num(c->a, v.id), num(c->a, slot.start), num(c->a, slot.end),
-			   num(c->a, clinician))))
+	if ((rc = db_query(db, c->a, NULL, SQL_MOVE, num(c->a, v.id), num(c->a, slot.start),
+	                   num(c->a, slot.end), num(c->a, clinician))))
 		return rc;
-	char *detail = arena_printf(c->a, "{\"from\":%lld,\"to\":%lld}", (long long)v.starts_at,
-				    (long long)slot.start);
+	char *detail =
+	    arena_printf(c->a, "{\"from\":%lld,\"to\":%lld}", (long long)v.starts_at, (long long)slot.start);
 	return db_query(db, c->a, NULL, SQL_INSERT_EVENT, num(c->a, v.id), c->actor, v.status, v.status,
-			"rescheduled by client", detail);
+	                "rescheduled by client", detail);
 }
 
 int booking_reschedule_by_token(struct ctx *c, const char *token, const char *start, json_t **fields,
-				const char **why)
+                                const char **why)
 {
 	struct change_tx t = {c, NULL, token, NULL, start, json_object(), NULL};
 	int rc = db_tx(c->db, "READ COMMITTED", reschedule_tx, &t);
@@ -804,15 +825,15 @@ int booking_reschedule_by_token(struct ctx *c, const char *token, const char *st
 /* ---- holds ----------------------------------------------------------- */
 
 static const char SQL_EXPIRE[] =
-	"WITH lapsed AS ("
-	" UPDATE booking SET status = 'cancelled', hold_expires_at = NULL, ical_sequence = ical_sequence + 1,"
-	"  updated_at = now()"
-	" WHERE status = 'held' AND hold_expires_at <= to_timestamp($1::bigint) RETURNING id)"
-	" INSERT INTO booking_event (booking_id, actor, from_status, to_status, reason)"
-	" SELECT id, 'system', 'held', 'cancelled', 'hold lapsed' FROM lapsed RETURNING booking_id";
+    "WITH lapsed AS ("
+    " UPDATE booking SET status = 'cancelled', hold_expires_at = NULL, ical_sequence = ical_sequence + 1,"
+    "  updated_at = now()"
+    " WHERE status = 'held' AND hold_expires_at <= to_timestamp($1::bigint) RETURNING id)"
+    " INSERT INTO booking_event (booking_id, actor, from_status, to_status, reason)"
+    " SELECT id, 'system', 'held', 'cancelled', 'hold lapsed' FROM lapsed RETURNING booking_id";
 
 static const char SQL_IDEM_PURGE[] =
-	"DELETE FROM idempotency_key WHERE created_at < to_timestamp($1::bigint) - interval '24 hours'";
+    "DELETE FROM idempotency_key WHERE created_at < to_timestamp($1::bigint) - interval '24 hours'";
 
 int booking_expire_holds(struct ctx *c, int *n)
 {
@@ -830,14 +851,14 @@ int booking_expire_holds(struct ctx *c, int *n)
 /* ---- the invite ------------------------------------------------------ */
 
 static const char SQL_INVITE[] =
-	"SELECT c.name, c.email, c.timezone, o.location, p.name, bc.name_enc, bc.email_enc"
-	" FROM booking b JOIN clinician c ON c.id = b.clinician_id JOIN offering o ON o.id = b.offering_id"
-	" JOIN practice p ON p.id = b.practice_id"
-	" JOIN booking_client bc ON bc.booking_id = b.id AND bc.position = 1"
-	" WHERE b.id = $1";
+    "SELECT c.name, c.email, c.timezone, o.location, p.name, bc.name_enc, bc.email_enc"
+    " FROM booking b JOIN clinician c ON c.id = b.clinician_id JOIN offering o ON o.id = b.offering_id"
+    " JOIN practice p ON p.id = b.practice_id"
+    " JOIN booking_client bc ON bc.booking_id = b.id AND bc.position = 1"
+    " WHERE b.id = $1";
 
 static int open_column(struct ctx *c, const struct keyring *k, const char *hex, const char *col, int64_t id,
-		       int pos, char **out)
+                       int pos, char **out)
 {
 	unsigned char *env;
 	size_t n, pn;
@@ -848,8 +869,8 @@ static int open_column(struct ctx *c, const struct keyring *k, const char *hex, 
 	return crypto_open(k, c->a, env, n, ad, out, &pn) ? ERR_INTERNAL : 0;
 }
 
-int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_view *v, const char *manage_url,
-		   struct buf *out, const char **method)
+int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_view *v,
+                   const char *manage_url, struct buf *out, const char **method)
 {
 	PGresult *r;
 	int rc = db_query(c->db, c->a, &r, SQL_INVITE, num(c->a, v->id));
@@ -867,24 +888,24 @@ int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_
 	for (int i = 0; i < v->nblocks; i++)
 		blocks[i] = (struct ics_block){v->blocks[i].start, v->blocks[i].end};
 	struct ics_invite inv = {
-		.method = cancelled ? "CANCEL" : "REQUEST",
-		.uid = v->ical_uid,
-		.sequence = v->sequence,
-		.dtstamp = c->now,
-		.tzid = db_val(r, 0, 2),
-		/* Neutral: the practice and "Appointment", nothing about what for. */
-		.summary = arena_printf(c->a, "%s — Appointment", db_val(r, 0, 4)),
-		.description = arena_printf(c->a, "Manage your booking: %s", manage_url),
-		.location = db_val(r, 0, 3),
-		.url = manage_url,
-		.organizer_name = db_val(r, 0, 0),
-		.organizer_email = db_val(r, 0, 1),
-		.attendees = &who,
-		.nattendees = 1,
-		.blocks = blocks,
-		.nblocks = v->nblocks,
-		.cancelled = cancelled,
-		.tentative = !strcmp(v->status, "held") || !strcmp(v->status, "requested"),
+	    .method = cancelled ? "CANCEL" : "REQUEST",
+	    .uid = v->ical_uid,
+	    .sequence = v->sequence,
+	    .dtstamp = c->now,
+	    .tzid = db_val(r, 0, 2),
+	    /* Neutral: the practice and "Appointment", nothing about what for. */
+	    .summary = arena_printf(c->a, "%s — Appointment", db_val(r, 0, 4)),
+	    .description = arena_printf(c->a, "Manage your booking: %s", manage_url),
+	    .location = db_val(r, 0, 3),
+	    .url = manage_url,
+	    .organizer_name = db_val(r, 0, 0),
+	    .organizer_email = db_val(r, 0, 1),
+	    .attendees = &who,
+	    .nattendees = 1,
+	    .blocks = blocks,
+	    .nblocks = v->nblocks,
+	    .cancelled = cancelled,
+	    .tentative = !strcmp(v->status, "held") || !strcmp(v->status, "requested"),
 	};
 	*method = inv.method;
 	return ics_write_invite(&inv, out);

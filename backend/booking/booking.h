@@ -21,31 +21,31 @@
 enum { BOOKING_NAME_MAX = 200, BOOKING_EMAIL_MAX = 254, BOOKING_PHONE_MAX = 40 };
 
 struct booking_client_in {
-	const char *name;	  /* required, 1..200 characters */
-	const char *email;	  /* required; both partners may share one */
-	const char *phone;	  /* optional, "" when absent */
+	const char *name;         /* required, 1..200 characters */
+	const char *email;        /* required; both partners may share one */
+	const char *phone;        /* optional, "" when absent */
 	const char *safe_contact; /* "email" (default), "phone" or "text" */
 };
 
 struct booking_request {
-	const char *offering;		     /* slug */
-	const char *start;		     /* RFC 3339, as sent */
+	const char *offering;                /* slug */
+	const char *start;                   /* RFC 3339, as sent */
 	struct booking_client_in clients[2]; /* [0] is the booker */
-	int nclients;			     /* how many were sent */
-	bool consent;			     /* to email and calendar invites */
-	const char *client_timezone;	     /* the booker's zone or NULL */
-	const char *idempotency_key;	     /* or NULL */
-	const char *request_hash;	     /* SHA-256 hex of the canonical request, with a key */
+	int nclients;                        /* how many were sent */
+	bool consent;                        /* to email and calendar invites */
+	const char *client_timezone;         /* the booker's zone or NULL */
+	const char *idempotency_key;         /* or NULL */
+	const char *request_hash;            /* SHA-256 hex of the canonical request, with a key */
 };
 
 struct booking_result {
-	int64_t id;			/* booking id */
-	const char *reference;		/* TND-XXXX */
-	const char *status;		/* held, requested, confirmed, ... */
-	const char *manage_token;	/* only right after creation; never stored */
-	json_t *response;		/* the API's 201 body (new reference) */
-	bool replayed;			/* answered from the Idempotency-Key record */
-	int replay_status;		/* status of the replayed answer */
+	int64_t id;               /* booking id */
+	const char *reference;    /* TND-XXXX */
+	const char *status;       /* held, requested, confirmed, ... */
+	const char *manage_token; /* only right after creation; never stored */
+	json_t *response;         /* the API's 201 body (new reference) */
+	bool replayed;            /* answered from the Idempotency-Key record */
+	int replay_status;        /* status of the replayed answer */
 };
 
 /* What the manage page and changes need to know about one booking. */
@@ -59,20 +59,20 @@ struct booking_view {
 	int cancel_window_hours;
 	int64_t starts_at;
 	int64_t ends_at;
-	int64_t hold_expires_at;	/* 0 when not held */
-	int sequence;			/* iCalendar SEQUENCE */
+	int64_t hold_expires_at; /* 0 when not held */
+	int sequence;            /* iCalendar SEQUENCE */
 	const char *ical_uid;
-	const char *client_timezone;	/* or "" */
+	const char *client_timezone; /* or "" */
 	const char *practice_timezone;
 	int nblocks;
 	struct avail_interval blocks[AVAIL_MAX_DAYS];
-	bool changeable;		/* open statuses and inside the window */
+	bool changeable; /* open statuses and inside the window */
 };
 
 /* Validates and creates. On ERR_INVALID, *fields (new reference) names the
  * fields at fault; on ERR_SLOT_UNAVAILABLE the time is taken. */
-int booking_create(struct ctx *c, const struct keyring *k, const char *base_url, const struct booking_request *rq,
-		   struct booking_result *out, json_t **fields);
+int booking_create(struct ctx *c, const struct keyring *k, const char *base_url,
+                   const struct booking_request *rq, struct booking_result *out, json_t **fields);
 
 /* Finds a booking by its manage token. ERR_NOT_FOUND when unknown or expired. */
 int booking_by_token(struct ctx *c, const char *token, struct booking_view *out);
@@ -81,16 +81,16 @@ int booking_by_token(struct ctx *c, const char *token, struct booking_view *out)
  * is closed or the window has passed (message in *why). A cancel reason
  * (at most 1000 characters of text, else ERR_INVALID) is stored sealed. */
 int booking_cancel_by_token(struct ctx *c, const struct keyring *k, const char *token, const char *reason,
-			    const char **why);
+                            const char **why);
 int booking_reschedule_by_token(struct ctx *c, const char *token, const char *start, json_t **fields,
-				const char **why);
+                                const char **why);
 
 /* The booking's calendar file for the booker (whose manage token this
  * is): METHOD:REQUEST, or METHOD:CANCEL once cancelled or declined. The
  * only attendee is the booker; the partner is never named (SPEC §5).
  * *method receives the METHOD written. */
-int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_view *v, const char *manage_url,
-		   struct buf *out, const char **method);
+int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_view *v,
+                   const char *manage_url, struct buf *out, const char **method);
 
 /* Lapses holds past their expiry (safe with several processes); returns
  * how many lapsed in *n. */

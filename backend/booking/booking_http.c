@@ -56,7 +56,7 @@ int booking_http_api_create(struct req *r)
 		json_t *cl = json_array_get(clients, (size_t)i);
 		if (!json_is_object(cl)) {
 			json_object_set_new(fields, arena_printf(r->a, "clients[%d]", i),
-					    json_string("Must be an object with name and email."));
+			                    json_string("Must be an object with name and email."));
 			continue;
 		}
 		rq.clients[i].name = jstr(cl, "name");
@@ -79,8 +79,8 @@ int booking_http_api_create(struct req *r)
 		for (size_t i = 0; ok && i < n; i++)
 			ok = key[i] > 0x20 && key[i] < 0x7f;
 		if (!ok)
-			return send_invalid(r, json_pack("{s:s}", "Idempotency-Key",
-							 "1 to 200 visible ASCII characters."));
+			return send_invalid(
+			    r, json_pack("{s:s}", "Idempotency-Key", "1 to 200 visible ASCII characters."));
 		rq.idempotency_key = key;
 		char *canon = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 		char hex[65];
@@ -96,7 +96,8 @@ int booking_http_api_create(struct req *r)
 	if (fields)
 		json_decref(fields);
 	if (rc == ERR_SLOT_UNAVAILABLE)
-		return http_send_error(r, rc, "That time is no longer available. Please choose another.", NULL);
+		return http_send_error(r, rc, "That time is no longer available. Please choose another.",
+		                       NULL);
 	if (rc)
 		return rc;
 	return http_send_json(r, res.replayed ? res.replay_status : 201, res.response);
@@ -116,9 +117,10 @@ static int form_view(struct req *r, const char *slug, const char *start, json_t 
 	struct practice p;
 	if ((rc = practice_get(&c, &p)))
 		return rc;
-	*view = json_pack("{s:o, s:o, s:s, s:s, s:s}", "practice", practice_to_view(&p), "offering",
-			  offering_to_view(r->a, &o), "title", arena_printf(r->a, "Book: %s", o.name), "start",
-			  start ? start : "", "action", arena_printf(r->a, "/offerings/%s/book", o.slug));
+	*view =
+	    json_pack("{s:o, s:o, s:s, s:s, s:s}", "practice", practice_to_view(&p), "offering",
+	              offering_to_view(r->a, &o), "title", arena_printf(r->a, "Book: %s", o.name), "start",
+	              start ? start : "", "action", arena_printf(r->a, "/offerings/%s/book", o.slug));
 	int64_t t;
 	const struct tz *z;
 	if (start && tz_parse_rfc3339(start, &t) == 0 && tz_get(p.timezone, &z) == 0) {
@@ -126,13 +128,15 @@ static int form_view(struct req *r, const char *slug, const char *start, json_t 
 		size_t ncl;
 		int64_t who;
 		struct avail_slot s;
-		if (avail_clinicians(&c, &o, &cl, &ncl) == 0 && avail_check_start(&c, &o, t, 0, &who, &s) == 0) {
+		if (avail_clinicians(&c, &o, &cl, &ncl) == 0 &&
+		    avail_check_start(&c, &o, t, 0, &who, &s) == 0) {
 			json_t *blocks = json_array();
 			for (int i = 0; i < s.nblocks; i++)
-				json_array_append_new(blocks, json_pack("{s:s, s:s}", "date",
-									humantime_date(r->a, z, s.blocks[i].start), "time",
-									humantime_range(r->a, z, s.blocks[i].start,
-											s.blocks[i].end)));
+				json_array_append_new(
+				    blocks,
+				    json_pack("{s:s, s:s}", "date",
+				              humantime_date(r->a, z, s.blocks[i].start), "time",
+				              humantime_range(r->a, z, s.blocks[i].start, s.blocks[i].end)));
 			json_object_set_new(*view, "blocks", blocks);
 		}
 	}
@@ -195,13 +199,14 @@ static json_t *nearest(struct req *r, const char *slug, int64_t near)
 	for (size_t i = 0; i < n && i < 5; i++) {
 		char st[40];
 		tz_format_rfc3339(z, s[i].start, st, sizeof(st));
-		char *label = s[i].nblocks > 1 ? arena_printf(r->a, "%s (%d days)", humantime_date(r->a, z, s[i].start),
-							      s[i].nblocks)
-					       : arena_printf(r->a, "%s, %s", humantime_date(r->a, z, s[i].start),
-							      humantime_range(r->a, z, s[i].start, s[i].end));
+		char *label = s[i].nblocks > 1
+		                  ? arena_printf(r->a, "%s (%d days)", humantime_date(r->a, z, s[i].start),
+		                                 s[i].nblocks)
+		                  : arena_printf(r->a, "%s, %s", humantime_date(r->a, z, s[i].start),
+		                                 humantime_range(r->a, z, s[i].start, s[i].end));
 		json_array_append_new(list, json_pack("{s:s, s:s}", "label", label, "url",
-						      arena_printf(r->a, "/offerings/%s/book?start=%s", o.slug,
-								   form_urlencode(r->a, st))));
+		                                      arena_printf(r->a, "/offerings/%s/book?start=%s",
+		                                                   o.slug, form_urlencode(r->a, st))));
 	}
 	return list;
 }
@@ -216,7 +221,7 @@ int booking_http_form_post(struct req *r)
 	rq.start = form_get(f, "start");
 	rq.nclients = 2;
 	static const char *const keys[2][4] = {{"c0_name", "c0_email", "c0_phone", "c0_safe_contact"},
-					      {"c1_name", "c1_email", "c1_phone", "c1_safe_contact"}};
+	                                       {"c1_name", "c1_email", "c1_phone", "c1_safe_contact"}};
 	for (int i = 0; i < 2; i++) {
 		rq.clients[i].name = form_get(f, keys[i][0]);
 		rq.clients[i].email = form_get(f, keys[i][1]);
@@ -226,7 +231,8 @@ int booking_http_form_post(struct req *r)
 	rq.consent = form_get(f, "consent") != NULL;
 	const char *ctz = form_get(f, "client_timezone");
 	const struct tz *dummy;
-	rq.client_timezone = ctz && *ctz && tz_get(ctz, &dummy) == 0 ? ctz : NULL; /* a hint, never an error */
+	rq.client_timezone =
+	    ctz && *ctz && tz_get(ctz, &dummy) == 0 ? ctz : NULL; /* a hint, never an error */
 	struct ctx c = req_ctx(r, "client");
 	struct booking_result res;
 	json_t *fields = NULL;
@@ -282,8 +288,8 @@ static json_t *booking_json(struct arena *a, const struct booking_view *v, const
 {
 	UNUSED(a);
 	return json_pack("{s:I, s:s, s:s, s:s, s:o, s:i}", "id", (json_int_t)v->id, "reference", v->reference,
-			 "status", v->status, "offering", v->offering_slug, "blocks",
-			 booking_blocks_json(z, v->blocks, v->nblocks), "sequence", v->sequence);
+	                 "status", v->status, "offering", v->offering_slug, "blocks",
+	                 booking_blocks_json(z, v->blocks, v->nblocks), "sequence", v->sequence);
 }
 
 static int not_valid_page(struct req *r)
@@ -291,10 +297,11 @@ static int not_valid_page(struct req *r)
 	/* Says nothing about whether such a booking exists. */
 	if (r->api)
 		return http_send_error(r, ERR_NOT_FOUND, "This link is not valid.", NULL);
-	json_t *view = json_pack("{s:s, s:s, s:i}", "title", "Link not valid", "message",
-				 "This link is not valid. It may have expired or been replaced. If you need help, "
-				 "please contact the practice.",
-				 "status", 404);
+	json_t *view =
+	    json_pack("{s:s, s:s, s:i}", "title", "Link not valid", "message",
+	              "This link is not valid. It may have expired or been replaced. If you need help, "
+	              "please contact the practice.",
+	              "status", 404);
 	return http_send_page(r, 404, "pages/error", view);
 }
 
@@ -315,17 +322,19 @@ static const char *status_text(const char *s)
 	return "Marked as missed";
 }
 
-static json_t *blocks_view(struct arena *a, const struct booking_view *v, const struct tz *z, const struct tz *cz)
+static json_t *blocks_view(struct arena *a, const struct booking_view *v, const struct tz *z,
+                           const struct tz *cz)
 {
 	json_t *arr = json_array();
 	for (int i = 0; i < v->nblocks; i++) {
 		json_t *b = json_pack("{s:s, s:s}", "date", humantime_date(a, z, v->blocks[i].start), "time",
-				      humantime_range(a, z, v->blocks[i].start, v->blocks[i].end));
+		                      humantime_range(a, z, v->blocks[i].start, v->blocks[i].end));
 		if (cz && cz != z)
-			json_object_set_new(b, "client_time",
-					    json_string(arena_printf(a, "%s, %s", humantime_date(a, cz, v->blocks[i].start),
-								     humantime_range(a, cz, v->blocks[i].start,
-										     v->blocks[i].end))));
+			json_object_set_new(
+			    b, "client_time",
+			    json_string(
+			        arena_printf(a, "%s, %s", humantime_date(a, cz, v->blocks[i].start),
+			                     humantime_range(a, cz, v->blocks[i].start, v->blocks[i].end))));
 		json_array_append_new(arr, b);
 	}
 	return arr;
@@ -346,27 +355,30 @@ static int manage_view(struct req *r, const char *token, struct booking_view *v,
 	if (v->client_timezone[0] && tz_get(v->client_timezone, &cz))
 		cz = NULL;
 	char *base = arena_printf(r->a, "/b/%s", token);
-	*view = json_pack("{s:o, s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:s, s:s, s:s, s:s, s:s}", "practice",
-			  practice_to_view(&p), "title", arena_printf(r->a, "Booking %s", v->reference), "reference",
-			  v->reference, "status", v->status, "status_text", status_text(v->status), "offering_name",
-			  v->offering_name, "blocks", blocks_view(r->a, v, z, cz), "changeable", v->changeable,
-			  "cancel_action", arena_printf(r->a, "%s/cancel", base), "invite_url",
-			  arena_printf(r->a, "%s/invite.ics", base), "reschedule_url",
-			  arena_printf(r->a, "%s/reschedule", base), "manage_url",
-			  arena_printf(r->a, "%s%s", r->app->cfg->base_url, base), "timezone", tz_name(z));
+	*view =
+	    json_pack("{s:o, s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:s, s:s, s:s, s:s, s:s}", "practice",
+	              practice_to_view(&p), "title", arena_printf(r->a, "Booking %s", v->reference),
+	              "reference", v->reference, "status", v->status, "status_text", status_text(v->status),
+	              "offering_name", v->offering_name, "blocks", blocks_view(r->a, v, z, cz), "changeable",
+	              v->changeable, "cancel_action", arena_printf(r->a, "%s/cancel", base), "invite_url",
+	              arena_printf(r->a, "%s/invite.ics", base), "reschedule_url",
+	              arena_printf(r->a, "%s/reschedule", base), "manage_url",
+	              arena_printf(r->a, "%s%s", r->app->cfg->base_url, base), "timezone", tz_name(z));
 	if (cz && cz != z)
 		json_object_set_new(*view, "client_timezone", json_string(tz_name(cz)));
 	if (v->hold_expires_at)
-		json_object_set_new(*view, "hold_until",
-				    json_string(arena_printf(r->a, "%s, %s", humantime_date(r->a, z, v->hold_expires_at),
-							     humantime_clock(r->a, z, v->hold_expires_at))));
+		json_object_set_new(
+		    *view, "hold_until",
+		    json_string(arena_printf(r->a, "%s, %s", humantime_date(r->a, z, v->hold_expires_at),
+		                             humantime_clock(r->a, z, v->hold_expires_at))));
 	if (!v->changeable && (!strcmp(v->status, "held") || !strcmp(v->status, "requested") ||
-			       !strcmp(v->status, "confirmed")))
-		json_object_set_new(*view, "closed_text",
-				    json_string(arena_printf(r->a,
-							     "Online changes close %s before the start. To change or "
-							     "cancel, please contact the practice.",
-							     offering_window_text(r->a, v->cancel_window_hours))));
+	                       !strcmp(v->status, "confirmed")))
+		json_object_set_new(
+		    *view, "closed_text",
+		    json_string(arena_printf(r->a,
+		                             "Online changes close %s before the start. To change or "
+		                             "cancel, please contact the practice.",
+		                             offering_window_text(r->a, v->cancel_window_hours))));
 	json_object_set_new(*view, "cancellation_policy", json_string(p.cancellation_policy));
 	return 0;
 }
@@ -402,8 +414,8 @@ int booking_http_invite(struct req *r)
 	struct buf out;
 	buf_init(&out, r->a, 256 * 1024);
 	const char *method;
-	rc = booking_invite(&c, r->app->keys, &v, arena_printf(r->a, "%s/b/%s", r->app->cfg->base_url, token), &out,
-			    &method);
+	rc = booking_invite(&c, r->app->keys, &v, arena_printf(r->a, "%s/b/%s", r->app->cfg->base_url, token),
+	                    &out, &method);
 	if (rc)
 		return rc == ERR_INVALID ? ERR_INTERNAL : rc;
 	http_add_header(r, "Content-Disposition", "attachment; filename=\"appointment.ics\"");
@@ -459,7 +471,8 @@ int booking_http_api_reschedule(struct req *r)
 	if (rc == ERR_CONFLICT)
 		return http_send_error(r, rc, why, NULL);
 	if (rc == ERR_SLOT_UNAVAILABLE)
-		return http_send_error(r, rc, "That time is no longer available. Please choose another.", NULL);
+		return http_send_error(r, rc, "That time is no longer available. Please choose another.",
+		                       NULL);
 	if (rc)
 		return rc;
 	return api_after_change(r, token);
@@ -501,8 +514,8 @@ int booking_http_reschedule_page(struct req *r)
 	if (!v.changeable)
 		return http_send_page(r, 200, "pages/manage", view);
 	char *base = arena_printf(r->a, "/b/%s/reschedule", token);
-	rc = avail_http_calendar(r, v.offering_slug, http_query_param(r, "month"), http_query_param(r, "date"), base,
-				 base, view);
+	rc = avail_http_calendar(r, v.offering_slug, http_query_param(r, "month"),
+	                         http_query_param(r, "date"), base, base, view);
 	if (rc) {
 		json_decref(view);
 		return rc;
@@ -512,10 +525,10 @@ int booking_http_reschedule_page(struct req *r)
 	const struct tz *z;
 	if (start && tz_parse_rfc3339(start, &t) == 0 && tz_get(v.practice_timezone, &z) == 0)
 		json_object_set_new(view, "confirm",
-				    json_pack("{s:s, s:s, s:s}", "start", start, "label",
-					      arena_printf(r->a, "%s, %s", humantime_date(r->a, z, t),
-							   humantime_clock(r->a, z, t)),
-					      "action", base));
+		                    json_pack("{s:s, s:s, s:s}", "start", start, "label",
+		                              arena_printf(r->a, "%s, %s", humantime_date(r->a, z, t),
+		                                           humantime_clock(r->a, z, t)),
+		                              "action", base));
 	return http_send_page(r, 200, "pages/reschedule", view);
 }
 

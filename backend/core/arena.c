@@ -5,15 +5,15 @@
 
 struct arena_chunk {
 	struct arena_chunk *next; /* older chunk */
-	size_t size;		  /* usable bytes in data */
-	size_t used;		  /* bytes handed out */
+	size_t size;              /* usable bytes in data */
+	size_t used;              /* bytes handed out */
 	alignas(max_align_t) unsigned char data[];
 };
 
 struct arena_cleanup {
 	struct arena_cleanup *next; /* older cleanup */
-	void (*fn)(void *);	    /* what to call */
-	void *p;		    /* its argument */
+	void (*fn)(void *);         /* what to call */
+	void *p;                    /* its argument */
 };
 
 enum { ARENA_FIRST = 8192, ARENA_MAX_CHUNK = 1 << 20 };

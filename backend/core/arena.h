@@ -19,9 +19,9 @@ struct arena_chunk;
 struct arena_cleanup;
 
 struct arena {
-	struct arena_chunk *head;	 /* newest chunk; allocations come from here */
-	struct arena_cleanup *cleanups;	 /* run newest first on reset/release */
-	size_t total;			 /* bytes of chunk memory held, for metrics */
+	struct arena_chunk *head;       /* newest chunk; allocations come from here */
+	struct arena_cleanup *cleanups; /* run newest first on reset/release */
+	size_t total;                   /* bytes of chunk memory held, for metrics */
 };
 
 void arena_init(struct arena *a);

@@ -14,17 +14,17 @@
 #include "core/str.h"
 
 struct buf {
-	char *data;	     /* bytes, always NUL-terminated when len > 0 or cap > 0 */
-	size_t len;	     /* bytes used, not counting the NUL */
-	size_t cap;	     /* bytes allocated */
-	size_t max;	     /* len may never exceed this */
+	char *data;          /* bytes, always NUL-terminated when len > 0 or cap > 0 */
+	size_t len;          /* bytes used, not counting the NUL */
+	size_t cap;          /* bytes allocated */
+	size_t max;          /* len may never exceed this */
 	struct arena *arena; /* where memory comes from; NULL for the heap */
-	int err;	     /* 0, or ERR_TOO_LARGE once an append did not fit */
+	int err;             /* 0, or ERR_TOO_LARGE once an append did not fit */
 };
 
 void buf_init(struct buf *b, struct arena *a, size_t max);
-void buf_release(struct buf *b);	/* heap bufs only; arena bufs need nothing */
-void buf_reset(struct buf *b);		/* len = 0, err = 0; keeps memory */
+void buf_release(struct buf *b); /* heap bufs only; arena bufs need nothing */
+void buf_reset(struct buf *b);   /* len = 0, err = 0; keeps memory */
 
 void buf_append(struct buf *b, const void *p, size_t n);
 void buf_puts(struct buf *b, const char *s);

@@ -14,16 +14,16 @@
 
 #include "core/err.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define UNUSED(x) ((void)(x))
+#define ARRAY_LEN(a)      (sizeof(a) / sizeof((a)[0]))
+#define UNUSED(x)         ((void)(x))
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 
 /* A broken invariant: log where and abort. Never for bad input. */
 #define BUG(msg) core_bug(__FILE__, __LINE__, (msg))
-#define BUG_ON(cond)                                                       \
-	do {                                                               \
-		if (cond)                                                  \
-			core_bug(__FILE__, __LINE__, #cond);               \
+#define BUG_ON(cond)                                                                                         \
+	do {                                                                                                 \
+		if (cond)                                                                                    \
+			core_bug(__FILE__, __LINE__, #cond);                                                 \
 	} while (0)
 _Noreturn void core_bug(const char *file, int line, const char *msg);
 

@@ -11,12 +11,12 @@
 enum cfg_type { CFG_STRING, CFG_LONG, CFG_BOOL };
 
 struct cfg_key {
-	const char *name;	/* key in the file; env is TANDEM_ + upper(name) */
-	enum cfg_type type;	/* how the value is parsed */
-	size_t offset;		/* field in struct config */
-	const char *def;	/* default, as text */
-	long min, max;		/* bounds for CFG_LONG */
-	bool secret;		/* redacted in logs; may come from <name>_file */
+	const char *name;   /* key in the file; env is TANDEM_ + upper(name) */
+	enum cfg_type type; /* how the value is parsed */
+	size_t offset;      /* field in struct config */
+	const char *def;    /* default, as text */
+	long min, max;      /* bounds for CFG_LONG */
+	bool secret;        /* redacted in logs; may come from <name>_file */
 	int (*validate)(const char *value, char *err, size_t errlen); /* extra check, or NULL */
 };
 
@@ -58,20 +58,20 @@ static int validate_log_level(const char *v, char *err, size_t errlen)
 
 #define OFF(f) offsetof(struct config, f)
 static const struct cfg_key keys[] = {
-	{"database_url", CFG_STRING, OFF(database_url), "", 0, 0, true, NULL},
-	{"listen", CFG_STRING, OFF(listen), "127.0.0.1:8080", 0, 0, false, validate_listen},
-	{"base_url", CFG_STRING, OFF(base_url), "http://127.0.0.1:8080", 0, 0, false, validate_base_url},
-	{"template_dir", CFG_STRING, OFF(template_dir), "templates", 0, 0, false, NULL},
-	{"log_level", CFG_STRING, OFF(log_level), "info", 0, 0, false, validate_log_level},
-	{"threads", CFG_LONG, OFF(threads), "8", 1, 256, false, NULL},
-	{"max_body", CFG_LONG, OFF(max_body), "1048576", 1024, 64L << 20, false, NULL},
-	{"request_timeout_ms", CFG_LONG, OFF(request_timeout_ms), "30000", 100, 600000, false, NULL},
-	{"db_connect_timeout", CFG_LONG, OFF(db_connect_timeout), "3", 1, 60, false, NULL},
-	{"db_statement_timeout_ms", CFG_LONG, OFF(db_statement_timeout_ms), "10000", 100, 3600000, false, NULL},
-	{"access_log", CFG_BOOL, OFF(access_log), "true", 0, 0, false, NULL},
-	{"var_dir", CFG_STRING, OFF(var_dir), "var", 0, 0, false, NULL},
-	{"key_file", CFG_STRING, OFF(key_file), "var/tandem.keys", 0, 0, false, NULL},
-	{"jobs_interval_s", CFG_LONG, OFF(jobs_interval_s), "30", 1, 3600, false, NULL},
+    {"database_url", CFG_STRING, OFF(database_url), "", 0, 0, true, NULL},
+    {"listen", CFG_STRING, OFF(listen), "127.0.0.1:8080", 0, 0, false, validate_listen},
+    {"base_url", CFG_STRING, OFF(base_url), "http://127.0.0.1:8080", 0, 0, false, validate_base_url},
+    {"template_dir", CFG_STRING, OFF(template_dir), "templates", 0, 0, false, NULL},
+    {"log_level", CFG_STRING, OFF(log_level), "info", 0, 0, false, validate_log_level},
+    {"threads", CFG_LONG, OFF(threads), "8", 1, 256, false, NULL},
+    {"max_body", CFG_LONG, OFF(max_body), "1048576", 1024, 64L << 20, false, NULL},
+    {"request_timeout_ms", CFG_LONG, OFF(request_timeout_ms), "30000", 100, 600000, false, NULL},
+    {"db_connect_timeout", CFG_LONG, OFF(db_connect_timeout), "3", 1, 60, false, NULL},
+    {"db_statement_timeout_ms", CFG_LONG, OFF(db_statement_timeout_ms), "10000", 100, 3600000, false, NULL},
+    {"access_log", CFG_BOOL, OFF(access_log), "true", 0, 0, false, NULL},
+    {"var_dir", CFG_STRING, OFF(var_dir), "var", 0, 0, false, NULL},
+    {"key_file", CFG_STRING, OFF(key_file), "var/tandem.keys", 0, 0, false, NULL},
+    {"jobs_interval_s", CFG_LONG, OFF(jobs_interval_s), "30", 1, 3600, false, NULL},
 };
 #undef OFF
 
@@ -124,7 +124,7 @@ static char *read_secret(const char *path, char *err, size_t errlen)
 }
 
 static int set_value(struct config *cfg, const struct cfg_key *k, const char *value, const char *where,
-		     char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
 	char *field = (char *)cfg + k->offset;
 	char sub[256];
@@ -164,7 +164,7 @@ static int set_value(struct config *cfg, const struct cfg_key *k, const char *va
 }
 
 static int set_named(struct config *cfg, const char *name, size_t len, const char *value, const char *where,
-		     char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
 	bool is_file;
 	const struct cfg_key *k = find_key(name, len, &is_file);
@@ -363,9 +363,7 @@ void config_log(const struct config *cfg)
 			}
 			break;
 		}
-		case CFG_LONG:
-			log_info("config %s = %ld", k->name, *(const long *)field);
-			break;
+		case CFG_LONG: log_info("config %s = %ld", k->name, *(const long *)field); break;
 		case CFG_BOOL:
 			log_info("config %s = %s", k->name, *(const bool *)field ? "true" : "false");
 			break;

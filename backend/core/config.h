@@ -13,20 +13,20 @@
 #include "core/common.h"
 
 struct config {
-	char *database_url;	/* libpq conninfo or URI; secret (may hold a password) */
-	char *listen;		/* address:port the HTTP server binds */
-	char *base_url;		/* public URL used in links, emails and invites */
-	char *template_dir;	/* where *.mustache files and static/ live */
-	char *log_level;	/* debug, info, warn, error */
-	long threads;		/* civetweb worker threads (one DB connection each) */
-	long max_body;		/* largest request body accepted, bytes */
-	long request_timeout_ms; /* civetweb's per-request read/write timeout */
-	long db_connect_timeout; /* seconds libpq may spend connecting */
+	char *database_url;           /* libpq conninfo or URI; secret (may hold a password) */
+	char *listen;                 /* address:port the HTTP server binds */
+	char *base_url;               /* public URL used in links, emails and invites */
+	char *template_dir;           /* where *.mustache files and static/ live */
+	char *log_level;              /* debug, info, warn, error */
+	long threads;                 /* civetweb worker threads (one DB connection each) */
+	long max_body;                /* largest request body accepted, bytes */
+	long request_timeout_ms;      /* civetweb's per-request read/write timeout */
+	long db_connect_timeout;      /* seconds libpq may spend connecting */
 	long db_statement_timeout_ms; /* per statement, so no request hangs on a lock */
-	bool access_log;	/* one line per request on stderr */
-	char *var_dir;		/* the server's own writable state (mail spool) */
-	char *key_file;		/* data keys for values encrypted at rest (keys.h) */
-	long jobs_interval_s;	/* how often background jobs run (hold expiry, ...) */
+	bool access_log;              /* one line per request on stderr */
+	char *var_dir;                /* the server's own writable state (mail spool) */
+	char *key_file;               /* data keys for values encrypted at rest (keys.h) */
+	long jobs_interval_s;         /* how often background jobs run (hold expiry, ...) */
 };
 
 /* Fills cfg from defaults, the file (NULL for none) and the environment.

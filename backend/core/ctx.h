@@ -14,10 +14,10 @@
 struct db;
 
 struct ctx {
-	struct arena *a;	 /* allocations for this unit of work */
-	struct db *db;		 /* connection (one thread's) */
-	int64_t now;		 /* "now", Unix seconds */
-	const char *actor;	 /* "public", "client:<id>", "clinician:<id>", "system" */
+	struct arena *a;         /* allocations for this unit of work */
+	struct db *db;           /* connection (one thread's) */
+	int64_t now;             /* "now", Unix seconds */
+	const char *actor;       /* "public", "client:<id>", "clinician:<id>", "system" */
 	const char *remote_addr; /* where the request came from, for the audit log */
 };
 

@@ -1,10 +1,10 @@
 /* humantime.c — see humantime.h. */
 #include "core/humantime.h"
 
-const char *const humantime_weekdays[7] = {"Monday", "Tuesday", "Wednesday", "Thursday",
-					   "Friday", "Saturday", "Sunday"};
-static const char *const months[12] = {"January", "February", "March",	   "April",   "May",	  "June",
-				       "July",	  "August",   "September", "October", "November", "December"};
+const char *const humantime_weekdays[7] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
+                                           "Friday", "Saturday", "Sunday"};
+static const char *const months[12] = {"January", "February", "March",     "April",   "May",      "June",
+                                       "July",    "August",   "September", "October", "November", "December"};
 
 static int64_t local_day(const struct tz *z, int64_t t, int *sec_of_day)
 {
@@ -18,7 +18,8 @@ char *humantime_day(struct arena *a, int64_t day)
 {
 	int y, m, d;
 	tz_civil_from_days(day, &y, &m, &d);
-	return arena_printf(a, "%s, %s %d, %d", humantime_weekdays[tz_iso_weekday(day) - 1], months[m - 1], d, y);
+	return arena_printf(a, "%s, %s %d, %d", humantime_weekdays[tz_iso_weekday(day) - 1], months[m - 1], d,
+	                    y);
 }
 
 char *humantime_date(struct arena *a, const struct tz *z, int64_t t)
@@ -37,7 +38,8 @@ char *humantime_clock(struct arena *a, const struct tz *z, int64_t t)
 
 char *humantime_range(struct arena *a, const struct tz *z, int64_t s, int64_t e)
 {
-	return arena_printf(a, "%s – %s %s", humantime_clock(a, z, s), humantime_clock(a, z, e), tz_abbrev_at(z, s));
+	return arena_printf(a, "%s – %s %s", humantime_clock(a, z, s), humantime_clock(a, z, e),
+	                    tz_abbrev_at(z, s));
 }
 
 char *humantime_month(struct arena *a, int y, int m)

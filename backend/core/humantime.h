@@ -9,11 +9,11 @@
 #include "core/arena.h"
 #include "core/tz.h"
 
-char *humantime_date(struct arena *a, const struct tz *z, int64_t t);	      /* Monday, December 7, 2026 */
-char *humantime_day(struct arena *a, int64_t day);			      /* same, for a local date */
-char *humantime_clock(struct arena *a, const struct tz *z, int64_t t);	      /* 9:00 AM */
+char *humantime_date(struct arena *a, const struct tz *z, int64_t t);  /* Monday, December 7, 2026 */
+char *humantime_day(struct arena *a, int64_t day);                     /* same, for a local date */
+char *humantime_clock(struct arena *a, const struct tz *z, int64_t t); /* 9:00 AM */
 char *humantime_range(struct arena *a, const struct tz *z, int64_t s, int64_t e); /* 9:00 AM – 4:00 PM CST */
-char *humantime_month(struct arena *a, int y, int m);			      /* December 2026 */
-extern const char *const humantime_weekdays[7];				      /* Monday..Sunday */
+char *humantime_month(struct arena *a, int y, int m);                             /* December 2026 */
+extern const char *const humantime_weekdays[7];                                   /* Monday..Sunday */
 
 #endif

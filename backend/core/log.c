@@ -55,6 +55,6 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 	fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %-5s %s%s%s%s\n", tm.tm_year + 1900,
-		tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000),
-		names[level], request_id[0] ? "req=" : "", request_id, request_id[0] ? " " : "", msg);
+	        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000),
+	        names[level], request_id[0] ? "req=" : "", request_id, request_id[0] ? " " : "", msg);
 }

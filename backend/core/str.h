@@ -11,11 +11,11 @@
 
 struct str {
 	const char *ptr; /* first byte; may be NULL when len is 0 */
-	size_t len;	 /* number of bytes */
+	size_t len;      /* number of bytes */
 };
 
 #define STR_LIT(s) ((struct str){(s), sizeof(s) - 1})
-#define STR_NULL ((struct str){NULL, 0})
+#define STR_NULL   ((struct str){NULL, 0})
 
 static inline struct str str_from(const char *s)
 {

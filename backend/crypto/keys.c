@@ -14,15 +14,15 @@
 enum { KEY_BYTES = 32, MAX_KEYS = 16 };
 
 struct data_key {
-	char id[KEY_ID_MAX + 1];	/* printable id, e.g. "k20261121" */
-	unsigned char key[KEY_BYTES];	/* AES-256 key */
+	char id[KEY_ID_MAX + 1];      /* printable id, e.g. "k20261121" */
+	unsigned char key[KEY_BYTES]; /* AES-256 key */
 };
 
 struct keyring {
-	struct data_key keys[MAX_KEYS]; /* keys[0] encrypts */
-	size_t n;			/* how many */
+	struct data_key keys[MAX_KEYS];     /* keys[0] encrypts */
+	size_t n;                           /* how many */
 	unsigned char index_key[KEY_BYTES]; /* HMAC key for blind indexes */
-	bool has_index;			/* an index line was present */
+	bool has_index;                     /* an index line was present */
 };
 
 static int unhex(const char *s, size_t slen, unsigned char *out, size_t n)
@@ -34,9 +34,9 @@ static int unhex(const char *s, size_t slen, unsigned char *out, size_t n)
 		for (int k = 0; k < 2; k++) {
 			char c = s[2 * i + (size_t)k];
 			int d = isdigit((unsigned char)c) ? c - '0'
-				: (c >= 'a' && c <= 'f') ? c - 'a' + 10
-				: (c >= 'A' && c <= 'F') ? c - 'A' + 10
-							 : -1;
+			        : (c >= 'a' && c <= 'f')  ? c - 'a' + 10
+			        : (c >= 'A' && c <= 'F')  ? c - 'A' + 10
+			                                  : -1;
 			if (d < 0)
 				return -1;
 			v = v * 16 + d;
@@ -87,13 +87,15 @@ int keyring_parse(const char *text, struct keyring **out, char *err, size_t errl
 		char *a2 = strtok_r(NULL, " \t", &save);
 		if (word && !strcmp(word, "index") && a1 && !a2) {
 			if (unhex(a1, strlen(a1), k->index_key, KEY_BYTES)) {
-				snprintf(err, errlen, "key file line %d: the index key must be 64 hex digits", lineno);
+				snprintf(err, errlen, "key file line %d: the index key must be 64 hex digits",
+				         lineno);
 				goto fail;
 			}
 			k->has_index = true;
 		} else if (word && !strcmp(word, "key") && a1 && a2 && !strtok_r(NULL, " \t", &save)) {
 			if (!valid_id(a1, strlen(a1))) {
-				snprintf(err, errlen, "key file line %d: a key id is 1-32 of [A-Za-z0-9_-]", lineno);
+				snprintf(err, errlen, "key file line %d: a key id is 1-32 of [A-Za-z0-9_-]",
+				         lineno);
 				goto fail;
 			}
 			if (k->n == MAX_KEYS) {
@@ -102,17 +104,20 @@ int keyring_parse(const char *text, struct keyring **out, char *err, size_t errl
 			}
 			for (size_t i = 0; i < k->n; i++)
 				if (!strcmp(k->keys[i].id, a1)) {
-					snprintf(err, errlen, "key file line %d: duplicate key id %s", lineno, a1);
+					snprintf(err, errlen, "key file line %d: duplicate key id %s", lineno,
+					         a1);
 					goto fail;
 				}
 			if (unhex(a2, strlen(a2), k->keys[k->n].key, KEY_BYTES)) {
-				snprintf(err, errlen, "key file line %d: a key must be 64 hex digits", lineno);
+				snprintf(err, errlen, "key file line %d: a key must be 64 hex digits",
+				         lineno);
 				goto fail;
 			}
 			snprintf(k->keys[k->n].id, sizeof(k->keys[k->n].id), "%s", a1);
 			k->n++;
 		} else {
-			snprintf(err, errlen, "key file line %d: expected \"index HEX\" or \"key ID HEX\"", lineno);
+			snprintf(err, errlen, "key file line %d: expected \"index HEX\" or \"key ID HEX\"",
+			         lineno);
 			goto fail;
 		}
 	}
@@ -200,10 +205,10 @@ int keyring_generate_file(const char *path, char *err, size_t errlen)
 	put_hex(hid, rnd, sizeof(rnd));
 	char text[512];
 	int n = snprintf(text, sizeof(text),
-			 "# Tandem data keys. Keep outside the database and back it up separately:\n"
-			 "# without it, encrypted data cannot be read. The first key line encrypts.\n"
-			 "index %s\nkey k%s %s\n",
-			 hidx, hid, hkey);
+	                 "# Tandem data keys. Keep outside the database and back it up separately:\n"
+	                 "# without it, encrypted data cannot be read. The first key line encrypts.\n"
+	                 "index %s\nkey k%s %s\n",
+	                 hidx, hid, hkey);
 	bool ok = n > 0 && write(fd, text, (size_t)n) == n && fsync(fd) == 0;
 	close(fd);
 	memset(text, 0, sizeof(text));
@@ -227,7 +232,7 @@ static size_t build_ad(unsigned char *ad, size_t cap, const char *id, const char
 }
 
 int crypto_seal(const struct keyring *k, struct arena *a, const void *pt, size_t n, const char *bind,
-		unsigned char **out, size_t *outlen)
+                unsigned char **out, size_t *outlen)
 {
 	const struct data_key *dk = &k->keys[0];
 	size_t idlen = strlen(dk->id);
@@ -244,8 +249,9 @@ int crypto_seal(const struct keyring *k, struct arena *a, const void *pt, size_t
 	mbedtls_gcm_init(&g);
 	int rc = mbedtls_gcm_setkey(&g, MBEDTLS_CIPHER_ID_AES, dk->key, KEY_BYTES * 8);
 	if (!rc)
-		rc = mbedtls_gcm_crypt_and_tag(&g, MBEDTLS_GCM_ENCRYPT, n, nonce, ENVELOPE_NONCE, ad, adlen, pt,
-					       nonce + ENVELOPE_NONCE, ENVELOPE_TAG, nonce + ENVELOPE_NONCE + n);
+		rc = mbedtls_gcm_crypt_and_tag(&g, MBEDTLS_GCM_ENCRYPT, n, nonce, ENVELOPE_NONCE, ad, adlen,
+		                               pt, nonce + ENVELOPE_NONCE, ENVELOPE_TAG,
+		                               nonce + ENVELOPE_NONCE + n);
 	mbedtls_gcm_free(&g);
 	if (rc)
 		return ERR_INTERNAL;
@@ -266,8 +272,8 @@ int crypto_envelope_key_id(const unsigned char *env, size_t n, char id[KEY_ID_MA
 	return 0;
 }
 
-int crypto_open(const struct keyring *k, struct arena *a, const unsigned char *env, size_t n, const char *bind,
-		char **pt, size_t *ptlen)
+int crypto_open(const struct keyring *k, struct arena *a, const unsigned char *env, size_t n,
+                const char *bind, char **pt, size_t *ptlen)
 {
 	char id[KEY_ID_MAX + 1];
 	int rc = crypto_envelope_key_id(env, n, id);
@@ -290,8 +296,8 @@ int crypto_open(const struct keyring *k, struct arena *a, const unsigned char *e
 	rc = mbedtls_gcm_setkey(&g, MBEDTLS_CIPHER_ID_AES, dk->key, KEY_BYTES * 8);
 	if (!rc)
 		rc = mbedtls_gcm_auth_decrypt(&g, clen, nonce, ENVELOPE_NONCE, ad, adlen,
-					      nonce + ENVELOPE_NONCE + clen, ENVELOPE_TAG,
-					      nonce + ENVELOPE_NONCE, (unsigned char *)plain);
+		                              nonce + ENVELOPE_NONCE + clen, ENVELOPE_TAG,
+		                              nonce + ENVELOPE_NONCE, (unsigned char *)plain);
 	mbedtls_gcm_free(&g);
 	if (rc == MBEDTLS_ERR_GCM_AUTH_FAILED)
 		return ERR_FORBIDDEN;
@@ -307,7 +313,8 @@ void crypto_blind_index(const struct keyring *k, const char *value, char hex[65]
 {
 	unsigned char mac[32];
 	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-	if (mbedtls_md_hmac(md, k->index_key, KEY_BYTES, (const unsigned char *)value, strlen(value), mac) != 0)
+	if (mbedtls_md_hmac(md, k->index_key, KEY_BYTES, (const unsigned char *)value, strlen(value), mac) !=
+	    0)
 		BUG("hmac failed");
 	put_hex(hex, mac, sizeof(mac));
 }

@@ -38,12 +38,12 @@ const char *keyring_current_id(const struct keyring *k);
 
 /* Encrypts pt under the current key; *out (arena) is the envelope. */
 int crypto_seal(const struct keyring *k, struct arena *a, const void *pt, size_t n, const char *ad,
-		unsigned char **out, size_t *outlen);
+                unsigned char **out, size_t *outlen);
 /* Decrypts an envelope; *pt (arena) is NUL-terminated. ERR_MALFORMED for
  * a damaged envelope, ERR_NOT_FOUND for an unknown key id, ERR_FORBIDDEN
  * when authentication fails (wrong row, tampered). */
 int crypto_open(const struct keyring *k, struct arena *a, const unsigned char *env, size_t n, const char *ad,
-		char **pt, size_t *ptlen);
+                char **pt, size_t *ptlen);
 /* The key id an envelope names (for rotation), copied into id. */
 int crypto_envelope_key_id(const unsigned char *env, size_t n, char id[KEY_ID_MAX + 1]);
 

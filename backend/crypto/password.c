@@ -11,7 +11,7 @@ int crypto_password_hash(const char *password, char *out, size_t outlen)
 	unsigned char salt[PW_SALT];
 	crypto_random(salt, sizeof(salt));
 	int rc = argon2id_hash_encoded(PW_T_COST, PW_M_COST, PW_LANES, password, strlen(password), salt,
-				       sizeof(salt), PW_HASH, out, outlen);
+	                               sizeof(salt), PW_HASH, out, outlen);
 	return rc == ARGON2_OK ? 0 : ERR_INTERNAL;
 }
 

@@ -7,8 +7,8 @@
 
 struct rng {
 	mbedtls_entropy_context entropy; /* OS entropy (getrandom) */
-	mbedtls_ctr_drbg_context drbg;	 /* seeded from it, reseeds itself */
-	bool ready;			 /* seeded on first use in this thread */
+	mbedtls_ctr_drbg_context drbg;   /* seeded from it, reseeds itself */
+	bool ready;                      /* seeded on first use in this thread */
 };
 
 static _Thread_local struct rng *tls_rng;
@@ -39,7 +39,7 @@ static struct rng *rng_get(void)
 	mbedtls_ctr_drbg_init(&r->drbg);
 	static const char pers[] = "tandem-rng";
 	if (mbedtls_ctr_drbg_seed(&r->drbg, mbedtls_entropy_func, &r->entropy, (const unsigned char *)pers,
-				  sizeof(pers) - 1) != 0)
+	                          sizeof(pers) - 1) != 0)
 		BUG("cannot seed the random generator");
 	mbedtls_ctr_drbg_set_prediction_resistance(&r->drbg, MBEDTLS_CTR_DRBG_PR_OFF);
 	pthread_setspecific(rng_key, r);

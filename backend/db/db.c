@@ -75,9 +75,9 @@ int db_connect(struct db *db)
 	char ct[32], opts[96];
 	snprintf(ct, sizeof(ct), "%ld", db->connect_timeout_s);
 	snprintf(opts, sizeof(opts), "-c statement_timeout=%ld -c idle_in_transaction_session_timeout=60000",
-		 db->statement_timeout_ms);
-	const char *kw[] = {"dbname", "connect_timeout", "options", "application_name", "keepalives",
-			    "keepalives_idle", NULL};
+	         db->statement_timeout_ms);
+	const char *kw[] = {"dbname",     "connect_timeout", "options", "application_name",
+	                    "keepalives", "keepalives_idle", NULL};
 	const char *vals[] = {db->conninfo, ct, opts, "tandem", "1", "30", NULL};
 	/* expand_dbname=1: the first dbname may be a full conninfo or URI; the
 	 * later keywords then override or add to it. */
@@ -107,9 +107,8 @@ int db_map_sqlstate(const char *s)
 	/* CHECK (23514) and NOT NULL (23502) failures are left out on purpose:
 	 * they mean our validation missed something, so they are internal
 	 * errors (logged), not the client's 422. */
-	if (!strcmp(s, "23503") || !strcmp(s, "22P02") ||
-	    !strcmp(s, "22007") || !strcmp(s, "22008") || !strcmp(s, "22023") || !strcmp(s, "22001") ||
-	    !strcmp(s, "22003") || !strcmp(s, "22021"))
+	if (!strcmp(s, "23503") || !strcmp(s, "22P02") || !strcmp(s, "22007") || !strcmp(s, "22008") ||
+	    !strcmp(s, "22023") || !strcmp(s, "22001") || !strcmp(s, "22003") || !strcmp(s, "22021"))
 		return ERR_INVALID;
 	if (!strncmp(s, "08", 2) || !strcmp(s, "57P01") || !strcmp(s, "57P02") || !strcmp(s, "57P03") ||
 	    !strcmp(s, "53300") || !strcmp(s, "57014"))
@@ -166,7 +165,7 @@ static PGresult *run(struct db *db, const char *sql, int nparams, const char *co
 }
 
 int db_exec(struct db *db, struct arena *a, PGresult **out, const char *sql, int nparams,
-	    const char *const *params)
+            const char *const *params)
 {
 	if (out)
 		*out = NULL;
@@ -233,8 +232,8 @@ int db_exec(struct db *db, struct arena *a, PGresult **out, const char *sql, int
 int db_tx(struct db *db, const char *isolation, int (*fn)(struct db *db, void *arg), void *arg)
 {
 	static const char *const begins[] = {"BEGIN ISOLATION LEVEL READ COMMITTED",
-					     "BEGIN ISOLATION LEVEL REPEATABLE READ",
-					     "BEGIN ISOLATION LEVEL SERIALIZABLE"};
+	                                     "BEGIN ISOLATION LEVEL REPEATABLE READ",
+	                                     "BEGIN ISOLATION LEVEL SERIALIZABLE"};
 	const char *begin = begins[0];
 	if (isolation && !strcmp(isolation, "REPEATABLE READ"))
 		begin = begins[1];

@@ -17,15 +17,15 @@
 #include "core/arena.h"
 
 struct db {
-	PGconn *conn;		  /* NULL until the first successful connect */
-	char *conninfo;		  /* owned copy of the connection string */
-	int64_t retry_after_us;	  /* monotonic time before which we don't reconnect */
-	bool in_tx;		  /* inside db_tx: a lost connection is not retried blindly */
-	long connect_timeout_s;	  /* libpq connect_timeout */
+	PGconn *conn;              /* NULL until the first successful connect */
+	char *conninfo;            /* owned copy of the connection string */
+	int64_t retry_after_us;    /* monotonic time before which we don't reconnect */
+	bool in_tx;                /* inside db_tx: a lost connection is not retried blindly */
+	long connect_timeout_s;    /* libpq connect_timeout */
 	long statement_timeout_ms; /* server-side statement_timeout */
-	char sqlstate[6];	  /* SQLSTATE of the last failure, "" if none */
-	const char *constraint;	  /* constraint name of the last failure (static copy) */
-	char constraint_buf[64];  /* storage for constraint */
+	char sqlstate[6];          /* SQLSTATE of the last failure, "" if none */
+	const char *constraint;    /* constraint name of the last failure (static copy) */
+	char constraint_buf[64];   /* storage for constraint */
 	/* Statements prepared on this connection, keyed by the address of
 	 * their static SQL text: parse and plan once, not per request. */
 	const char *prepared[256];
@@ -44,13 +44,13 @@ bool db_is_up(const struct db *db);
 /* Runs sql with nparams text parameters (NULL = SQL NULL). *out (if out is
  * not NULL) receives the result, owned by arena a. Returns 0 or an ERR_*. */
 int db_exec(struct db *db, struct arena *a, PGresult **out, const char *sql, int nparams,
-	    const char *const *params);
+            const char *const *params);
 
 /* db_query(db, arena, &res, SQL, p1, p2, ...) — the usual way to call db_exec. */
-#define db_query(db, a, out, sql, ...)                                                              \
-	db_exec((db), (a), (out), (sql),                                                           \
-		(int)(sizeof((const char *[]){NULL, __VA_ARGS__}) / sizeof(const char *)) - 1,     \
-		((const char *[]){NULL, __VA_ARGS__}) + 1)
+#define db_query(db, a, out, sql, ...)                                                                       \
+	db_exec((db), (a), (out), (sql),                                                                     \
+	        (int)(sizeof((const char *[]){NULL, __VA_ARGS__}) / sizeof(const char *)) - 1,               \
+	        ((const char *[]){NULL, __VA_ARGS__}) + 1)
 
 /* Runs fn inside BEGIN … COMMIT at the given isolation ("READ COMMITTED",
  * "REPEATABLE READ" or "SERIALIZABLE"); retries the whole transaction up to
@@ -73,8 +73,6 @@ bool db_failed_on(const struct db *db, const char *constraint);
 
 /* Maps a SQLSTATE to an ERR_* (exposed for tests). */
 int db_map_sqlstate(const char *sqlstate);
-
-
 
 /* Runs a multi-statement script without parameters (PQexec). Only for
  * migrations, whose text is compiled into the binary. */

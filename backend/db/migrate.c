@@ -7,14 +7,14 @@
 /* pg_advisory_lock key: "tandem" in ASCII. */
 static const char SQL_LOCK[] = "SELECT pg_advisory_lock(127970077074797)";
 static const char SQL_UNLOCK[] = "SELECT pg_advisory_unlock(127970077074797)";
-static const char SQL_CREATE[] =
-	"CREATE TABLE IF NOT EXISTS schema_migrations ("
-	" version integer PRIMARY KEY,"
-	" name text NOT NULL,"
-	" checksum text NOT NULL,"
-	" applied_at timestamptz NOT NULL DEFAULT now())";
+static const char SQL_CREATE[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                 " version integer PRIMARY KEY,"
+                                 " name text NOT NULL,"
+                                 " checksum text NOT NULL,"
+                                 " applied_at timestamptz NOT NULL DEFAULT now())";
 static const char SQL_APPLIED[] = "SELECT version, name, checksum FROM schema_migrations ORDER BY version";
-static const char SQL_RECORD[] = "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)";
+static const char SQL_RECORD[] =
+    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)";
 static const char SQL_LATEST[] = "SELECT coalesce(max(version), 0), count(*) FROM schema_migrations";
 
 int migrate_latest(void)
@@ -43,17 +43,19 @@ static int verify_applied(struct db *db, struct arena *a, int *max_applied, char
 		int v = (int)db_ll(r, i, 0);
 		const struct migration *m = find(v);
 		if (!m) {
-			snprintf(err, errlen, "the database has migration %d (%s) that this binary does not know; "
-					      "is an older tandem running against a newer database?",
-				 v, db_val(r, i, 1));
+			snprintf(err, errlen,
+			         "the database has migration %d (%s) that this binary does not know; "
+			         "is an older tandem running against a newer database?",
+			         v, db_val(r, i, 1));
 			return ERR_CONFLICT;
 		}
 		char hex[65];
 		crypto_sha256_hex(m->sql, m->len, hex);
 		if (strcmp(hex, db_val(r, i, 2)) != 0) {
-			snprintf(err, errlen, "migration %s was edited after it was applied (checksum differs); "
-					      "migrations are never edited once released: add a new one",
-				 m->name);
+			snprintf(err, errlen,
+			         "migration %s was edited after it was applied (checksum differs); "
+			         "migrations are never edited once released: add a new one",
+			         m->name);
 			return ERR_CONFLICT;
 		}
 		*max_applied = v;
@@ -67,7 +69,7 @@ static int verify_applied(struct db *db, struct arena *a, int *max_applied, char
 					found = true;
 			if (!found) {
 				snprintf(err, errlen, "migration %s is missing below applied version %d",
-					 migrations[i].name, *max_applied);
+				         migrations[i].name, *max_applied);
 				return ERR_CONFLICT;
 			}
 		}
@@ -116,8 +118,8 @@ int migrate_run(struct db *db, int *applied, char *err, size_t errlen)
 		if (rc) {
 			if (db_is_up(db))
 				db_exec_script(db, "ROLLBACK");
-			snprintf(err, errlen, "migration %s failed (SQLSTATE %s); nothing of it was applied", m->name,
-				 db->sqlstate);
+			snprintf(err, errlen, "migration %s failed (SQLSTATE %s); nothing of it was applied",
+			         m->name, db->sqlstate);
 			goto out;
 		}
 		log_info("applied migration %s", m->name);

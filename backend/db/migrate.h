@@ -13,10 +13,10 @@
 #include "db/db.h"
 
 struct migration {
-	int version;	  /* NNNN from the file name */
+	int version;      /* NNNN from the file name */
 	const char *name; /* the file name, for messages */
 	const char *sql;  /* the file's text */
-	size_t len;	  /* its length */
+	size_t len;       /* its length */
 };
 
 extern const struct migration migrations[];

@@ -8,16 +8,16 @@
 #include "crypto/crypto.h"
 
 struct asset {
-	char *name;	      /* file name, e.g. "style.css" */
-	char *data;	      /* contents */
-	size_t len;	      /* length */
-	const char *type;     /* Content-Type */
-	char etag[24];	      /* "\"<16 hex of sha256>\"" */
+	char *name;       /* file name, e.g. "style.css" */
+	char *data;       /* contents */
+	size_t len;       /* length */
+	const char *type; /* Content-Type */
+	char etag[24];    /* "\"<16 hex of sha256>\"" */
 };
 
 struct assets {
 	struct asset *items; /* sorted as read */
-	size_t n;	     /* count */
+	size_t n;            /* count */
 };
 
 enum { ASSET_MAX = 4 * 1024 * 1024 };
@@ -27,10 +27,14 @@ static const char *type_for(const char *name)
 	static const struct {
 		const char *ext, *type;
 	} types[] = {
-		{".css", "text/css; charset=utf-8"},	 {".js", "text/javascript; charset=utf-8"},
-		{".svg", "image/svg+xml"},		 {".png", "image/png"},
-		{".ico", "image/x-icon"},		 {".woff2", "font/woff2"},
-		{".txt", "text/plain; charset=utf-8"},	 {".webmanifest", "application/manifest+json"},
+	    {".css", "text/css; charset=utf-8"},
+	    {".js", "text/javascript; charset=utf-8"},
+	    {".svg", "image/svg+xml"},
+	    {".png", "image/png"},
+	    {".ico", "image/x-icon"},
+	    {".woff2", "font/woff2"},
+	    {".txt", "text/plain; charset=utf-8"},
+	    {".webmanifest", "application/manifest+json"},
 	};
 	const char *dot = strrchr(name, '.');
 	for (size_t i = 0; dot && i < ARRAY_LEN(types); i++)

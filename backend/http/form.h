@@ -12,8 +12,8 @@
 #include "core/str.h"
 
 enum {
-	FORM_MAX_FIELDS = 256,	    /* fields in one body */
-	FORM_MAX_NAME = 128,	    /* bytes in one decoded name */
+	FORM_MAX_FIELDS = 256,      /* fields in one body */
+	FORM_MAX_NAME = 128,        /* bytes in one decoded name */
 	FORM_MAX_VALUE = 64 * 1024, /* bytes in one decoded value */
 };
 
@@ -25,7 +25,7 @@ struct form_field {
 
 struct form {
 	struct form_field *fields; /* in arrival order */
-	size_t n;		   /* how many */
+	size_t n;                  /* how many */
 };
 
 /* Decodes src. Returns 0; ERR_MALFORMED for a bad %-escape; ERR_TOO_LARGE

@@ -27,39 +27,39 @@ struct keyring;
 
 /* Process-wide, read-only once serving starts. */
 struct app {
-	const struct config *cfg;     /* effective configuration */
-	struct tpl_set *tpl;	      /* templates, loaded and checked at start-up */
-	struct assets *assets;	      /* static files, loaded at start-up */
-	struct keyring *keys;	      /* data keys for encrypted columns */
-	int64_t started_us;	      /* process start (wall clock), for /metrics */
+	const struct config *cfg; /* effective configuration */
+	struct tpl_set *tpl;      /* templates, loaded and checked at start-up */
+	struct assets *assets;    /* static files, loaded at start-up */
+	struct keyring *keys;     /* data keys for encrypted columns */
+	int64_t started_us;       /* process start (wall clock), for /metrics */
 };
 
 enum { REQ_MAX_PARAMS = 4 };
 
 struct req {
-	struct mg_connection *conn;	   /* owned by http/server.c; handlers don't touch it */
-	const struct app *app;		   /* process-wide state */
-	struct arena *a;		   /* everything for this request; freed at its end */
-	struct db *db;			   /* this worker thread's connection */
-	const char *method;		   /* "GET", "POST", ... */
-	const char *path;		   /* decoded, normalised path, no query */
-	const char *query;		   /* raw query string or NULL; never log it */
-	const char *remote_addr;	   /* peer address (the proxy's, behind nginx) */
-	const struct route *route;	   /* the matched route, NULL when none */
+	struct mg_connection *conn;        /* owned by http/server.c; handlers don't touch it */
+	const struct app *app;             /* process-wide state */
+	struct arena *a;                   /* everything for this request; freed at its end */
+	struct db *db;                     /* this worker thread's connection */
+	const char *method;                /* "GET", "POST", ... */
+	const char *path;                  /* decoded, normalised path, no query */
+	const char *query;                 /* raw query string or NULL; never log it */
+	const char *remote_addr;           /* peer address (the proxy's, behind nginx) */
+	const struct route *route;         /* the matched route, NULL when none */
 	struct str params[REQ_MAX_PARAMS]; /* {name} values from the pattern, in order */
-	int nparams;			   /* how many params */
-	char id[24];			   /* request id, also in X-Request-Id and logs */
-	bool api;			   /* path under /api/: errors as JSON */
-	const char *body;		   /* request body (NUL-terminated) or NULL */
-	size_t body_len;		   /* its length */
-	json_t *json;			   /* parsed JSON body, for ROUTE_JSON routes */
-	struct form form;		   /* decoded form body, for ROUTE_FORM routes */
-	struct buf headers;		   /* extra response headers, "Name: value\r\n" each */
-	const char *cache_control;	   /* Cache-Control sent; "no-store" unless changed */
-	bool close;			   /* send Connection: close (body left unread) */
-	int status;			   /* status sent, for logs and metrics */
-	size_t bytes_out;		   /* body bytes sent */
-	bool sent;			   /* a response went out */
+	int nparams;                       /* how many params */
+	char id[24];                       /* request id, also in X-Request-Id and logs */
+	bool api;                          /* path under /api/: errors as JSON */
+	const char *body;                  /* request body (NUL-terminated) or NULL */
+	size_t body_len;                   /* its length */
+	json_t *json;                      /* parsed JSON body, for ROUTE_JSON routes */
+	struct form form;                  /* decoded form body, for ROUTE_FORM routes */
+	struct buf headers;                /* extra response headers, "Name: value\r\n" each */
+	const char *cache_control;         /* Cache-Control sent; "no-store" unless changed */
+	bool close;                        /* send Connection: close (body left unread) */
+	int status;                        /* status sent, for logs and metrics */
+	size_t bytes_out;                  /* body bytes sent */
+	bool sent;                         /* a response went out */
 };
 
 /* A request header's value, or NULL. */

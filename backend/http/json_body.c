@@ -52,7 +52,7 @@ static int check(json_t *v, struct buf *path, int depth)
 }
 
 int json_body_parse(struct arena *a, const char *body, size_t len, json_t **out, char *msg, size_t msglen,
-		    const char **field)
+                    const char **field)
 {
 	*out = NULL;
 	*field = NULL;

@@ -19,6 +19,6 @@ enum { JSON_BODY_MAX_DEPTH = 32 };
  * JSON_BODY_MAX_DEPTH. ERR_INVALID: a string that is not text; *field
  * names it ("clients[1].name"). */
 int json_body_parse(struct arena *a, const char *body, size_t len, json_t **out, char *msg, size_t msglen,
-		    const char **field);
+                    const char **field);
 
 #endif

@@ -18,8 +18,8 @@ int ops_http_readyz(struct req *r)
 	if (rc == ERR_UNAVAILABLE)
 		return http_send_error(r, ERR_UNAVAILABLE, "The database is unreachable.", NULL);
 	if (rc) {
-		return http_send_error(r, ERR_UNAVAILABLE, "The database schema is not at this version's migrations.",
-				       NULL);
+		return http_send_error(r, ERR_UNAVAILABLE,
+		                       "The database schema is not at this version's migrations.", NULL);
 	}
 	return http_send_json(r, 200, json_pack("{s:s}", "status", "ready"));
 }

@@ -7,9 +7,9 @@
 
 #include "http/http.h"
 
-int ops_http_healthz(struct req *r);	/* GET /healthz: the process answers */
-int ops_http_readyz(struct req *r);	/* GET /readyz: database up, migrations current */
-int ops_http_metrics(struct req *r);	/* GET /metrics: Prometheus text */
+int ops_http_healthz(struct req *r);    /* GET /healthz: the process answers */
+int ops_http_readyz(struct req *r);     /* GET /readyz: database up, migrations current */
+int ops_http_metrics(struct req *r);    /* GET /metrics: Prometheus text */
 int ops_http_csp_report(struct req *r); /* POST /api/v1/csp-report */
 
 #endif

@@ -7,15 +7,15 @@
 
 /* Sent on every response (SPEC §5). No inline script or style anywhere. */
 static const char SECURITY_HEADERS[] =
-	"Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; "
-	"img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
-	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'\r\n"
-	"X-Content-Type-Options: nosniff\r\n"
-	"X-Frame-Options: DENY\r\n"
-	"Referrer-Policy: no-referrer\r\n"
-	"Permissions-Policy: camera=(), microphone=(), geolocation=(), payment=()\r\n"
-	"Cross-Origin-Opener-Policy: same-origin\r\n"
-	"Cross-Origin-Resource-Policy: same-origin\r\n";
+    "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'\r\n"
+    "X-Content-Type-Options: nosniff\r\n"
+    "X-Frame-Options: DENY\r\n"
+    "Referrer-Policy: no-referrer\r\n"
+    "Permissions-Policy: camera=(), microphone=(), geolocation=(), payment=()\r\n"
+    "Cross-Origin-Opener-Policy: same-origin\r\n"
+    "Cross-Origin-Resource-Policy: same-origin\r\n";
 
 static const char *reason(int status)
 {
@@ -105,7 +105,7 @@ int http_send(struct req *r, int status, const char *content_type, const void *b
 	if (status != 304 && status != 204)
 		buf_printf(&h, "Content-Length: %zu\r\n", len);
 	buf_printf(&h, "X-Request-Id: %s\r\nCache-Control: %s\r\n", r->id,
-		   r->cache_control ? r->cache_control : "no-store");
+	           r->cache_control ? r->cache_control : "no-store");
 	buf_puts(&h, SECURITY_HEADERS);
 	buf_putstr(&h, buf_str(&r->headers));
 	if (r->close)
@@ -174,14 +174,15 @@ int http_send_error(struct req *r, int err, const char *message, json_t *fields)
 	if (status == 503)
 		http_add_header(r, "Retry-After", "2");
 	if (r->api) {
-		json_t *e = json_pack("{s:s, s:s}", "code", err_code(err == ERR_RETRY ? ERR_UNAVAILABLE : err),
-				      "message", message);
+		json_t *e = json_pack("{s:s, s:s}", "code",
+		                      err_code(err == ERR_RETRY ? ERR_UNAVAILABLE : err), "message", message);
 		if (!e)
 			core_oom();
 		json_object_set_new(e, "fields", fields ? fields : json_object());
 		return http_send_json(r, status, json_pack("{s:o}", "error", e));
 	}
-	json_t *view = json_pack("{s:i, s:s, s:s}", "status", status, "title", reason(status), "message", message);
+	json_t *view =
+	    json_pack("{s:i, s:s, s:s}", "status", status, "title", reason(status), "message", message);
 	if (!view)
 		core_oom();
 	if (fields)

@@ -61,7 +61,7 @@ static bool match_path(const char *pattern, const char *path, struct str *params
 }
 
 const struct route *router_match(const struct route *table, size_t n, const char *method, const char *path,
-				 struct str *params, int *nparams, char *allow, size_t allowlen)
+                                 struct str *params, int *nparams, char *allow, size_t allowlen)
 {
 	bool head = !strcmp(method, "HEAD");
 	size_t al = 0;
@@ -78,7 +78,7 @@ const struct route *router_match(const struct route *table, size_t n, const char
 			return &table[i];
 		}
 		int w = snprintf(allow + al, allowlen - al, "%s%s%s", al ? ", " : "", table[i].method,
-				 strcmp(table[i].method, "GET") ? "" : ", HEAD");
+		                 strcmp(table[i].method, "GET") ? "" : ", HEAD");
 		if (w > 0 && (size_t)w < allowlen - al)
 			al += (size_t)w;
 	}

@@ -15,7 +15,7 @@
 
 struct worker {
 	struct arena arena; /* reset after every request */
-	struct db db;	    /* this thread's connection */
+	struct db db;       /* this thread's connection */
 };
 
 static const struct server_hooks *hooks;
@@ -39,7 +39,8 @@ static void *init_thread(const struct mg_context *ctx, int type)
 	const struct app *app = mg_get_user_data(ctx);
 	struct worker *w = xcalloc(1, sizeof(*w));
 	arena_init(&w->arena);
-	db_init(&w->db, app->cfg->database_url, app->cfg->db_connect_timeout, app->cfg->db_statement_timeout_ms);
+	db_init(&w->db, app->cfg->database_url, app->cfg->db_connect_timeout,
+	        app->cfg->db_statement_timeout_ms);
 	return w;
 }
 
@@ -232,11 +233,13 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 	if (bad_path || ncl > 1) {
 		r.close = ncl > 1;
 		rc = ERR_MALFORMED;
-		message = ncl > 1 ? "A request may carry only one Content-Length." : "The address is not valid.";
+		message =
+		    ncl > 1 ? "A request may carry only one Content-Length." : "The address is not valid.";
 		r.route = NULL;
 		goto answer;
 	}
-	r.route = router_match(routes, routes_count, r.method, r.path, r.params, &r.nparams, allow, sizeof(allow));
+	r.route =
+	    router_match(routes, routes_count, r.method, r.path, r.params, &r.nparams, allow, sizeof(allow));
 	if (!r.route) {
 		if (allow[0]) {
 			http_add_header(&r, "Allow", allow);
@@ -267,8 +270,8 @@ answer:
 	metrics_observe(r.route ? (int)(r.route - routes) : -1, r.status, dt);
 	if (app->cfg->access_log)
 		/* The pattern, never the path: paths can hold capability tokens. */
-		log_info("%s %s %d %zu %.2fms", r.method, r.route ? r.route->pattern : "(unmatched)", r.status,
-			 r.bytes_out, (double)dt / 1000.0);
+		log_info("%s %s %d %zu %.2fms", r.method, r.route ? r.route->pattern : "(unmatched)",
+		         r.status, r.bytes_out, (double)dt / 1000.0);
 	log_set_request_id(NULL);
 	arena_reset(&w->arena);
 	return r.status;
@@ -280,15 +283,19 @@ static int on_http_error(struct mg_connection *conn, int status, const char *msg
 {
 	UNUSED(msg);
 	char body[160];
-	int n = snprintf(body, sizeof(body),
-			 "{\"error\":{\"code\":\"%s\",\"message\":\"The request could not be read.\",\"fields\":{}}}",
-			 status == 413 ? "too_large" : status == 404 ? "not_found" : "malformed");
+	int n = snprintf(
+	    body, sizeof(body),
+	    "{\"error\":{\"code\":\"%s\",\"message\":\"The request could not be read.\",\"fields\":{}}}",
+	    status == 413   ? "too_large"
+	    : status == 404 ? "not_found"
+	                    : "malformed");
 	mg_printf(conn,
-		  "HTTP/1.1 %d Error\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-		  "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
-		  "Referrer-Policy: no-referrer\r\nContent-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
-		  "Connection: close\r\n\r\n%s",
-		  status, n, body);
+	          "HTTP/1.1 %d Error\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+	          "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
+	          "Referrer-Policy: no-referrer\r\nContent-Security-Policy: default-src 'none'; "
+	          "frame-ancestors 'none'\r\n"
+	          "Connection: close\r\n\r\n%s",
+	          status, n, body);
 	return 0;
 }
 
@@ -309,16 +316,25 @@ int server_run(struct app *app)
 	snprintf(threads, sizeof(threads), "%ld", cfg->threads);
 	snprintf(timeout, sizeof(timeout), "%ld", cfg->request_timeout_ms);
 	const char *options[] = {
-		"listening_ports", cfg->listen,
-		"num_threads", threads,
-		"request_timeout_ms", timeout,
-		"enable_keep_alive", "yes",
-		"keep_alive_timeout_ms", "5000",
-		"enable_directory_listing", "no",
-		"decode_url", "no", /* we decode paths ourselves, strictly (form.c) */
-		"max_request_size", "65536",
-		"linger_timeout_ms", "1000",
-		NULL,
+	    "listening_ports",
+	    cfg->listen,
+	    "num_threads",
+	    threads,
+	    "request_timeout_ms",
+	    timeout,
+	    "enable_keep_alive",
+	    "yes",
+	    "keep_alive_timeout_ms",
+	    "5000",
+	    "enable_directory_listing",
+	    "no",
+	    "decode_url",
+	    "no", /* we decode paths ourselves, strictly (form.c) */
+	    "max_request_size",
+	    "65536",
+	    "linger_timeout_ms",
+	    "1000",
+	    NULL,
 	};
 	struct mg_callbacks cb;
 	memset(&cb, 0, sizeof(cb));

@@ -19,7 +19,7 @@ int server_run(struct app *app);
 /* Hooks for background work started with the server (jobs); may be NULL. */
 struct server_hooks {
 	void (*start)(struct app *app); /* after the listener is up */
-	void (*stop)(void);		/* before the listener stops */
+	void (*stop)(void);             /* before the listener stops */
 };
 void server_set_hooks(const struct server_hooks *hooks);
 

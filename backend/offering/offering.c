@@ -4,20 +4,22 @@
 #include "db/db.h"
 
 static const char SQL_LIST[] =
-	"SELECT o.id, o.slug, o.name, o.kind, o.description, o.days, o.duration_minutes,"
-	" coalesce(to_char(o.day_start, 'HH24:MI'), ''), coalesce(to_char(o.day_end, 'HH24:MI'), ''),"
-	" o.price_cents, o.deposit_cents, o.currency, o.requires_approval, o.location_kind, o.location,"
-	" o.cancel_window_hours,"
-	" coalesce((SELECT string_agg(to_char(b.starts, 'HH24:MI') || '–' || to_char(b.ends, 'HH24:MI')"
-	"   || ' ' || b.label, ', ' ORDER BY b.starts) FROM offering_break b WHERE b.offering_id = o.id), ''),"
-	" coalesce(extract(epoch FROM o.day_start)::int / 60, 0), coalesce(extract(epoch FROM o.day_end)::int / 60, 0),"
-	" o.buffer_before_minutes, o.buffer_after_minutes, o.min_notice_minutes, o.horizon_days,"
-	" o.slot_interval_minutes, o.start_weekdays, o.min_rest_days, coalesce(o.cap_per_week, 0),"
-	" coalesce(o.cap_per_month, 0), o.hold_minutes, coalesce(o.intake_form, ''), o.series_max, p.timezone,"
-	" coalesce((SELECT string_agg(c.id || ' ' || c.timezone, ';' ORDER BY c.id) FROM offering_clinician oc"
-	"   JOIN clinician c ON c.id = oc.clinician_id WHERE oc.offering_id = o.id AND c.active), '')"
-	" FROM offering o JOIN practice p ON p.id = o.practice_id WHERE o.active AND ($1::text IS NULL OR o.slug = $1)"
-	" ORDER BY o.sort_order, o.id";
+    "SELECT o.id, o.slug, o.name, o.kind, o.description, o.days, o.duration_minutes,"
+    " coalesce(to_char(o.day_start, 'HH24:MI'), ''), coalesce(to_char(o.day_end, 'HH24:MI'), ''),"
+    " o.price_cents, o.deposit_cents, o.currency, o.requires_approval, o.location_kind, o.location,"
+    " o.cancel_window_hours,"
+    " coalesce((SELECT string_agg(to_char(b.starts, 'HH24:MI') || '–' || to_char(b.ends, 'HH24:MI')"
+    "   || ' ' || b.label, ', ' ORDER BY b.starts) FROM offering_break b WHERE b.offering_id = o.id), ''),"
+    " coalesce(extract(epoch FROM o.day_start)::int / 60, 0), coalesce(extract(epoch FROM o.day_end)::int / "
+    "60, 0),"
+    " o.buffer_before_minutes, o.buffer_after_minutes, o.min_notice_minutes, o.horizon_days,"
+    " o.slot_interval_minutes, o.start_weekdays, o.min_rest_days, coalesce(o.cap_per_week, 0),"
+    " coalesce(o.cap_per_month, 0), o.hold_minutes, coalesce(o.intake_form, ''), o.series_max, p.timezone,"
+    " coalesce((SELECT string_agg(c.id || ' ' || c.timezone, ';' ORDER BY c.id) FROM offering_clinician oc"
+    "   JOIN clinician c ON c.id = oc.clinician_id WHERE oc.offering_id = o.id AND c.active), '')"
+    " FROM offering o JOIN practice p ON p.id = o.practice_id WHERE o.active AND ($1::text IS NULL OR o.slug "
+    "= $1)"
+    " ORDER BY o.sort_order, o.id";
 
 static void fill(struct arena *a, PGresult *r, int i, struct offering *o)
 {
@@ -60,14 +62,14 @@ static void fill(struct arena *a, PGresult *r, int i, struct offering *o)
 /* The home page in one round trip: the practice and its active offerings
  * (one row with NULL offering columns when there are none). */
 static const char SQL_HOME[] =
-	"SELECT o.id, o.slug, o.name, o.kind, o.description, o.days, o.duration_minutes,"
-	" coalesce(to_char(o.day_start, 'HH24:MI'), ''), coalesce(to_char(o.day_end, 'HH24:MI'), ''),"
-	" o.price_cents, o.deposit_cents, o.currency, o.requires_approval, o.location_kind, o.location,"
-	" o.cancel_window_hours,"
-	" p.name, p.timezone, p.address, p.phone, p.email"
-	" FROM practice p LEFT JOIN offering o ON o.practice_id = p.id AND o.active"
-	" WHERE p.id = (SELECT min(id) FROM practice)"
-	" ORDER BY o.sort_order, o.id";
+    "SELECT o.id, o.slug, o.name, o.kind, o.description, o.days, o.duration_minutes,"
+    " coalesce(to_char(o.day_start, 'HH24:MI'), ''), coalesce(to_char(o.day_end, 'HH24:MI'), ''),"
+    " o.price_cents, o.deposit_cents, o.currency, o.requires_approval, o.location_kind, o.location,"
+    " o.cancel_window_hours,"
+    " p.name, p.timezone, p.address, p.phone, p.email"
+    " FROM practice p LEFT JOIN offering o ON o.practice_id = p.id AND o.active"
+    " WHERE p.id = (SELECT min(id) FROM practice)"
+    " ORDER BY o.sort_order, o.id";
 
 int offering_home(struct ctx *c, struct offering_home *out)
 {
@@ -140,10 +142,10 @@ int offering_get(struct ctx *c, const char *slug, struct offering *out)
 json_t *offering_to_json(const struct offering *o)
 {
 	json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:s, s:b, s:s}", "slug", o->slug, "name",
-			      o->name, "kind", o->kind, "days", o->days, "duration_minutes", o->duration_minutes,
-			      "price_cents", (json_int_t)o->price_cents, "deposit_cents",
-			      (json_int_t)o->deposit_cents, "currency", o->currency, "requires_approval",
-			      o->requires_approval, "description", o->description);
+	                      o->name, "kind", o->kind, "days", o->days, "duration_minutes",
+	                      o->duration_minutes, "price_cents", (json_int_t)o->price_cents, "deposit_cents",
+	                      (json_int_t)o->deposit_cents, "currency", o->currency, "requires_approval",
+	                      o->requires_approval, "description", o->description);
 	if (!j)
 		core_oom();
 	return j;
@@ -163,15 +165,16 @@ char *offering_format_money(struct arena *a, int64_t cents, const char *currency
 		grouped[o++] = digits[i];
 	}
 	grouped[o] = '\0';
-	const char *sym = !strcmp(currency, "USD") || !strcmp(currency, "CAD") || !strcmp(currency, "AUD") ? "$"
-			  : !strcmp(currency, "EUR")						      ? "€"
-			  : !strcmp(currency, "GBP")						      ? "£"
-												      : NULL;
+	const char *sym = !strcmp(currency, "USD") || !strcmp(currency, "CAD") || !strcmp(currency, "AUD")
+	                      ? "$"
+	                  : !strcmp(currency, "EUR") ? "€"
+	                  : !strcmp(currency, "GBP") ? "£"
+	                                             : NULL;
 	if (sym)
 		return rest ? arena_printf(a, "%s%s.%02lld", sym, grouped, (long long)rest)
-			    : arena_printf(a, "%s%s", sym, grouped);
+		            : arena_printf(a, "%s%s", sym, grouped);
 	return rest ? arena_printf(a, "%s.%02lld %s", grouped, (long long)rest, currency)
-		    : arena_printf(a, "%s %s", grouped, currency);
+	            : arena_printf(a, "%s %s", grouped, currency);
 }
 
 char *offering_window_text(struct arena *a, int hours)
@@ -186,7 +189,8 @@ static char *duration_text(struct arena *a, const struct offering *o)
 	if (!strcmp(o->kind, "intensive"))
 		return arena_printf(a, "%d days, %s–%s each day", o->days, o->day_start, o->day_end);
 	if (o->duration_minutes % 60 == 0)
-		return arena_printf(a, "%d hour%s", o->duration_minutes / 60, o->duration_minutes == 60 ? "" : "s");
+		return arena_printf(a, "%d hour%s", o->duration_minutes / 60,
+		                    o->duration_minutes == 60 ? "" : "s");
 	return arena_printf(a, "%d minutes", o->duration_minutes);
 }
 
@@ -194,20 +198,23 @@ json_t *offering_to_view(struct arena *a, const struct offering *o)
 {
 	json_t *j = offering_to_json(o);
 	static const char *const where[][2] = {
-		{"in_person", "In person"}, {"video", "Video call"}, {"phone", "Phone call"}};
+	    {"in_person", "In person"}, {"video", "Video call"}, {"phone", "Phone call"}};
 	const char *loc = "";
 	for (size_t i = 0; i < ARRAY_LEN(where); i++)
 		if (!strcmp(o->location_kind, where[i][0]))
 			loc = where[i][1];
-	json_object_set_new(j, "price_text", json_string(offering_format_money(a, o->price_cents, o->currency)));
+	json_object_set_new(j, "price_text",
+	                    json_string(offering_format_money(a, o->price_cents, o->currency)));
 	json_object_set_new(j, "deposit_text",
-			    o->deposit_cents ? json_string(offering_format_money(a, o->deposit_cents, o->currency))
-					     : json_null());
+	                    o->deposit_cents
+	                        ? json_string(offering_format_money(a, o->deposit_cents, o->currency))
+	                        : json_null());
 	json_object_set_new(j, "duration_text", json_string(duration_text(a, o)));
 	json_object_set_new(j, "location_text", json_string(loc));
 	json_object_set_new(j, "breaks_text", o->breaks[0] ? json_string(o->breaks) : json_null());
 	json_object_set_new(j, "is_intensive", json_boolean(!strcmp(o->kind, "intensive")));
 	json_object_set_new(j, "cancel_window_hours", json_integer(o->cancel_window_hours));
-	json_object_set_new(j, "cancel_window_text", json_string(offering_window_text(a, o->cancel_window_hours)));
+	json_object_set_new(j, "cancel_window_text",
+	                    json_string(offering_window_text(a, o->cancel_window_hours)));
 	return j;
 }

@@ -18,10 +18,10 @@ int offering_http_home(struct req *r)
 	json_t *arr = json_array();
 	for (size_t i = 0; i < h.n; i++)
 		json_array_append_new(arr, offering_to_view(r->a, &h.list[i]));
-	json_t *view = json_pack("{s:{s:s, s:s, s:s, s:s, s:s}, s:b, s:o, s:s}", "practice", "name", h.practice_name,
-				 "timezone", h.practice_timezone, "address", h.practice_address, "phone",
-				 h.practice_phone, "email", h.practice_email, "has_offerings", h.n > 0, "offerings", arr,
-				 "title", "Book a time");
+	json_t *view = json_pack("{s:{s:s, s:s, s:s, s:s, s:s}, s:b, s:o, s:s}", "practice", "name",
+	                         h.practice_name, "timezone", h.practice_timezone, "address",
+	                         h.practice_address, "phone", h.practice_phone, "email", h.practice_email,
+	                         "has_offerings", h.n > 0, "offerings", arr, "title", "Book a time");
 	if (!view)
 		core_oom();
 	return http_send_page(r, 200, "pages/home", view);

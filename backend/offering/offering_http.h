@@ -4,7 +4,7 @@
 
 #include "http/http.h"
 
-int offering_http_home(struct req *r);	   /* GET / */
+int offering_http_home(struct req *r);     /* GET / */
 int offering_http_api_list(struct req *r); /* GET /api/v1/offerings */
 
 #endif

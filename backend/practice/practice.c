@@ -5,8 +5,8 @@
 #include "db/db.h"
 
 static const char SQL_GET[] =
-	"SELECT id, name, timezone, address, phone, email, cancellation_policy, confidentiality_policy"
-	" FROM practice ORDER BY id LIMIT 1";
+    "SELECT id, name, timezone, address, phone, email, cancellation_policy, confidentiality_policy"
+    " FROM practice ORDER BY id LIMIT 1";
 
 int practice_get(struct ctx *c, struct practice *out)
 {
@@ -29,25 +29,26 @@ int practice_get(struct ctx *c, struct practice *out)
 
 json_t *practice_to_view(const struct practice *p)
 {
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", p->name, "timezone", p->timezone, "address",
-			      p->address, "phone", p->phone, "email", p->email);
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", p->name, "timezone", p->timezone,
+	                      "address", p->address, "phone", p->phone, "email", p->email);
 	if (!j)
 		core_oom();
 	return j;
 }
 
 static const char SQL_UPSERT_CLINICIAN[] =
-	"INSERT INTO clinician (practice_id, name, email, timezone, role, password_hash)"
-	" SELECT p.id, $2, $1, p.timezone, $3, $4 FROM practice p ORDER BY p.id LIMIT 1"
-	" ON CONFLICT (lower(email)) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role,"
-	"  password_hash = EXCLUDED.password_hash, updated_at = now()"
-	" RETURNING id";
+    "INSERT INTO clinician (practice_id, name, email, timezone, role, password_hash)"
+    " SELECT p.id, $2, $1, p.timezone, $3, $4 FROM practice p ORDER BY p.id LIMIT 1"
+    " ON CONFLICT (lower(email)) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role,"
+    "  password_hash = EXCLUDED.password_hash, updated_at = now()"
+    " RETURNING id";
 
 int practice_clinician_upsert(struct ctx *c, const char *email, const char *name, const char *password,
-			      const char *role, int64_t *id)
+                              const char *role, int64_t *id)
 {
 	const char *at = strchr(email, '@');
-	if (!at || at == email || !at[1] || strchr(at + 1, '@') || strpbrk(email, " \t\r\n") || strlen(email) > 254)
+	if (!at || at == email || !at[1] || strchr(at + 1, '@') || strpbrk(email, " \t\r\n") ||
+	    strlen(email) > 254)
 		return ERR_INVALID;
 	if (strlen(password) < 10 || strlen(password) > 1024 || !*name || strlen(name) > 200)
 		return ERR_INVALID;

@@ -10,12 +10,12 @@
 #include "core/ctx.h"
 
 struct practice {
-	int64_t id;			    /* primary key */
-	const char *name;		    /* shown on every page */
-	const char *timezone;		    /* IANA zone */
-	const char *address;		    /* postal address, may be "" */
-	const char *phone;		    /* may be "" */
-	const char *email;		    /* may be "" */
+	int64_t id;                         /* primary key */
+	const char *name;                   /* shown on every page */
+	const char *timezone;               /* IANA zone */
+	const char *address;                /* postal address, may be "" */
+	const char *phone;                  /* may be "" */
+	const char *email;                  /* may be "" */
 	const char *cancellation_policy;    /* plain text */
 	const char *confidentiality_policy; /* plain text */
 };
@@ -30,7 +30,7 @@ json_t *practice_to_view(const struct practice *p);
  * password. *id receives the clinician id. ERR_INVALID for a bad email or
  * a password under 10 characters; ERR_NOT_FOUND with no practice yet. */
 int practice_clinician_upsert(struct ctx *c, const char *email, const char *name, const char *password,
-			      const char *role, int64_t *id);
+                              const char *role, int64_t *id);
 
 /* Creates or refreshes the demo practice (idempotent). The demo login is
  * written to login_email / login_password (static strings). */

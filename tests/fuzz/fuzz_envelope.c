@@ -7,7 +7,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char RING[] = "index 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
-			   "key k1 1111111111111111111111111111111111111111111111111111111111111111\n";
+                           "key k1 1111111111111111111111111111111111111111111111111111111111111111\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -49,8 +49,9 @@ static void test_defaults_file_env(void **state)
 	assert_true(c.access_log);
 	config_free(&c);
 
-	write_file("a.conf", "# comment\n\nlisten = 127.0.0.1:9000\nthreads=4\nbase_url = \"https://x.example\"\n"
-			     "access_log = no\n");
+	write_file("a.conf",
+	           "# comment\n\nlisten = 127.0.0.1:9000\nthreads=4\nbase_url = \"https://x.example\"\n"
+	           "access_log = no\n");
 	assert_int_equal(config_load(&c, path_of("a.conf"), err, sizeof(err)), 0);
 	assert_string_equal(c.listen, "127.0.0.1:9000");
 	assert_int_equal(c.threads, 4);
@@ -128,9 +129,9 @@ int main(void)
 {
 	assert_non_null(mkdtemp(dir));
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults_file_env),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_secret_file_and_redaction),
+	    cmocka_unit_test(test_defaults_file_env),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_secret_file_and_redaction),
 	};
 	int rc = cmocka_run_group_tests_name("config", tests, NULL, NULL);
 	char cmd[300];

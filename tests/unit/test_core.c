@@ -72,10 +72,10 @@ static void test_utf8_and_text(void **state)
 	(void)state;
 	assert_true(str_valid_utf8(str_from("plain ascii")));
 	assert_true(str_valid_utf8(str_from("Zoë and Zoltán — 💞")));
-	assert_false(str_valid_utf8(str_from("\xC0\xAF")));	    /* overlong '/' */
-	assert_false(str_valid_utf8(str_from("\xED\xA0\x80")));	    /* surrogate */
+	assert_false(str_valid_utf8(str_from("\xC0\xAF")));         /* overlong '/' */
+	assert_false(str_valid_utf8(str_from("\xED\xA0\x80")));     /* surrogate */
 	assert_false(str_valid_utf8(str_from("\xF4\x90\x80\x80"))); /* > U+10FFFF */
-	assert_false(str_valid_utf8(str_from("\xE2\x82")));	    /* truncated */
+	assert_false(str_valid_utf8(str_from("\xE2\x82")));         /* truncated */
 	assert_false(str_valid_utf8(str_from("\xFF")));
 	assert_true(str_valid_text(str_from("line one\r\nline two\ttab")));
 	assert_false(str_valid_text((struct str){"a\0b", 3}));
@@ -111,7 +111,8 @@ static void test_sha256_and_tokens(void **state)
 	assert_int_equal(strlen(t1), 22); /* 128 bits in base64url, no padding */
 	assert_string_not_equal(t1, t2);
 	for (const char *p = t1; *p; p++)
-		assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", *p));
+		assert_non_null(
+		    strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", *p));
 	assert_int_equal(strlen(crypto_token(&a, 32)), 43);
 	arena_release(&a);
 	assert_true(crypto_equal("abcd", "abcd", 4));
@@ -130,7 +131,7 @@ static void test_password_hash(void **state)
 	assert_int_equal(crypto_password_verify(enc, "wrong horse", &rehash), ERR_UNAUTHORIZED);
 	/* Weaker parameters than ours verify but ask for a rehash. */
 	static const char weak[] = "$argon2id$v=19$m=4096,t=1,p=1$c29tZXNhbHQ$"
-				   "xH0h8BhOgA3QWxTzBpg8AGfpkwm7S3ZJD8i0hyBnE2s";
+	                           "xH0h8BhOgA3QWxTzBpg8AGfpkwm7S3ZJD8i0hyBnE2s";
 	crypto_password_verify(weak, "x", &rehash);
 	assert_true(rehash);
 	assert_int_equal(crypto_password_verify("not a hash", "x", &rehash), ERR_UNAUTHORIZED);
@@ -139,9 +140,9 @@ static void test_password_hash(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_arena_alloc_and_cleanup), cmocka_unit_test(test_buf_max_is_sticky),
-		cmocka_unit_test(test_utf8_and_text),		cmocka_unit_test(test_sqlstate_mapping),
-		cmocka_unit_test(test_sha256_and_tokens),	cmocka_unit_test(test_password_hash),
+	    cmocka_unit_test(test_arena_alloc_and_cleanup), cmocka_unit_test(test_buf_max_is_sticky),
+	    cmocka_unit_test(test_utf8_and_text),           cmocka_unit_test(test_sqlstate_mapping),
+	    cmocka_unit_test(test_sha256_and_tokens),       cmocka_unit_test(test_password_hash),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -105,14 +105,14 @@ static void test_json_body(void **state)
 	json_t *j;
 	const char *field;
 	assert_int_equal(jparse("{\"a\":[1,{\"b\":\"ok\"}]}", &j, &field), 0);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "a"), 1), "b")),
-			    "ok");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(json_object_get(j, "a"), 1), "b")), "ok");
 	assert_int_equal(jparse("{\"a\":", &j, &field), ERR_MALFORMED);
-	assert_int_equal(jparse("{\"a\":1,\"a\":2}", &j, &field), ERR_MALFORMED); /* duplicate key */
+	assert_int_equal(jparse("{\"a\":1,\"a\":2}", &j, &field), ERR_MALFORMED);     /* duplicate key */
 	assert_int_equal(jparse("{\"a\":\"x\\u0000y\"}", &j, &field), ERR_MALFORMED); /* NUL */
-	assert_int_equal(jparse("{\"a\":\"\xff\"}", &j, &field), ERR_MALFORMED);   /* bad UTF-8 */
+	assert_int_equal(jparse("{\"a\":\"\xff\"}", &j, &field), ERR_MALFORMED);      /* bad UTF-8 */
 	assert_int_equal(jparse("{\"clients\":[{\"name\":\"ok\"},{\"name\":\"bell\\u0007\"}]}", &j, &field),
-			 ERR_INVALID);
+	                 ERR_INVALID);
 	assert_string_equal(field, "clients[1].name");
 	char deep[200] = "";
 	for (int i = 0; i < 40; i++)
@@ -129,12 +129,12 @@ static int h_a(struct req *r)
 }
 
 static const struct route table[] = {
-	{"GET", "/", h_a, 0, 0},
-	{"GET", "/offerings/{slug}", h_a, 0, 0},
-	{"POST", "/api/v1/manage/{token}/cancel", h_a, 0, 0},
-	{"GET", "/feeds/{token}.ics", h_a, 0, 0},
-	{"GET", "/b/{token}", h_a, 0, 0},
-	{"DELETE", "/b/{token}", h_a, 0, 0},
+    {"GET", "/", h_a, 0, 0},
+    {"GET", "/offerings/{slug}", h_a, 0, 0},
+    {"POST", "/api/v1/manage/{token}/cancel", h_a, 0, 0},
+    {"GET", "/feeds/{token}.ics", h_a, 0, 0},
+    {"GET", "/b/{token}", h_a, 0, 0},
+    {"DELETE", "/b/{token}", h_a, 0, 0},
 };
 
 static const struct route *match(const char *m, const char *p, struct str *params, int *np, char *allow)
@@ -174,9 +174,9 @@ static void test_router(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_form_decodes), cmocka_unit_test(test_form_rejects),
-		cmocka_unit_test(test_urlencode),    cmocka_unit_test(test_json_body),
-		cmocka_unit_test(test_router),
+	    cmocka_unit_test(test_form_decodes), cmocka_unit_test(test_form_rejects),
+	    cmocka_unit_test(test_urlencode),    cmocka_unit_test(test_json_body),
+	    cmocka_unit_test(test_router),
 	};
 	return cmocka_run_group_tests_name("http", tests, setup, teardown);
 }

@@ -10,9 +10,9 @@
 #include "crypto/keys.h"
 
 static const char RING[] = "# test\n"
-			   "index 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
-			   "key new 1111111111111111111111111111111111111111111111111111111111111111\n"
-			   "key old 2222222222222222222222222222222222222222222222222222222222222222\n";
+                           "index 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
+                           "key new 1111111111111111111111111111111111111111111111111111111111111111\n"
+                           "key old 2222222222222222222222222222222222222222222222222222222222222222\n";
 
 static void test_seal_open_roundtrip(void **state)
 {
@@ -49,7 +49,8 @@ static void test_seal_open_roundtrip(void **state)
 	assert_string_equal(id, "new");
 	/* Truncated and garbage envelopes. */
 	assert_int_equal(crypto_open(k, &a, env, 10, "intake.answers:42", &pt, &ptlen), ERR_MALFORMED);
-	assert_int_equal(crypto_open(k, &a, (const unsigned char *)"\x02xyz", 4, "x", &pt, &ptlen), ERR_MALFORMED);
+	assert_int_equal(crypto_open(k, &a, (const unsigned char *)"\x02xyz", 4, "x", &pt, &ptlen),
+	                 ERR_MALFORMED);
 	/* bytea text round trip. */
 	char *hex = crypto_bytea_hex(&a, env, n);
 	unsigned char *back;
@@ -67,10 +68,11 @@ static void test_rotation_reads_old_keys(void **state)
 	(void)state;
 	struct keyring *old, *rotated;
 	char err[200];
-	assert_int_equal(keyring_parse("index 00000000000000000000000000000000000000000000000000000000000000aa\n"
-				       "key old 2222222222222222222222222222222222222222222222222222222222222222\n",
-				       &old, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+	    keyring_parse("index 00000000000000000000000000000000000000000000000000000000000000aa\n"
+	                  "key old 2222222222222222222222222222222222222222222222222222222222222222\n",
+	                  &old, err, sizeof(err)),
+	    0);
 	assert_int_equal(keyring_parse(RING, &rotated, err, sizeof(err)), 0);
 	struct arena a;
 	arena_init(&a);
@@ -83,10 +85,11 @@ static void test_rotation_reads_old_keys(void **state)
 	assert_string_equal(pt, "v");
 	/* A key the ring does not have. */
 	struct keyring *other;
-	assert_int_equal(keyring_parse("index 00000000000000000000000000000000000000000000000000000000000000aa\n"
-				       "key third 3333333333333333333333333333333333333333333333333333333333333333\n",
-				       &other, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+	    keyring_parse("index 00000000000000000000000000000000000000000000000000000000000000aa\n"
+	                  "key third 3333333333333333333333333333333333333333333333333333333333333333\n",
+	                  &other, err, sizeof(err)),
+	    0);
 	assert_int_equal(crypto_open(other, &a, env, n, "t.c:1", &pt, &ptlen), ERR_NOT_FOUND);
 	/* The blind index is stable and keyed. */
 	char h1[65], h2[65], h3[65];
@@ -110,10 +113,10 @@ static void test_bad_key_files(void **state)
 	assert_int_equal(keyring_parse("index 00\n", &k, err, sizeof(err)), ERR_CONFIG);
 	assert_int_equal(keyring_parse("bogus line\n", &k, err, sizeof(err)), ERR_CONFIG);
 	assert_int_equal(
-		keyring_parse("index 0000000000000000000000000000000000000000000000000000000000000000\n"
-			      "key a/b 1111111111111111111111111111111111111111111111111111111111111111\n",
-			      &k, err, sizeof(err)),
-		ERR_CONFIG);
+	    keyring_parse("index 0000000000000000000000000000000000000000000000000000000000000000\n"
+	                  "key a/b 1111111111111111111111111111111111111111111111111111111111111111\n",
+	                  &k, err, sizeof(err)),
+	    ERR_CONFIG);
 	/* Generated files are 0600, load, and are never overwritten. */
 	char dir[] = "/tmp/tandem-keys-XXXXXX";
 	assert_non_null(mkdtemp(dir));
@@ -136,9 +139,9 @@ static void test_bad_key_files(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_seal_open_roundtrip),
-		cmocka_unit_test(test_rotation_reads_old_keys),
-		cmocka_unit_test(test_bad_key_files),
+	    cmocka_unit_test(test_seal_open_roundtrip),
+	    cmocka_unit_test(test_rotation_reads_old_keys),
+	    cmocka_unit_test(test_bad_key_files),
 	};
 	return cmocka_run_group_tests_name("keys", tests, NULL, NULL);
 }
