@@ -20,8 +20,9 @@ while [ $# -ge 2 ]; do
 	# cmocka: "[  PASSED  ] 3 test(s)." / "[  FAILED  ] 1 test(s), listed below:"
 	while read -r n; do pass=$((pass + n)); found=1; done < <(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log")
 	while read -r n; do fail=$((fail + n)); found=1; done < <(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed.*/\1/p' "$log")
-	# pytest: "== 3 passed, 1 failed, 2 errors in 1.2s =="
-	line=$(grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$log" | tail -n 1)
+	# pytest: "== 3 passed, 1 failed, 2 errors in 1.2s ==", or with -q
+	# "1 failed, 195 passed in 150.05s (0:02:30)"
+	line=$(grep -E '^(=+ )?[0-9]+ (passed|failed|errors?|skipped|deselected)[^=]* in [0-9.]+s' "$log" | tail -n 1)
 	if [ -n "$line" ]; then
 		found=1
 		p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+'); pass=$((pass + ${p:-0}))

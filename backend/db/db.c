@@ -81,6 +81,7 @@ int db_connect(struct db *db)
 	const char *vals[] = {db->conninfo, ct, opts, "tandem", "1", "30", NULL};
 	/* expand_dbname=1: the first dbname may be a full conninfo or URI; the
 	 * later keywords then override or add to it. */
+	int64_t t0 = mono_us();
 	db->conn = PQconnectdbParams(kw, vals, 1);
 	if (!db->conn)
 		core_oom();
@@ -88,7 +89,11 @@ int db_connect(struct db *db)
 		/* The message may name hosts and users, never passwords. */
 		log_warn("database connect failed: %s", PQerrorMessage(db->conn));
 		drop(db);
-		db->retry_after_us = mono_us() + 250000; /* fail fast for 250 ms */
+		/* A refused connection fails at once: try again next time. One
+		 * that took long (an unreachable host) would make every request
+		 * wait as long: fail fast for a moment instead. */
+		int64_t took = mono_us() - t0;
+		db->retry_after_us = took > 100000 ? mono_us() + 1000000 : 0;
 		return ERR_UNAVAILABLE;
 	}
 	PQsetNoticeProcessor(db->conn, quiet_notices, NULL);
