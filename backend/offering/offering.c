@@ -21,9 +21,9 @@ static const char SQL_LIST[] =
     "= $1)"
     " ORDER BY o.sort_order, o.id";
 
-static void fill(struct arena *a, PGresult *r, int i, struct offering *o)
+/* Columns 0-15, the same in SQL_LIST and SQL_HOME: what a page shows. */
+static void fill_shown(PGresult *r, int i, struct offering *o)
 {
-	UNUSED(a);
 	o->id = db_ll(r, i, 0);
 	o->slug = db_val(r, i, 1);
 	o->name = db_val(r, i, 2);
@@ -40,6 +40,11 @@ static void fill(struct arena *a, PGresult *r, int i, struct offering *o)
 	o->location_kind = db_val(r, i, 13);
 	o->location = db_val(r, i, 14);
 	o->cancel_window_hours = (int)db_ll(r, i, 15);
+}
+
+static void fill(PGresult *r, int i, struct offering *o)
+{
+	fill_shown(r, i, o);
 	o->breaks = db_val(r, i, 16);
 	o->day_start_min = (int)db_ll(r, i, 17);
 	o->day_end_min = (int)db_ll(r, i, 18);
@@ -89,23 +94,7 @@ int offering_home(struct ctx *c, struct offering_home *out)
 	out->list = arena_zalloc(c->a, (out->n + 1) * sizeof(*out->list));
 	for (size_t i = 0; i < out->n; i++) {
 		struct offering *o = &out->list[i];
-		int k = (int)i;
-		o->id = db_ll(r, k, 0);
-		o->slug = db_val(r, k, 1);
-		o->name = db_val(r, k, 2);
-		o->kind = db_val(r, k, 3);
-		o->description = db_val(r, k, 4);
-		o->days = (int)db_ll(r, k, 5);
-		o->duration_minutes = (int)db_ll(r, k, 6);
-		o->day_start = db_val(r, k, 7);
-		o->day_end = db_val(r, k, 8);
-		o->price_cents = db_ll(r, k, 9);
-		o->deposit_cents = db_ll(r, k, 10);
-		o->currency = db_val(r, k, 11);
-		o->requires_approval = db_val(r, k, 12)[0] == 't';
-		o->location_kind = db_val(r, k, 13);
-		o->location = db_val(r, k, 14);
-		o->cancel_window_hours = (int)db_ll(r, k, 15);
+		fill_shown(r, (int)i, o);
 		o->breaks = "";
 		o->intake_form = "";
 		o->practice_timezone = out->practice_timezone;
@@ -123,7 +112,7 @@ int offering_list(struct ctx *c, struct offering **out, size_t *n)
 	*n = (size_t)PQntuples(r);
 	*out = arena_alloc(c->a, (*n ? *n : 1) * sizeof(**out));
 	for (size_t i = 0; i < *n; i++)
-		fill(c->a, r, (int)i, &(*out)[i]);
+		fill(r, (int)i, &(*out)[i]);
 	return 0;
 }
 
@@ -135,7 +124,7 @@ int offering_get(struct ctx *c, const char *slug, struct offering *out)
 		return rc;
 	if (PQntuples(r) != 1)
 		return ERR_NOT_FOUND;
-	fill(c->a, r, 0, out);
+	fill(r, 0, out);
 	return 0;
 }
 
