@@ -1,6 +1,8 @@
 /*
- * main.c — the `tandem` binary: start-up is config → database →
- * migrations → templates → server → signals. Subcommands for operators.
+ * main.c — the `tandem` binary. `serve` starts as config → templates and
+ * static files → data keys → schema check → server → signals; migrations
+ * are applied by `tandem migrate`, never implicitly. Subcommands for
+ * operators.
  */
 #include <errno.h>
 #include <termios.h>

@@ -69,7 +69,6 @@ static const struct cfg_key keys[] = {
     {"db_connect_timeout", CFG_LONG, OFF(db_connect_timeout), "3", 1, 60, false, NULL},
     {"db_statement_timeout_ms", CFG_LONG, OFF(db_statement_timeout_ms), "10000", 100, 3600000, false, NULL},
     {"access_log", CFG_BOOL, OFF(access_log), "true", 0, 0, false, NULL},
-    {"var_dir", CFG_STRING, OFF(var_dir), "var", 0, 0, false, NULL},
     {"key_file", CFG_STRING, OFF(key_file), "var/tandem.keys", 0, 0, false, NULL},
     {"jobs_interval_s", CFG_LONG, OFF(jobs_interval_s), "30", 1, 3600, false, NULL},
 };
@@ -294,37 +293,46 @@ void config_free(struct config *cfg)
 		}
 }
 
+/* Copies url with every password value replaced by "***": the userinfo
+ * of a URI (scheme://user:password@host), a "password=" query parameter of
+ * a URI (?password=... or &password=...), and the keyword form
+ * (password=value or password='quoted value'). */
 char *config_redact_url(const char *url)
 {
 	size_t n = strlen(url);
-	char *out = xmalloc(n + 8);
-	/* URI form: scheme://user:password@host */
-	const char *scheme = strstr(url, "://");
-	const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-	if (scheme && at) {
-		const char *colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3));
-		if (colon) {
-			snprintf(out, n + 8, "%.*s***%s", (int)(colon + 1 - url), url, at);
-			return out;
-		}
-		snprintf(out, n + 8, "%s", url);
-		return out;
-	}
-	/* Keyword form: password=value (value possibly quoted). */
+	char *out = xmalloc(n + 16);
 	size_t o = 0;
 	const char *p = url;
+	const char *scheme = strstr(url, "://");
+	bool uri = scheme && scheme > url && !strpbrk(url, " \t") ? true : false;
+	if (uri) {
+		const char *auth = scheme + 3;
+		size_t alen = strcspn(auth, "/?#");
+		const char *at = memchr(auth, '@', alen);
+		const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+		if (colon) {
+			memcpy(out, url, (size_t)(colon + 1 - url));
+			o = (size_t)(colon + 1 - url);
+			memcpy(out + o, "***", 3);
+			o += 3;
+			p = at;
+		}
+	}
 	while (*p) {
-		if (strncmp(p, "password", 8) == 0 && (p == url || isspace((unsigned char)p[-1]))) {
+		bool start = p == url || (uri ? (p[-1] == '?' || p[-1] == '&') : isspace((unsigned char)p[-1]));
+		if (start && strncmp(p, "password", 8) == 0) {
 			const char *q = p + 8;
-			while (isspace((unsigned char)*q))
+			while (!uri && isspace((unsigned char)*q))
 				q++;
 			if (*q == '=') {
 				q++;
-				while (isspace((unsigned char)*q))
+				while (!uri && isspace((unsigned char)*q))
 					q++;
 				memcpy(out + o, "password=***", 12);
 				o += 12;
-				if (*q == '\'') {
+				if (uri) {
+					q += strcspn(q, "&#");
+				} else if (*q == '\'') {
 					q++;
 					while (*q && *q != '\'')
 						q += (*q == '\\' && q[1]) ? 2 : 1;
@@ -338,7 +346,7 @@ char *config_redact_url(const char *url)
 				continue;
 			}
 		}
-		if (o < n + 7)
+		if (o < n + 15)
 			out[o++] = *p;
 		p++;
 	}

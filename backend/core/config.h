@@ -24,7 +24,6 @@ struct config {
 	long db_connect_timeout;      /* seconds libpq may spend connecting */
 	long db_statement_timeout_ms; /* per statement, so no request hangs on a lock */
 	bool access_log;              /* one line per request on stderr */
-	char *var_dir;                /* the server's own writable state (mail spool) */
 	char *key_file;               /* data keys for values encrypted at rest (keys.h) */
 	long jobs_interval_s;         /* how often background jobs run (hold expiry, ...) */
 };

@@ -137,7 +137,10 @@ static bool body_type_ok(const struct route *rt, const char *ct)
 static int read_body(struct req *r, const struct mg_request_info *ri, json_t **fields, const char **message)
 {
 	const struct route *rt = r->route;
-	size_t max = rt->max_body ? rt->max_body : (size_t)r->app->cfg->max_body;
+	/* The route's own limit, under the configured ceiling. */
+	size_t max = (size_t)r->app->cfg->max_body;
+	if (rt->max_body && rt->max_body < max)
+		max = rt->max_body;
 	const char *te = mg_get_header(r->conn, "Transfer-Encoding");
 	const char *cl = mg_get_header(r->conn, "Content-Length");
 	if (te && cl) {

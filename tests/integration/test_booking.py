@@ -1845,6 +1845,10 @@ def test_client_details_are_not_stored_in_plaintext(fresh_server):
         hexed = secret.encode().hex()
         assert hexed not in text.lower(), f"{secret!r} stored as bytes in the database dump"
     assert hashlib.sha256(token.encode()).hexdigest() in text
+    # Every planted value carries the random tag: no part of any of them
+    # (a surname alone, an email's local part) may be stored in the clear.
+    assert tag not in text.lower(), "a fragment of a client's details is in the database dump"
+    assert tag.encode().hex() not in text.lower(), "a fragment of a client's details is stored as bytes"
 
 
 def test_log_holds_no_client_details_or_tokens(fresh_server):
@@ -1972,8 +1976,15 @@ def _ics_lines(body):
     return text.replace("\r\n ", "").split("\r\n")[:-1]
 
 
+def _name_offerings_revealingly(srv):
+    """Offering names that say what the appointment is, so an invite that
+    copied one would be caught."""
+    srv.sql("UPDATE offering SET name = 'Couples therapy ' || slug")
+
+
 def test_invite_ics_request_then_cancel(fresh_server):
     srv = fresh_server
+    _name_offerings_revealingly(srv)
     start = _consult_start(srv)
     doc = book_ok(srv, "consult", start, clients=[
         {"name": "Zoë Ruiz", "email": "zoe.invite@example.com"},
@@ -2023,8 +2034,15 @@ def test_invite_ics_intensive_is_one_recurring_event(fresh_server):
     srv = fresh_server
     got = srv.get("/api/v1/availability?offering=intensive-2day").json()
     start = got["slots"][0]["start"]
-    doc = book_ok(srv, "intensive-2day", start)
-    lines = _ics_lines(srv.get(f"/b/{token_of(doc, srv)}/invite.ics").body)
+    _name_offerings_revealingly(srv)
+    doc = book_ok(srv, "intensive-2day", start, clients=[
+        {"name": "Ana Booker", "email": "ana.booker@example.com"},
+        {"name": "Partner Hiddenname", "email": "partner.hidden@example.com"}])
+    body = srv.get(f"/b/{token_of(doc, srv)}/invite.ics").body
+    text = body.decode("utf-8").lower()
+    for word in ("couples", "therapy", "intensive", "hiddenname", "partner.hidden"):
+        assert word not in text, word
+    lines = _ics_lines(body)
     assert sum(1 for l in lines if l == "BEGIN:VEVENT") == 1
     assert "RRULE:FREQ=DAILY;COUNT=2" in lines
     assert "STATUS:TENTATIVE" in lines  # held: dates reserved, not yet confirmed
@@ -2035,3 +2053,21 @@ def test_invite_ics_intensive_is_one_recurring_event(fresh_server):
 def test_invite_ics_unknown_token(server):
     r = server.get("/b/AAAAAAAAAAAAAAAAAAAAAA/invite.ics")
     assert r.status == 404
+
+
+def test_race_cap_per_week_is_never_exceeded(fresh_server):
+    """Caps are checked across bookings, which the exclusion constraint
+    cannot see: five consults on five different days of one week, all at
+    once, with a cap of one per week, leave exactly one booking."""
+    srv = fresh_server
+    srv.sql("UPDATE offering SET cap_per_week = 1 WHERE slug = 'consult'")
+    monday = weekday_ahead(3, 1)
+    for i in range(3):  # rounds, each on a fresh week
+        week = [booking_body("consult", iso(local(monday + timedelta(days=7 * i + k), 10 * 60))) for k in range(5)]
+        results = race(srv, week)
+        statuses = sorted(r.status for _, r in results)
+        assert statuses == [201, 409, 409, 409, 409], race_report(srv, results)
+    rows = srv.sql(
+        "SELECT date_trunc('week', starts_at AT TIME ZONE 'America/Chicago'), count(*) FROM booking b"
+        " JOIN offering o ON o.id = b.offering_id WHERE o.slug = 'consult' GROUP BY 1")
+    assert len(rows) == 3 and all(int(n) == 1 for _, n in rows), rows

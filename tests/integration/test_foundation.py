@@ -897,3 +897,15 @@ def test_malformed_request_does_not_crash(server, case):
     h = server.get("/healthz")
     assert h.status == 200
     assert h.json() == {"status": "ok"}
+
+
+def test_readyz_refuses_a_schema_this_binary_does_not_match(fresh_server):
+    """A database migrated by a newer tandem (or half-migrated) is not ready."""
+    srv = fresh_server
+    assert srv.get("/readyz").status == 200
+    srv.sql("INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, '9999_future.sql', 'x')")
+    r = srv.get("/readyz")
+    assert r.status == 503, r.body[:200]
+    assert r.json()["error"]["code"] == "unavailable"
+    srv.sql("DELETE FROM schema_migrations WHERE version = 9999")
+    assert srv.get("/readyz").status == 200

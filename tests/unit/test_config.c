@@ -120,6 +120,15 @@ static void test_secret_file_and_redaction(void **state)
 	r = config_redact_url("host=x password=plain");
 	assert_string_equal(r, "host=x password=***");
 	free(r);
+	r = config_redact_url("postgresql://app@db.internal/tandem?sslmode=require&password=s3cr3t&x=1");
+	assert_string_equal(r, "postgresql://app@db.internal/tandem?sslmode=require&password=***&x=1");
+	free(r);
+	r = config_redact_url("postgresql:///tandem?host=/run/pg&password=s3cr3t");
+	assert_string_equal(r, "postgresql:///tandem?host=/run/pg&password=***");
+	free(r);
+	r = config_redact_url("postgres://u:p%40ss@h:5432/d?password=again");
+	assert_string_equal(r, "postgres://u:***@h:5432/d?password=***");
+	free(r);
 	r = config_redact_url("host=/tmp dbname=tandem");
 	assert_string_equal(r, "host=/tmp dbname=tandem");
 	free(r);
