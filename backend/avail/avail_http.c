@@ -99,18 +99,15 @@ static char *start_link(struct arena *a, const char *base, const struct tz *z, i
 	return arena_printf(a, "%s?start=%s", base, form_urlencode(a, st));
 }
 
-int avail_http_calendar(struct req *r, const char *slug, const char *month, const char *date,
+int avail_http_calendar(struct req *r, const struct offering *o, const char *month, const char *date,
                         const char *page_base, const char *link_base, json_t *view)
 {
 	struct ctx c = req_ctx(r);
-	struct offering o;
-	int rc = offering_get(&c, slug, &o);
+	const struct tz *z;
+	int rc = zone_of(o, &z);
 	if (rc)
 		return rc;
-	const struct tz *z;
-	if ((rc = zone_of(&o, &z)))
-		return rc;
-	int64_t today = avail_local_day(z, c.now), last = today + o.horizon_days;
+	int64_t today = avail_local_day(z, c.now), last = today + o->horizon_days;
 	int ty, tm, td;
 	tz_civil_from_days(today, &ty, &tm, &td);
 	int y = ty, m = tm;
@@ -128,12 +125,12 @@ int avail_http_calendar(struct req *r, const char *slug, const char *month, cons
 	int64_t from = first < today ? today : first, to = mlast > last ? last : mlast;
 	struct avail_slot *s = NULL;
 	size_t n = 0;
-	if (from <= to && (rc = avail_for_offering(&c, &o, from, to, &s, &n)))
+	if (from <= to && (rc = avail_for_offering(&c, o, from, to, &s, &n)))
 		return rc;
 	int64_t sel = INT64_MIN;
 	if (date && tz_parse_date(date, &sel) != 0)
 		sel = INT64_MIN;
-	bool intensive = !strcmp(o.kind, "intensive");
+	bool intensive = !strcmp(o->kind, "intensive");
 	/* Weeks start on Monday; blanks pad the first and last week. */
 	json_t *weeks = json_array(), *week = json_object(), *days = json_array();
 	int lead = tz_iso_weekday(first) - 1;
@@ -229,7 +226,7 @@ int avail_http_offering_page(struct req *r)
 	json_t *view = json_pack("{s:o, s:o, s:s}", "practice", practice_to_view(&p), "offering",
 	                         offering_to_view(r->a, &o), "title", o.name);
 	char *base = arena_printf(r->a, "/offerings/%s", o.slug);
-	rc = avail_http_calendar(r, o.slug, http_query_param(r, "month"), http_query_param(r, "date"), base,
+	rc = avail_http_calendar(r, &o, http_query_param(r, "month"), http_query_param(r, "date"), base,
 	                         arena_printf(r->a, "%s/book", base), view);
 	if (rc) {
 		json_decref(view);

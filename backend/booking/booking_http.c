@@ -187,9 +187,8 @@ static json_t *nearest(struct req *r, const char *slug, int64_t near)
 	struct ctx c = req_ctx(r, "public");
 	struct offering o;
 	const struct tz *z;
-	struct practice p;
 	json_t *list = json_array();
-	if (offering_get(&c, slug, &o) || practice_get(&c, &p) || tz_get(p.timezone, &z))
+	if (offering_get(&c, slug, &o) || tz_get(o.practice_timezone, &z))
 		return list;
 	int64_t from = avail_local_day(z, near > c.now ? near : c.now);
 	struct avail_slot *s;
@@ -514,8 +513,14 @@ int booking_http_reschedule_page(struct req *r)
 	if (!v.changeable)
 		return http_send_page(r, 200, "pages/manage", view);
 	char *base = arena_printf(r->a, "/b/%s/reschedule", token);
-	rc = avail_http_calendar(r, v.offering_slug, http_query_param(r, "month"),
-	                         http_query_param(r, "date"), base, base, view);
+	struct ctx c = req_ctx(r, "client");
+	struct offering o;
+	if ((rc = offering_get(&c, v.offering_slug, &o))) {
+		json_decref(view);
+		return rc;
+	}
+	rc = avail_http_calendar(r, &o, http_query_param(r, "month"), http_query_param(r, "date"), base, base,
+	                         view);
 	if (rc) {
 		json_decref(view);
 		return rc;

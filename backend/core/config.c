@@ -304,7 +304,7 @@ char *config_redact_url(const char *url)
 	size_t o = 0;
 	const char *p = url;
 	const char *scheme = strstr(url, "://");
-	bool uri = scheme && scheme > url && !strpbrk(url, " \t") ? true : false;
+	bool uri = scheme && scheme > url && !strpbrk(url, " \t");
 	if (uri) {
 		const char *auth = scheme + 3;
 		size_t alen = strcspn(auth, "/?#");
@@ -319,7 +319,8 @@ char *config_redact_url(const char *url)
 		}
 	}
 	while (*p) {
-		bool start = p == url || (uri ? (p[-1] == '?' || p[-1] == '&') : isspace((unsigned char)p[-1]));
+		bool start =
+		    p == url || (uri ? (p[-1] == '?' || p[-1] == '&') : isspace((unsigned char)p[-1]));
 		if (start && strncmp(p, "password", 8) == 0) {
 			const char *q = p + 8;
 			while (!uri && isspace((unsigned char)*q))

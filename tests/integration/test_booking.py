@@ -26,6 +26,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from tandem_http import assert_json_error, media_type
 
 CHI = ZoneInfo("America/Chicago")
 UTC = timezone.utc
@@ -176,21 +177,6 @@ def starts_of(slots):
 # HTTP helpers
 
 
-def media_type(resp):
-    return resp.headers.get("content-type", "").split(";")[0].strip().lower()
-
-
-def assert_json_error(resp, status, code):
-    """resp is `status` with the JSON error envelope and error.code `code`."""
-    assert resp.status == status, f"expected {status}, got {resp.status}: {resp.body[:500]!r}"
-    assert media_type(resp) == "application/json", resp.headers
-    doc = json.loads(resp.body)
-    assert set(doc) == {"error"}, doc
-    err = doc["error"]
-    assert err.get("code") == code, doc
-    assert isinstance(err.get("message"), str) and err["message"].strip(), doc
-    assert isinstance(err.get("fields"), dict), f"error.fields must be an object: {doc}"
-    return err
 
 
 def assert_invalid(resp, fields):

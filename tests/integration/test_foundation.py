@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tandem_http import assert_json_error, media_type
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
@@ -28,21 +29,6 @@ CSP_LIMIT = 16 * 1024  # bytes accepted by POST /api/v1/csp-report
 # helpers
 
 
-def media_type(resp):
-    return resp.headers.get("content-type", "").split(";")[0].strip().lower()
-
-
-def assert_json_error(resp, status, code):
-    """resp is `status` with the JSON error envelope and error.code `code`."""
-    assert resp.status == status, f"expected {status}, got {resp.status}: {resp.body[:300]!r}"
-    assert media_type(resp) == "application/json", resp.headers
-    doc = json.loads(resp.body)
-    assert set(doc) == {"error"}, doc
-    err = doc["error"]
-    assert err.get("code") == code, doc
-    assert isinstance(err.get("message"), str) and err["message"].strip(), doc
-    assert isinstance(err.get("fields"), dict), f"error.fields must be an object: {doc}"
-    return err
 
 
 SAMPLE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$")
