@@ -2057,3 +2057,18 @@ def test_race_cap_per_week_is_never_exceeded(fresh_server):
         "SELECT date_trunc('week', starts_at AT TIME ZONE 'America/Chicago'), count(*) FROM booking b"
         " JOIN offering o ON o.id = b.offering_id WHERE o.slug = 'consult' GROUP BY 1")
     assert len(rows) == 3 and all(int(n) == 1 for _, n in rows), rows
+
+
+def test_idempotency_records_are_purged_after_a_day(server_factory):
+    """Idempotency records hold (sealed) manage tokens: kept 24 hours, then
+    the background job deletes them."""
+    srv = server_factory(env={"TANDEM_JOBS_INTERVAL_S": "1"})
+    old_key, new_key = secrets.token_hex(8), secrets.token_hex(8)
+    book_ok(srv, "consult", _consult_start(srv), key=old_key)
+    book_ok(srv, "consult", _consult_start(srv, days_ahead=10), key=new_key)
+    srv.sql("UPDATE idempotency_key SET created_at = now() - interval '25 hours' WHERE key = :'p1'", old_key)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and srv.sql("SELECT 1 FROM idempotency_key WHERE key = :'p1'", old_key):
+        time.sleep(0.2)
+    assert srv.sql("SELECT 1 FROM idempotency_key WHERE key = :'p1'", old_key) == []
+    assert srv.sql("SELECT 1 FROM idempotency_key WHERE key = :'p1'", new_key) == [("1",)]

@@ -895,3 +895,47 @@ def test_readyz_refuses_a_schema_this_binary_does_not_match(fresh_server):
     assert r.json()["error"]["code"] == "unavailable"
     srv.sql("DELETE FROM schema_migrations WHERE version = 9999")
     assert srv.get("/readyz").status == 200
+
+
+def test_clinician_add_takes_the_password_from_a_file_never_argv(database, tandem, helpers, tmp_path):
+    psql = helpers.psql
+    name, dsn = database("cli")
+    assert tandem(["migrate"], dsn).returncode == 0
+    assert tandem(["seed-demo"], dsn).returncode == 0
+    pw = tmp_path / "pw"
+    pw.write_text("a long enough secret\n")
+    r = tandem(["clinician-add", "--email", "Second@Example.com", "--name", "Dr. Second", "--password-file", str(pw)],
+               dsn)
+    assert r.returncode == 0, r.stderr
+    assert "a long enough secret" not in r.stdout + r.stderr
+    rows = psql(dsn, "SELECT name, role, password_hash FROM clinician WHERE lower(email) = 'second@example.com'")
+    assert len(rows) == 1, rows
+    cname, role, hash_ = rows[0]
+    assert (cname, role) == ("Dr. Second", "clinician")
+    assert hash_.startswith("$argon2id$v=19$m=19456,t=2,p=1$"), hash_
+    # The same email again updates that account (no duplicate, new hash).
+    r = tandem(["clinician-add", "--email", "second@example.com", "--name", "Dr. Second", "--role", "owner",
+                "--password-file", str(pw)], dsn)
+    assert r.returncode == 0, r.stderr
+    rows = psql(dsn, "SELECT role, password_hash FROM clinician WHERE lower(email) = 'second@example.com'")
+    assert len(rows) == 1 and rows[0][0] == "owner" and rows[0][1] != hash_, rows
+    # A password on the command line is refused, as is a short one.
+    r = tandem(["clinician-add", "--email", "x@example.com", "--name", "X", "--password", "in-argv-secret"], dsn)
+    assert r.returncode != 0 and "never taken from arguments" in r.stderr
+    pw.write_text("short\n")
+    r = tandem(["clinician-add", "--email", "x@example.com", "--name", "X", "--password-file", str(pw)], dsn)
+    assert r.returncode != 0
+    assert psql(dsn, "SELECT count(*) FROM clinician WHERE email = 'x@example.com'") == [("0",)]
+
+
+def test_keygen_writes_a_private_file_and_never_overwrites(tandem, tmp_path):
+    path = tmp_path / "k.keys"
+    r = tandem(["keygen", str(path)], "host=/nonexistent")
+    assert r.returncode == 0, r.stderr
+    assert (path.stat().st_mode & 0o777) == 0o600
+    text = path.read_text()
+    assert len([l for l in text.splitlines() if l.startswith("key ")]) == 1
+    assert len([l for l in text.splitlines() if l.startswith("index ")]) == 1
+    r = tandem(["keygen", str(path)], "host=/nonexistent")
+    assert r.returncode != 0
+    assert path.read_text() == text
