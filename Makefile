@@ -23,7 +23,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -Ibackend -I$(PQ_INC) $(WARN) -g -pthread
 CFLAGS  := $(CFLAGS_COMMON) -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 LDFLAGS := -pie -Wl,-z,relro,-z,now -pthread
-LIBS    := -lcivetweb -lpq -lmbedcrypto -largon2 -ljansson
+LIBS    := -lcivetweb -lpq -lmbedcrypto -largon2 -ljansson -lcurl
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ASAN_CFLAGS := $(CFLAGS_COMMON) -O1 $(SAN_FLAGS)
 

@@ -8,9 +8,14 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
+#include "calendar/calendar_cli.h"
 #include "core/config.h"
 #include "core/ctx.h"
 #include "core/log.h"
+#include "core/tz.h"
+#include "booking/booking.h"
 #include "db/migrate.h"
 #include "http/assets.h"
 #include "http/server.h"
@@ -19,7 +24,6 @@
 #include "jobs/jobs.h"
 #include "practice/practice.h"
 
-#define TANDEM_VERSION "0.1.0"
 
 static void usage(FILE *f)
 {
@@ -33,6 +37,15 @@ static void usage(FILE *f)
 	      "                        create or update a clinician login; the password is read from\n"
 	      "                        FILE or asked for at the terminal, never taken from arguments\n"
 	      "  keygen FILE           write a new data key file (mode 0600; never overwrites)\n"
+	      "  booking move-day REFERENCE DAY START | cancel-day REFERENCE DAY\n"
+	      "                        the clinician moves (START: RFC 3339) or cancels one day of a\n"
+	      "                        multi-day booking; invites get a RECURRENCE-ID override\n"
+	      "  calendar import FILE --clinician EMAIL [--name NAME]\n"
+	      "  calendar subscribe URL --clinician EMAIL [--name NAME] [--refresh-minutes N]\n"
+	      "                        [--freshness-minutes N]\n"
+	      "  calendar list --clinician EMAIL | refresh ID | remove ID\n"
+	      "  calendar busy --clinician EMAIL --from YYYY-MM-DD --to YYYY-MM-DD\n"
+	      "                        external calendars that block the clinician's availability\n"
 	      "  version               print the version\n"
 	      "\n"
 	      "configuration: --config FILE or TANDEM_CONFIG, then TANDEM_* variables\n"
@@ -184,6 +197,70 @@ static int cmd_clinician_add(const struct config *cfg, int argc, char **argv)
 	return rc;
 }
 
+static int cmd_booking(const struct config *cfg, int argc, char **argv)
+{
+	bool move = argc == 4 && !strcmp(argv[0], "move-day");
+	bool cancel = argc == 3 && !strcmp(argv[0], "cancel-day");
+	char *end = NULL;
+	long day = (move || cancel) ? strtol(argv[2], &end, 10) : 0;
+	int64_t start = 0;
+	if ((!move && !cancel) || !end || *end || day < 1 || day > 5 ||
+	    (move && tz_parse_rfc3339(argv[3], &start) != 0)) {
+		log_error("usage: tandem booking move-day REFERENCE DAY START | cancel-day REFERENCE DAY "
+		          "(DAY 1-5; START like 2026-12-08T10:00:00-06:00)");
+		return ERR_INVALID;
+	}
+	struct db db;
+	int rc = open_db(cfg, &db);
+	if (rc)
+		return rc;
+	struct arena a;
+	arena_init(&a);
+	struct ctx c = {&a, &db, ctx_clock_now(), "clinician", "cli"};
+	rc = move ? booking_move_day(&c, argv[1], (int)day, start) : booking_cancel_day(&c, argv[1], (int)day);
+	if (rc == ERR_NOT_FOUND)
+		log_error("booking: no booking %s with an uncancelled day %ld", argv[1], day);
+	else if (rc == ERR_CONFLICT)
+		log_error("booking: %s is closed, or this is its last day (cancel the booking instead)", argv[1]);
+	else if (rc == ERR_SLOT_UNAVAILABLE)
+		log_error("booking: the clinician already has something at that time");
+	else if (rc)
+		log_error("booking: %s", err_code(rc));
+	else
+		printf("booking %s: day %ld %s\n", argv[1], day, move ? "moved" : "cancelled");
+	arena_release(&a);
+	db_release(&db);
+	return rc;
+}
+
+static int cmd_calendar(const struct config *cfg, int argc, char **argv)
+{
+	struct keyring *keys = NULL;
+	char err[512] = "";
+	int rc = keyring_load(cfg->key_file, &keys, err, sizeof(err));
+	if (rc) {
+		log_error("data keys: %s", err);
+		return rc;
+	}
+	struct db db;
+	if ((rc = open_db(cfg, &db)) != 0) {
+		keyring_free(keys);
+		return rc;
+	}
+	struct arena a;
+	arena_init(&a);
+	struct ctx c = {&a, &db, ctx_clock_now(), "system", "cli"};
+	struct calendar_fetch_opts fo;
+	calendar_fetch_opts_from(cfg, &fo);
+	rc = calendar_cli(&c, keys, &fo, argc, argv);
+	if (rc == ERR_UNAVAILABLE)
+		log_error("calendar: the database is unreachable");
+	arena_release(&a);
+	db_release(&db);
+	keyring_free(keys);
+	return rc;
+}
+
 static int cmd_serve(const struct config *cfg)
 {
 	struct app app = {.cfg = cfg, .started_us = ctx_clock_now() * 1000000};
@@ -255,6 +332,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[i++];
+	/* Before any thread exists: libcurl's global state (TLS, resolver). */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		log_error("cannot initialise libcurl");
+		return 1;
+	}
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
 		usage(stdout);
 		return 0;
@@ -292,6 +374,10 @@ int main(int argc, char **argv)
 		rc = cmd_migrate(&cfg);
 	} else if (!strcmp(cmd, "seed-demo")) {
 		rc = cmd_seed_demo(&cfg);
+	} else if (!strcmp(cmd, "booking")) {
+		rc = cmd_booking(&cfg, argc - i, argv + i);
+	} else if (!strcmp(cmd, "calendar")) {
+		rc = cmd_calendar(&cfg, argc - i, argv + i);
 	} else if (!strcmp(cmd, "clinician-add")) {
 		rc = cmd_clinician_add(&cfg, argc - i, argv + i);
 	} else {

@@ -49,6 +49,14 @@ struct booking_result {
 };
 
 /* What the manage page and changes need to know about one booking. */
+/* One day of a booking as the invite needs it: where it is now, where the
+ * series put it (its RECURRENCE-ID when it differs), whether it is off. */
+struct booking_day {
+	int64_t start, end;     /* UTC seconds */
+	int64_t original_start; /* UTC seconds */
+	bool cancelled;         /* this day alone was cancelled */
+};
+
 struct booking_view {
 	int64_t id;
 	const char *reference;
@@ -64,8 +72,10 @@ struct booking_view {
 	const char *ical_uid;
 	const char *client_timezone; /* or "" */
 	const char *practice_timezone;
-	int nblocks;
-	struct avail_interval blocks[AVAIL_MAX_DAYS];
+	int nblocks;                                 /* the days that still take place */
+	struct avail_interval blocks[AVAIL_MAX_DAYS]; /* their times, in order */
+	int ndays;                                   /* every day, cancelled ones too */
+	struct booking_day days[AVAIL_MAX_DAYS];
 	bool changeable; /* open statuses and inside the window */
 };
 
@@ -84,6 +94,15 @@ int booking_cancel_by_token(struct ctx *c, const struct keyring *k, const char *
                             const char **why);
 int booking_reschedule_by_token(struct ctx *c, const char *token, const char *start, json_t **fields,
                                 const char **why);
+
+/* The clinician moves one day (1-based) of an open booking to new_start
+ * (same length; the practice's hours are the clinician's call, but no
+ * overlap with any other active time of theirs: ERR_SLOT_UNAVAILABLE), or
+ * cancels it alone (ERR_CONFLICT for the last remaining day: cancel the
+ * booking). Either raises the SEQUENCE; invites then carry a RECURRENCE-ID
+ * override for that day. ERR_NOT_FOUND: no such booking or day. */
+int booking_move_day(struct ctx *c, const char *reference, int day, int64_t new_start);
+int booking_cancel_day(struct ctx *c, const char *reference, int day);
 
 /* The booking's calendar file for the booker (whose manage token this
  * is): METHOD:REQUEST, or METHOD:CANCEL once cancelled or declined. The

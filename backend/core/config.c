@@ -71,6 +71,9 @@ static const struct cfg_key keys[] = {
     {"access_log", CFG_BOOL, OFF(access_log), "true", 0, 0, false, NULL},
     {"key_file", CFG_STRING, OFF(key_file), "var/tandem.keys", 0, 0, false, NULL},
     {"jobs_interval_s", CFG_LONG, OFF(jobs_interval_s), "30", 1, 3600, false, NULL},
+    {"calendar_fetch_timeout_s", CFG_LONG, OFF(calendar_fetch_timeout_s), "30", 1, 600, false, NULL},
+    {"calendar_max_bytes", CFG_LONG, OFF(calendar_max_bytes), "10485760", 4096, 100L << 20, false, NULL},
+    {"calendar_allow_private", CFG_BOOL, OFF(calendar_allow_private), "false", 0, 0, false, NULL},
 };
 #undef OFF
 

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "booking/booking.h"
+#include "calendar/calendar_cli.h"
 #include "core/log.h"
 
 static pthread_t thread;
@@ -15,7 +16,6 @@ static bool stop_requested;
 
 int jobs_run_once(struct db *db, const struct app *app)
 {
-	UNUSED(app);
 	struct arena a;
 	arena_init(&a);
 	struct ctx c = {&a, db, ctx_clock_now(), "system", "jobs"};
@@ -23,6 +23,19 @@ int jobs_run_once(struct db *db, const struct app *app)
 	int rc = booking_expire_holds(&c, &n);
 	if (rc && rc != ERR_UNAVAILABLE)
 		log_warn("job expire-holds failed: %s", err_code(rc));
+	/* Subscribed calendars: a few per round, so one slow server cannot
+	 * hold the other jobs back for long. */
+	if (app && app->keys) {
+		struct calendar_fetch_opts fo;
+		calendar_fetch_opts_from(app->cfg, &fo);
+		arena_reset(&a);
+		c.now = ctx_clock_now();
+		int rc2 = calendar_refresh_due(&c, app->keys, &fo, 10, &n);
+		if (rc2 && rc2 != ERR_UNAVAILABLE)
+			log_warn("job calendar-refresh failed: %s", err_code(rc2));
+		if (!rc)
+			rc = rc2;
+	}
 	arena_release(&a);
 	return rc;
 }
