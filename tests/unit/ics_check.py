@@ -11,22 +11,22 @@ use their own zone data) and with the TZID renamed to a name nobody knows, so
 that only our VTIMEZONE can place it. Our VTIMEZONE is also compared hour by
 hour with the system's zoneinfo over the years it claims to cover.
 
-Optionally (ICS_CHECK_ICALJS=/path/to/node_modules/ical.js, e.g. from
-`npm install ical.js` in a scratch directory; never a dependency of the
-repository) each sample is also expanded by ical.js, Thunderbird's parser,
-with only our VTIMEZONE to go by.
+Then ics_readers.py has every sample read by ical.js (Thunderbird's
+parser), node-ical, khal and calcurse (see there for what each of them can
+and cannot represent). A sample is its name in ics_sample, its zone and
+instants in EXPECT, and its METHOD and STATUS in ITIP.
 
 Prints "N passed, M failed"; exits 1 on any failure.
 """
 import datetime as dt
-import json
-import os
 import re
 import subprocess
 import sys
 import zoneinfo
 
 import icalendar
+
+import ics_readers
 
 try:
     import recurring_ical_events
@@ -85,6 +85,15 @@ EXPECT = {
     "injection": (CHI, [("2026-11-02T16:00", "2026-11-02T16:50", "10:00", "10:50")]),
     "unicode": (CHI, [("2026-11-02T16:00", "2026-11-02T16:50", "10:00", "10:50")]),
     "publish": (CHI, [("2026-11-02T16:00", "2026-11-02T16:50", "10:00", "10:50")]),
+}
+
+# sample -> (METHOD, STATUS of every occurrence, or a list of them in the
+# order of EXPECT's occurrences); samples not listed are REQUEST, CONFIRMED.
+# Read by ics_readers.py.
+ITIP = {
+    "cancel": ("CANCEL", "CANCELLED"),
+    "tentative": ("REQUEST", "TENTATIVE"),
+    "publish": ("PUBLISH", "CONFIRMED"),
 }
 
 passed = 0
@@ -211,41 +220,6 @@ def check_vobject(name, text, want):
     check(f"{name}: vobject duration", all(w[1] - w[0] == dur for w in want), str(dur))
 
 
-# Reads a calendar on stdin, registers its VTIMEZONEs and prints the UTC
-# occurrences of its VEVENT as JSON [[start, end], ...].
-ICALJS_SCRIPT = """
-const ICAL = (await import(process.argv[1] + '/dist/ical.js')).default;
-let text = '';
-for await (const chunk of process.stdin) text += chunk;
-const root = ICAL.Component.fromString(text);
-for (const vtz of root.getAllSubcomponents('vtimezone')) ICAL.TimezoneService.register(vtz);
-const ev = new ICAL.Event(root.getFirstSubcomponent('vevent'));
-const out = [];
-const it = ev.iterator();
-for (let next, n = 0; (next = it.next()) && n < 50; n++) {
-  const d = ev.getOccurrenceDetails(next);
-  out.push([d.startDate.toJSDate().toISOString(), d.endDate.toJSDate().toISOString()]);
-}
-console.log(JSON.stringify(out));
-"""
-
-
-def check_icaljs(name, text, want, icaljs):
-    r = subprocess.run(["node", "--input-type=module", "-e", ICALJS_SCRIPT, icaljs],
-                       input=text, capture_output=True, text=True)
-    if r.returncode != 0:
-        check(f"{name}: ical.js reads it", False, r.stderr.strip()[-300:])
-        return
-    got = [(dt.datetime.fromisoformat(a.replace("Z", "+00:00")),
-            dt.datetime.fromisoformat(b.replace("Z", "+00:00"))) for a, b in json.loads(r.stdout)]
-    wants = [(w[0], w[1]) for w in want]
-    if "\r\nRDATE" in unfold(text) and "\r\nRRULE:FREQ=DAILY" not in unfold(text):
-        # ical.js 2.x skips DTSTART when a VEVENT has RDATE but no RRULE
-        # (kewisch/ical.js#534); Thunderbird iterates RDATEs itself.
-        got = sorted(set(got) | {wants[0]})
-    check(f"{name}: ical.js occurrences", sorted(got) == wants, str(got))
-
-
 def params(text, prop):
     """(params, value) of each unfolded line of property prop."""
     out = []
@@ -341,6 +315,7 @@ def main():
         print("note: python3-recurring-ical-events missing, expansion checks skipped")
     if vobject is None:
         print("note: python3-vobject missing, vobject checks skipped")
+    samples = []
     for name in names:
         if name not in EXPECT:
             continue
@@ -362,10 +337,12 @@ def main():
             check_occurrences(name, cal2, zone, want, "by our VTIMEZONE")
         if vobject is not None:
             check_vobject(name, renamed(text, zone, "X-Tandem-Vobject-" + name), want)
-        icaljs = os.environ.get("ICS_CHECK_ICALJS")
-        if icaljs:
-            check_icaljs(name, renamed(text, zone, "X-Tandem-Icaljs-" + name), want, icaljs)
+        method, status = ITIP.get(name, ("REQUEST", "CONFIRMED"))
+        samples.append(ics_readers.Sample(name, text, zone, [(w[0], w[1]) for w in want],
+                                          method, status,
+                                          renamed(text, zone, "X-Tandem-Reader-" + name)))
         specific(name, text, cal)
+    ics_readers.check_samples(samples, check)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
