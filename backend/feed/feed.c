@@ -214,7 +214,11 @@ static const char SQL_TOKEN[] =
     "SELECT t.id, t.privacy, (t.revoked_at IS NOT NULL OR NOT c.active), c.id, c.timezone, p.name,"
     " floor(extract(epoch FROM greatest(t.created_at, c.updated_at, p.updated_at)))::bigint"
     " FROM feed_token t JOIN clinician c ON c.id = t.clinician_id JOIN practice p ON p.id = c.practice_id"
-    " WHERE t.token_hash = $1::bytea FOR UPDATE OF t";
+    " WHERE t.token_hash = $1::bytea";
+/* Serialises one token's fetches for the count and the audit row; checks
+ * again that it is alive (it may have been revoked meanwhile). */
+static const char SQL_LOCK[] = "SELECT (t.revoked_at IS NOT NULL OR NOT c.active) FROM feed_token t"
+                               " JOIN clinician c ON c.id = t.clinician_id WHERE t.id = $1 FOR UPDATE OF t";
 
 /* Fetches that count against the limit: all but the refused ones, so a
  * client that keeps polling while limited is served again as soon as its
@@ -274,6 +278,10 @@ struct fetch {
 	bool initials;         /* privacy = initials */
 	int64_t from, to;      /* the window, UTC */
 	int64_t cutoff;        /* cancelled bookings updated before this are left out */
+	const char *p[5];      /* the parameters of SQL_VALIDATOR and SQL_EVENTS */
+	char etag[40];         /* the current ETag, quoted */
+	int64_t last_modified; /* newest change to anything shown */
+	int want;              /* 200 or 304, when the limit allows */
 };
 
 /* Printable ASCII only (a header may carry any octet, the column is text),
@@ -398,77 +406,75 @@ static int render(struct fetch *f, PGresult *r)
 	return 0;
 }
 
-static int fetch_tx(struct db *db, void *arg)
+/* Under the token's row lock: is it (still) alive, is it over its limit,
+ * and the audit row with the status decided. Short, so that fetches of one
+ * token queue only for the count and the insert, never for a render. */
+static int record_tx(struct db *db, void *arg)
 {
 	struct fetch *f = arg;
 	struct ctx *c = f->c;
-	const struct feed_request *rq = f->rq;
 	struct feed_response *out = f->out;
-	memset(out, 0, sizeof(*out));
-	out->status = 404;
-
 	PGresult *r;
-	int rc = db_query(db, c->a, &r, SQL_TOKEN, token_hash_param(c->a, rq->token));
-	if (rc || PQntuples(r) != 1)
-		return rc; /* unknown: 404, nothing to record it against */
-	f->token_id = db_val(r, 0, 0);
-	f->initials = !strcmp(db_val(r, 0, 1), "initials");
-	bool dead = !strcmp(db_val(r, 0, 2), "t");
-	f->clinician = db_val(r, 0, 3);
-	const char *zone = db_val(r, 0, 4);
-	f->practice = db_val(r, 0, 5);
-	int64_t base_modified = db_ll(r, 0, 6);
-
-	if ((rc = db_query(db, c->a, &r, SQL_RECENT, f->token_id, num(c->a, rq->rate_window_s))))
+	int rc = db_query(db, c->a, &r, SQL_LOCK, f->token_id);
+	if (rc)
 		return rc;
-	bool limited = db_ll(r, 0, 0) >= rq->rate_limit;
-	int64_t wait = db_ll(r, 0, 1);
-	if (dead) /* revoked: the same 404 as an unknown token, recorded while under the limit */
+	bool dead = PQntuples(r) != 1 || !strcmp(db_val(r, 0, 0), "t");
+	if ((rc = db_query(db, c->a, &r, SQL_RECENT, f->token_id, num(c->a, f->rq->rate_window_s))))
+		return rc;
+	bool limited = db_ll(r, 0, 0) >= f->rq->rate_limit;
+	if (dead) {
+		/* Revoked: the same 404 as an unknown token, recorded while
+		 * under the limit (a lost phone still polling shows up). */
+		out->status = 404;
 		return limited ? 0 : audit(db, f, 404);
+	}
 	if (limited) {
 		out->status = 429;
-		out->retry_after = wait;
-		if (out->retry_after < 1)
-			out->retry_after = 1;
+		out->retry_after = db_ll(r, 0, 1) < 1 ? 1 : db_ll(r, 0, 1);
 		return audit(db, f, 429);
 	}
+	out->status = f->want;
+	return audit(db, f, f->want);
+}
 
-	/* The window: whole local days in the clinician's zone, so that
-	 * within a day the rows (and the ETag) change only with the data. */
-	if ((rc = tz_get(zone, &f->z))) {
+/* The window, the ETag and Last-Modified from one aggregate query; sets
+ * f->want to 304 when If-None-Match holds the ETag, else 200. */
+static int validate(struct fetch *f, const char *zone, int64_t base_modified)
+{
+	struct ctx *c = f->c;
+	const struct feed_request *rq = f->rq;
+	int rc = tz_get(zone, &f->z);
+	if (rc) {
 		log_error("feed %s: the clinician's zone cannot be loaded: %s", f->token_id, err_code(rc));
 		return ERR_INTERNAL;
 	}
+	/* Whole local days in the clinician's zone, so that within a day the
+	 * rows (and the ETag) change only with the data. */
 	int64_t today = floor_div(tz_utc_to_local(f->z, c->now), DAY);
 	f->from = tz_local_to_utc(f->z, (today - rq->past_days) * DAY, NULL);
 	f->to = tz_local_to_utc(f->z, (today + rq->future_days + 1) * DAY, NULL);
 	f->cutoff = tz_local_to_utc(f->z, (today - FEED_CANCELLED_DAYS) * DAY, NULL);
-	const char *p1 = f->clinician, *p2 = num(c->a, f->from), *p3 = num(c->a, f->to),
-	           *p4 = num(c->a, f->cutoff), *p5 = f->initials ? "true" : "false";
-
-	if ((rc = db_query(db, c->a, &r, SQL_VALIDATOR, p1, p2, p3, p4, p5)))
+	f->p[0] = f->clinician;
+	f->p[1] = num(c->a, f->from);
+	f->p[2] = num(c->a, f->to);
+	f->p[3] = num(c->a, f->cutoff);
+	f->p[4] = f->initials ? "true" : "false";
+	PGresult *r;
+	if ((rc = db_query(c->db, c->a, &r, SQL_VALIDATOR, f->p[0], f->p[1], f->p[2], f->p[3], f->p[4])))
 		return rc;
 	int64_t newest = db_ll(r, 0, 2);
-	out->last_modified = newest > base_modified ? newest : base_modified;
+	f->last_modified = newest > base_modified ? newest : base_modified;
 	/* Everything the body depends on: the rows (count and digest), the
 	 * window, the privacy mode, the links' base, the calendar's name and
 	 * zone, and the format itself (bump v1 when the output changes). */
 	const char *v =
-	    arena_printf(c->a, "feed-v1|%s|%d|%s|%s|%s|%s|%s|%s|%s|%s", f->token_id, f->initials, p2, p3, p4,
-	                 rq->base_url, f->practice, zone, db_val(r, 0, 0), db_val(r, 0, 1));
+	    arena_printf(c->a, "feed-v1|%s|%d|%s|%s|%s|%s|%s|%s|%s|%s", f->token_id, f->initials, f->p[1],
+	                 f->p[2], f->p[3], rq->base_url, f->practice, zone, db_val(r, 0, 0), db_val(r, 0, 1));
 	char hex[65];
 	crypto_sha256_hex(v, strlen(v), hex);
-	snprintf(out->etag, sizeof(out->etag), "\"%.32s\"", hex);
-	if (feed_etag_matches(rq->if_none_match, out->etag)) {
-		out->status = 304;
-		return audit(db, f, 304);
-	}
-	if ((rc = db_query(db, c->a, &r, SQL_EVENTS, p1, p2, p3, p4, p5)))
-		return rc;
-	if ((rc = render(f, r)))
-		return rc;
-	out->status = 200;
-	return audit(db, f, 200);
+	snprintf(f->etag, sizeof(f->etag), "\"%.32s\"", hex);
+	f->want = feed_etag_matches(rq->if_none_match, f->etag) ? 304 : 200;
+	return 0;
 }
 
 int feed_fetch(struct ctx *c, const struct feed_request *rq, struct feed_response *out)
@@ -477,8 +483,31 @@ int feed_fetch(struct ctx *c, const struct feed_request *rq, struct feed_respons
 	out->status = 404;
 	if (!token_shape_ok(rq->token))
 		return 0;
-	struct fetch f = {.c = c, .rq = rq, .out = out};
+	struct fetch f = {.c = c, .rq = rq, .out = out, .want = 404};
 	f.ua = clean_ua(c->a, rq->user_agent);
 	f.addr = clean_addr(rq->remote_addr);
-	return db_tx(c->db, "READ COMMITTED", fetch_tx, &f);
+	PGresult *r;
+	int rc = db_query(c->db, c->a, &r, SQL_TOKEN, token_hash_param(c->a, rq->token));
+	if (rc || PQntuples(r) != 1)
+		return rc; /* unknown: 404, nothing to record it against */
+	f.token_id = db_val(r, 0, 0);
+	f.initials = !strcmp(db_val(r, 0, 1), "initials");
+	f.clinician = db_val(r, 0, 3);
+	f.practice = db_val(r, 0, 5);
+	/* A live token's answer is decided before the lock is taken. */
+	if (strcmp(db_val(r, 0, 2), "t") != 0 && (rc = validate(&f, db_val(r, 0, 4), db_ll(r, 0, 6))))
+		return rc;
+	if ((rc = db_tx(c->db, "READ COMMITTED", record_tx, &f)))
+		return rc;
+	if (out->status != 200 && out->status != 304)
+		return 0;
+	memcpy(out->etag, f.etag, sizeof(out->etag));
+	out->last_modified = f.last_modified;
+	if (out->status == 304)
+		return 0;
+	/* Rendered after the audit row is committed: a failure here is a
+	 * 500 (logged) that the audit records as 200. */
+	if ((rc = db_query(c->db, c->a, &r, SQL_EVENTS, f.p[0], f.p[1], f.p[2], f.p[3], f.p[4])))
+		return rc;
+	return render(&f, r);
 }

@@ -102,13 +102,15 @@ struct feed_response {
 /*
  * Answers one fetch. A token that is unknown, revoked or of an inactive
  * clinician is 404 (revoked ones are still audited while under the rate
- * limit; the answer never differs from an unknown token's). Otherwise, in
- * one transaction holding the token's row: 429 when the token made
- * rate_limit fetches (other than 429s) in the last rate_window_s; else 304
- * when If-None-Match holds the current ETag; else 200 with the calendar.
- * The fetch is recorded (time, address, user agent, status) and
- * last_fetch_at set, whatever the status. Returns 0 (see out->status) or an
- * ERR_* when the database or rendering fails.
+ * limit; the answer never differs from an unknown token's). Otherwise the
+ * ETag comes from one aggregate query, and then, in a short transaction
+ * holding the token's row (so the limit holds across server processes):
+ * 429 when the token made rate_limit fetches (other than 429s) in the last
+ * rate_window_s; else 304 when If-None-Match holds the ETag; else 200. The
+ * fetch is recorded there (time, address, user agent, status) and
+ * last_fetch_at set. A 200 is rendered after that commit, from one query.
+ * Returns 0 (see out->status) or an ERR_* when the database or rendering
+ * fails.
  */
 int feed_fetch(struct ctx *c, const struct feed_request *rq, struct feed_response *out);
 
