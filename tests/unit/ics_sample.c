@@ -4,10 +4,13 @@
  * recurring-ical-events, vobject). Not a cmocka test: the expected UTC
  * instants live in the Python script, written out by hand.
  *
- *   ics_sample --list        the sample names, one a line
- *   ics_sample --list-multi  the samples with several VEVENTs (overrides,
- *                            feeds), checked by ics_check.py's check_multi
- *   ics_sample NAME          that sample's calendar
+ *   ics_sample --list    the sample names, one a line
+ *   ics_sample NAME      that sample's calendar
+ *
+ * and the samples with several VEVENTs (RECURRENCE-ID overrides, feeds),
+ * read by ics_check.py's check_multi:
+ *
+ *   ics_sample --list-multi
  *
  * Build: cc -std=c17 -D_GNU_SOURCE -Ibackend -pthread -o ics_sample
  *        tests/unit/ics_sample.c backend/ics/ics.c backend/ics/fold.c
