@@ -71,6 +71,10 @@ static const struct cfg_key keys[] = {
     {"access_log", CFG_BOOL, OFF(access_log), "true", 0, 0, false, NULL},
     {"key_file", CFG_STRING, OFF(key_file), "var/tandem.keys", 0, 0, false, NULL},
     {"jobs_interval_s", CFG_LONG, OFF(jobs_interval_s), "30", 1, 3600, false, NULL},
+    {"feed_past_days", CFG_LONG, OFF(feed_past_days), "30", 0, 3650, false, NULL},
+    {"feed_future_days", CFG_LONG, OFF(feed_future_days), "365", 1, 3650, false, NULL},
+    {"feed_rate_limit", CFG_LONG, OFF(feed_rate_limit), "60", 1, 100000, false, NULL},
+    {"feed_rate_window_s", CFG_LONG, OFF(feed_rate_window_s), "3600", 1, 86400, false, NULL},
 };
 #undef OFF
 

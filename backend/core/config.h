@@ -26,6 +26,10 @@ struct config {
 	bool access_log;              /* one line per request on stderr */
 	char *key_file;               /* data keys for values encrypted at rest (keys.h) */
 	long jobs_interval_s;         /* how often background jobs run (hold expiry, ...) */
+	long feed_past_days;          /* clinician feed: days of past bookings it shows */
+	long feed_future_days;        /* clinician feed: days ahead it shows */
+	long feed_rate_limit;         /* fetches of one feed token allowed per window ... */
+	long feed_rate_window_s;      /* ... of this many seconds; then 429 */
 };
 
 /* Fills cfg from defaults, the file (NULL for none) and the environment.
