@@ -1,6 +1,6 @@
 # Tandem — `make run` serves the demo practice; `make test` runs every test.
 # Both install what is missing first (Debian packages, npm packages for the
-# browser test). See README.md.
+# browser test and the iCalendar readers). See README.md.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
@@ -16,7 +16,7 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev llvm \
 	libcivetweb-dev libpq-dev postgresql postgresql-contrib \
 	libmbedtls-dev libical-dev libargon2-dev libjansson-dev libcurl4-openssl-dev \
 	libcmocka-dev wrk chromium python3 python3-pytest curl ca-certificates tzdata \
-	python3-icalendar python3-recurring-ical-events python3-vobject
+	python3-icalendar python3-recurring-ical-events python3-vobject khal calcurse
 
 PQ_INC  := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
@@ -39,7 +39,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 60
 
-.PHONY: build deps run stop test unit integration e2e asan fuzz fuzz-replay bench lint clean distclean
+.PHONY: build deps run stop test unit ics-readers integration e2e asan fuzz fuzz-replay bench lint clean distclean
 
 # ---------------------------------------------------------------- packages
 # Installs only what is missing; uses sudo when not root. Runs apt-get
@@ -151,7 +151,7 @@ stop:
 # Every suite prints its own summary; tests/run-suites.sh adds them up and
 # prints the final "N passed, M failed" line.
 test: deps build $(BUILD)/asan/tandem $(UNIT_BIN) $(UNIT_ASAN_BIN) $(FUZZ_BIN) $(BUILD)/ics_sample \
-		tests/e2e/node_modules
+		tests/e2e/node_modules tests/ics/node_modules
 	@tests/run-suites.sh \
 		"unit" "tests/unit/run.sh $(BUILD)/unit" \
 		"ics-readers" "/usr/bin/python3 tests/unit/ics_check.py $(BUILD)/ics_sample" \
@@ -163,6 +163,9 @@ test: deps build $(BUILD)/asan/tandem $(UNIT_BIN) $(UNIT_ASAN_BIN) $(FUZZ_BIN) $
 
 unit: build $(UNIT_BIN)
 	@tests/run-suites.sh "unit" "tests/unit/run.sh $(BUILD)/unit"
+
+ics-readers: deps $(BUILD)/ics_sample tests/ics/node_modules
+	@tests/run-suites.sh "ics-readers" "/usr/bin/python3 tests/unit/ics_check.py $(BUILD)/ics_sample"
 
 integration: build
 	@tests/run-suites.sh "integration" "TANDEM_BIN=$(BUILD)/tandem tests/integration/run.sh"
@@ -176,6 +179,11 @@ asan: $(BUILD)/asan/tandem $(UNIT_ASAN_BIN)
 
 tests/e2e/node_modules: tests/e2e/package.json tests/e2e/package-lock.json
 	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# ical.js and node-ical for the ics-readers suite (tests/unit/ics_readers.py).
+tests/ics/node_modules: tests/ics/package.json tests/ics/package-lock.json
+	cd tests/ics && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 fuzz-replay: $(FUZZ_BIN)
@@ -205,4 +213,4 @@ clean:
 	rm -rf $(BUILD) tests/out
 
 distclean: clean stop
-	rm -rf var tests/e2e/node_modules
+	rm -rf var tests/e2e/node_modules tests/ics/node_modules

@@ -21,6 +21,7 @@
 #include "http/server.h"
 #include "http/template.h"
 #include "crypto/keys.h"
+#include "feed/feed.h"
 #include "jobs/jobs.h"
 #include "practice/practice.h"
 
@@ -36,6 +37,11 @@ static void usage(FILE *f)
 	      "  clinician-add --email EMAIL --name NAME [--role owner|clinician] [--password-file FILE]\n"
 	      "                        create or update a clinician login; the password is read from\n"
 	      "                        FILE or asked for at the terminal, never taken from arguments\n"
+	      "  feed create --clinician EMAIL --name NAME [--privacy neutral|initials]\n"
+	      "                        a private calendar feed URL for one device, shown only now\n"
+	      "  feed list --clinician EMAIL\n"
+	      "                        the clinician's feeds (never their URLs)\n"
+	      "  feed revoke ID        stop a feed: its URL answers 404 from now on\n"
 	      "  keygen FILE           write a new data key file (mode 0600; never overwrites)\n"
 	      "  booking move-day REFERENCE DAY START | cancel-day REFERENCE DAY\n"
 	      "                        the clinician moves (START: RFC 3339) or cancels one day of a\n"
@@ -192,6 +198,25 @@ static int cmd_clinician_add(const struct config *cfg, int argc, char **argv)
 		log_error("clinician-add failed: %s", err_code(rc));
 	else
 		printf("clinician %lld: %s\n", (long long)id, email);
+	arena_release(&a);
+	db_release(&db);
+	return rc;
+}
+
+static int cmd_feed(const struct config *cfg, int argc, char **argv)
+{
+	if (!feed_cli_usage_ok(argc, argv)) {
+		log_error("usage: %s", FEED_CLI_USAGE);
+		return ERR_INVALID;
+	}
+	struct db db;
+	int rc = open_db(cfg, &db);
+	if (rc)
+		return rc;
+	struct arena a;
+	arena_init(&a);
+	struct ctx c = {&a, &db, ctx_clock_now(), "system", "cli"};
+	rc = feed_cli(&c, cfg->base_url, argc, argv);
 	arena_release(&a);
 	db_release(&db);
 	return rc;
@@ -374,6 +399,8 @@ int main(int argc, char **argv)
 		rc = cmd_migrate(&cfg);
 	} else if (!strcmp(cmd, "seed-demo")) {
 		rc = cmd_seed_demo(&cfg);
+	} else if (!strcmp(cmd, "feed")) {
+		rc = cmd_feed(&cfg, argc - i, argv + i);
 	} else if (!strcmp(cmd, "booking")) {
 		rc = cmd_booking(&cfg, argc - i, argv + i);
 	} else if (!strcmp(cmd, "calendar")) {

@@ -74,6 +74,10 @@ static const struct cfg_key keys[] = {
     {"calendar_fetch_timeout_s", CFG_LONG, OFF(calendar_fetch_timeout_s), "30", 1, 600, false, NULL},
     {"calendar_max_bytes", CFG_LONG, OFF(calendar_max_bytes), "10485760", 4096, 100L << 20, false, NULL},
     {"calendar_allow_private", CFG_BOOL, OFF(calendar_allow_private), "false", 0, 0, false, NULL},
+    {"feed_past_days", CFG_LONG, OFF(feed_past_days), "30", 0, 3650, false, NULL},
+    {"feed_future_days", CFG_LONG, OFF(feed_future_days), "365", 1, 3650, false, NULL},
+    {"feed_rate_limit", CFG_LONG, OFF(feed_rate_limit), "60", 1, 100000, false, NULL},
+    {"feed_rate_window_s", CFG_LONG, OFF(feed_rate_window_s), "3600", 1, 86400, false, NULL},
 };
 #undef OFF
 

@@ -29,6 +29,10 @@ struct config {
 	long calendar_fetch_timeout_s; /* one subscribed calendar's whole transfer */
 	long calendar_max_bytes;       /* largest calendar file fetched or uploaded */
 	bool calendar_allow_private;   /* fetch from loopback/private addresses (tests, LAN) */
+	long feed_past_days;          /* clinician feed: days of past bookings it shows */
+	long feed_future_days;        /* clinician feed: days ahead it shows */
+	long feed_rate_limit;         /* fetches of one feed token allowed per window ... */
+	long feed_rate_window_s;      /* ... of this many seconds; then 429 */
 };
 
 /* Fills cfg from defaults, the file (NULL for none) and the environment.

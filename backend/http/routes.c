@@ -7,6 +7,7 @@
 #include "http/router.h"
 #include "avail/avail_http.h"
 #include "booking/booking_http.h"
+#include "feed/feed_http.h"
 #include "offering/offering_http.h"
 
 const struct route routes[] = {
@@ -26,6 +27,7 @@ const struct route routes[] = {
      8 * 1024},
     {"POST", "/api/v1/manage/{token}/reschedule", booking_http_api_reschedule, ROUTE_CAPABILITY | ROUTE_JSON,
      8 * 1024},
+    {"GET", "/feeds/{token}.ics", feed_http_get, ROUTE_CAPABILITY, 0},
     {"POST", "/api/v1/csp-report", ops_http_csp_report, ROUTE_CSP_REPORT, 16 * 1024},
     {"GET", "/static/{name}", assets_http_get, 0, 0},
     {"GET", "/healthz", ops_http_healthz, 0, 0},

@@ -491,16 +491,62 @@ static void write_text_prop(struct writer *w, const char *name, const char *valu
 	end_line(w);
 }
 
-/* Everything about inv that does not need the zone. */
-static int validate(const struct ics_invite *inv, bool *itip)
+static bool itip_method(const char *m)
 {
-	const char *m = inv->method;
-	if (!m || (strcmp(m, "REQUEST") != 0 && strcmp(m, "CANCEL") != 0 && strcmp(m, "PUBLISH") != 0))
+	return strcmp(m, "REQUEST") == 0 || strcmp(m, "CANCEL") == 0;
+}
+
+/* The instants an event occupies, overrides' new times included: what its
+ * zone's VTIMEZONE must cover. Blocks are valid and in order. */
+static void event_span(const struct ics_invite *inv, int64_t *first, int64_t *last)
+{
+	*first = inv->blocks[0].start;
+	*last = inv->blocks[inv->nblocks - 1].end;
+	for (int i = 0; i < inv->noverrides; i++) {
+		const struct ics_override *o = &inv->overrides[i];
+		if (o->cancelled)
+			continue;
+		if (o->start < *first)
+			*first = o->start;
+		if (o->end > *last)
+			*last = o->end;
+	}
+}
+
+/* The overrides: each names an instance of the series, once, and moves it
+ * to a sane time or cancels it. Blocks are valid. */
+static int validate_overrides(const struct ics_invite *inv, int64_t lo, int64_t hi)
+{
+	if (inv->noverrides == 0)
+		return 0;
+	if (inv->noverrides < 0 || inv->noverrides > inv->nblocks || !inv->overrides || inv->nblocks < 2)
+		return ERR_INVALID;
+	for (int i = 0; i < inv->noverrides; i++) {
+		const struct ics_override *o = &inv->overrides[i];
+		bool instance = false;
+		for (int k = 0; k < inv->nblocks && !instance; k++)
+			instance = inv->blocks[k].start == o->recurrence_id;
+		if (!instance)
+			return ERR_INVALID;
+		for (int j = 0; j < i; j++)
+			if (inv->overrides[j].recurrence_id == o->recurrence_id)
+				return ERR_INVALID;
+		if (!o->cancelled && (o->start < lo || o->end > hi || o->end <= o->start))
+			return ERR_INVALID;
+	}
+	return 0;
+}
+
+/* Everything about one event that does not need the zone; m is the
+ * calendar's METHOD, already known to be valid. */
+static int validate(const struct ics_invite *inv, const char *m)
+{
+	if (inv->method && strcmp(inv->method, m) != 0)
 		return ERR_INVALID;
 	bool cancel = strcmp(m, "CANCEL") == 0;
-	*itip = strcmp(m, "PUBLISH") != 0;
+	bool itip = itip_method(m);
 	/* iTIP: a CANCEL says CANCELLED, a REQUEST never does. */
-	if (*itip && inv->cancelled != cancel)
+	if (itip && inv->cancelled != cancel)
 		return ERR_INVALID;
 	if (!uid_ok(inv->uid) || inv->sequence < 0 || empty(inv->tzid))
 		return ERR_INVALID;
@@ -512,13 +558,13 @@ static int validate(const struct ics_invite *inv, bool *itip)
 
 	/* iTIP needs an organizer and at least one attendee; a feed
 	 * (PUBLISH) names no client at all (SPEC §4, §5). */
-	if (*itip ? !email_ok(inv->organizer_email)
-	          : !empty(inv->organizer_email) && !email_ok(inv->organizer_email))
+	if (itip ? !email_ok(inv->organizer_email)
+	         : !empty(inv->organizer_email) && !email_ok(inv->organizer_email))
 		return ERR_INVALID;
 	if (inv->nattendees < 0 || inv->nattendees > ICS_MAX_ATTENDEES ||
 	    (inv->nattendees > 0 && !inv->attendees))
 		return ERR_INVALID;
-	if (*itip ? inv->nattendees < 1 : inv->nattendees != 0)
+	if (itip ? inv->nattendees < 1 : inv->nattendees != 0)
 		return ERR_INVALID;
 	for (int i = 0; i < inv->nattendees; i++)
 		if (!text_ok(inv->attendees[i].name) || !email_ok(inv->attendees[i].email))
@@ -532,6 +578,8 @@ static int validate(const struct ics_invite *inv, bool *itip)
 	const int64_t hi = tz_days_from_civil(MAX_YEAR + 1, 1, 1) * DAY;
 	if (inv->dtstamp < lo || inv->dtstamp >= hi)
 		return ERR_INVALID;
+	if (inv->last_modified != 0 && (inv->last_modified < lo || inv->last_modified >= hi))
+		return ERR_INVALID;
 	const struct ics_block *b = inv->blocks;
 	for (int i = 0; i < inv->nblocks; i++) {
 		if (b[i].start < lo || b[i].end > hi || b[i].end <= b[i].start)
@@ -539,78 +587,213 @@ static int validate(const struct ics_invite *inv, bool *itip)
 		if (i > 0 && (b[i].start < b[i - 1].end || b[i].end - b[i].start != b[0].end - b[0].start))
 			return ERR_INVALID;
 	}
-	if (b[inv->nblocks - 1].end - b[0].start > (int64_t)ICS_MAX_SPAN_DAYS * DAY)
+	int rc = validate_overrides(inv, lo, hi);
+	if (rc)
+		return rc;
+	int64_t first, last;
+	event_span(inv, &first, &last);
+	if (last - first > (int64_t)ICS_MAX_SPAN_DAYS * DAY)
 		return ERR_INVALID;
 	return 0;
 }
 
-int ics_write_invite(const struct ics_invite *inv, struct buf *out)
+static void put_utc_prop(struct writer *w, const char *name, int64_t t)
+{
+	buf_puts(&w->line, name);
+	buf_putc(&w->line, ':');
+	put_local(&w->line, t);
+	buf_putc(&w->line, 'Z');
+	end_line(w);
+}
+
+/* One VEVENT: the series of inv, or (ov not NULL) one changed instance of
+ * it. */
+static void write_vevent(struct writer *w, const struct ics_invite *inv, const char *method,
+                         const struct tz *z, const char *tzid, const struct ics_override *ov)
+{
+	const struct ics_block *b = inv->blocks;
+	simple(w, "BEGIN", "VEVENT");
+	write_text_prop(w, "UID", inv->uid, false);
+	buf_printf(&w->line, "SEQUENCE:%d", inv->sequence);
+	end_line(w);
+	put_utc_prop(w, "DTSTAMP", inv->dtstamp);
+	if (inv->last_modified)
+		put_utc_prop(w, "LAST-MODIFIED", inv->last_modified);
+	if (ov) {
+		/* RECURRENCE-ID names the instance as the series does. */
+		put_time_prop(w, "RECURRENCE-ID", z, tzid, ov->recurrence_id);
+		int64_t start = ov->cancelled ? ov->recurrence_id : ov->start;
+		int64_t end = ov->cancelled ? ov->recurrence_id + (b[0].end - b[0].start) : ov->end;
+		put_time_prop(w, "DTSTART", z, tzid, start);
+		put_time_prop(w, "DTEND", z, tzid, end);
+	} else {
+		put_time_prop(w, "DTSTART", z, tzid, b[0].start);
+		put_time_prop(w, "DTEND", z, tzid, b[0].end);
+		write_recurrence(w, z, tzid, b, inv->nblocks);
+	}
+	write_text_prop(w, "SUMMARY", inv->summary, false);
+	if (!empty(inv->description))
+		write_text_prop(w, "DESCRIPTION", inv->description, true);
+	if (!empty(inv->location))
+		write_text_prop(w, "LOCATION", inv->location, false);
+	if (!empty(inv->url))
+		simple(w, "URL", inv->url);
+	if (!empty(inv->organizer_email))
+		write_person(w, "ORGANIZER", inv->organizer_name, inv->organizer_email, "");
+	bool request = strcmp(method, "REQUEST") == 0;
+	for (int i = 0; i < inv->nattendees; i++)
+		write_person(w, "ATTENDEE", inv->attendees[i].name, inv->attendees[i].email,
+		             request ? ";ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE"
+		                     : ";ROLE=REQ-PARTICIPANT");
+	bool cancelled = inv->cancelled || (ov && ov->cancelled);
+	simple(w, "STATUS", cancelled ? "CANCELLED" : inv->tentative ? "TENTATIVE" : "CONFIRMED");
+	/* A day cancelled on its own frees its time. */
+	simple(w, "TRANSP", inv->transparent || (ov && ov->cancelled) ? "TRANSPARENT" : "OPAQUE");
+	if (inv->class_private)
+		simple(w, "CLASS", "PRIVATE");
+	simple(w, "END", "VEVENT");
+}
+
+/* One zone of a calendar and the span its VTIMEZONE must cover. */
+struct zone_use {
+	const struct tz *z; /* from tz_get's cache */
+	int64_t first;      /* earliest instant an event in it starts */
+	int64_t last;       /* latest instant one ends */
+};
+
+struct zones {
+	struct zone_use use[ICS_MAX_ZONES];
+	int n;
+	const char *prev; /* the last name looked up, and ... */
+	int prev_i;       /* ... its index: feeds repeat one zone */
+};
+
+/* The index in zs of the zone named tzid, added when new; its span widened
+ * to [first, last]. ERR_INVALID for an unknown zone or one too many. */
+static int zone_add(struct zones *zs, const char *tzid, int64_t first, int64_t last, int *idx)
+{
+	int i = -1;
+	if (zs->prev && strcmp(zs->prev, tzid) == 0) {
+		i = zs->prev_i;
+	} else {
+		const struct tz *z;
+		int rc = tz_get(tzid, &z);
+		if (rc)
+			return rc == ERR_NOT_FOUND ? ERR_INVALID : rc;
+		for (int k = 0; k < zs->n && i < 0; k++)
+			if (zs->use[k].z == z)
+				i = k;
+		if (i < 0) {
+			if (zs->n == ICS_MAX_ZONES)
+				return ERR_INVALID;
+			i = zs->n++;
+			zs->use[i] = (struct zone_use){z, first, last};
+		}
+		zs->prev = tzid;
+		zs->prev_i = i;
+	}
+	if (first < zs->use[i].first)
+		zs->use[i].first = first;
+	if (last > zs->use[i].last)
+		zs->use[i].last = last;
+	*idx = i;
+	return 0;
+}
+
+static void write_duration(struct writer *w, const char *name, int minutes)
+{
+	buf_puts(&w->line, name);
+	if (minutes % 60 == 0)
+		buf_printf(&w->line, ":PT%dH", minutes / 60);
+	else
+		buf_printf(&w->line, ":PT%dM", minutes);
+	end_line(w);
+}
+
+static int write_calendar(const struct ics_calendar *cal, struct writer *w, int *zone_of)
+{
+	const char *m = cal->method;
+	if (!m || (!itip_method(m) && strcmp(m, "PUBLISH") != 0))
+		return ERR_INVALID;
+	if (cal->nevents < 0 || cal->nevents > ICS_MAX_EVENTS || (cal->nevents > 0 && !cal->events) ||
+	    (itip_method(m) && cal->nevents != 1))
+		return ERR_INVALID;
+	if (!text_ok(cal->name) || cal->refresh_minutes < 0 || cal->refresh_minutes > 525600)
+		return ERR_INVALID;
+	struct zones zs = {.n = 0};
+	const int64_t lo = tz_days_from_civil(MIN_YEAR, 1, 1) * DAY;
+	const int64_t hi = tz_days_from_civil(MAX_YEAR + 1, 1, 1) * DAY;
+	int rc, unused;
+	if (!empty(cal->tzid)) {
+		if (cal->tz_first < lo || cal->tz_last > hi || cal->tz_last < cal->tz_first ||
+		    cal->tz_last - cal->tz_first > (int64_t)ICS_MAX_SPAN_DAYS * DAY)
+			return ERR_INVALID;
+		if ((rc = zone_add(&zs, cal->tzid, cal->tz_first, cal->tz_last, &unused)))
+			return rc;
+	} else if (cal->nevents == 0) {
+		return ERR_INVALID; /* a VCALENDAR needs one component */
+	}
+	for (int i = 0; i < cal->nevents; i++) {
+		const struct ics_invite *ev = &cal->events[i];
+		if ((rc = validate(ev, m)))
+			return rc;
+		int64_t first, last;
+		event_span(ev, &first, &last);
+		if ((rc = zone_add(&zs, ev->tzid, first, last, &zone_of[i])))
+			return rc;
+	}
+
+	simple(w, "BEGIN", "VCALENDAR");
+	simple(w, "PRODID", "-//Tandem//Tandem Booking//EN");
+	simple(w, "VERSION", "2.0");
+	simple(w, "CALSCALE", "GREGORIAN");
+	simple(w, "METHOD", m);
+	if (!empty(cal->name)) {
+		/* RFC 7986 NAME, and the name Apple and Google read. */
+		write_text_prop(w, "NAME", cal->name, false);
+		write_text_prop(w, "X-WR-CALNAME", cal->name, false);
+	}
+	if (cal->refresh_minutes) {
+		write_duration(w, "REFRESH-INTERVAL;VALUE=DURATION", cal->refresh_minutes);
+		write_duration(w, "X-PUBLISHED-TTL", cal->refresh_minutes);
+	}
+	for (int k = 0; k < zs.n; k++) {
+		const struct zone_use *u = &zs.use[k];
+		if ((rc = write_vtimezone(w, u->z, tz_name(u->z), u->first, u->last)))
+			return rc;
+	}
+	for (int i = 0; i < cal->nevents && w->rc == 0; i++) {
+		const struct ics_invite *ev = &cal->events[i];
+		const struct tz *z = zs.use[zone_of[i]].z;
+		write_vevent(w, ev, m, z, tz_name(z), NULL);
+		/* A CANCEL cancels the whole series, changed days and all. */
+		if (strcmp(m, "CANCEL") != 0)
+			for (int k = 0; k < ev->noverrides; k++)
+				write_vevent(w, ev, m, z, tz_name(z), &ev->overrides[k]);
+	}
+	simple(w, "END", "VCALENDAR");
+	return w->rc;
+}
+
+int ics_write_calendar(const struct ics_calendar *cal, struct buf *out)
 {
 	size_t start = out->len;
 	int rc = ERR_INTERNAL;
 	struct writer w = {.out = out, .rc = 0};
 	buf_init(&w.line, NULL, out->max);
+	int *zone_of = NULL;
 
 	if (out->err) {
 		rc = ERR_TOO_LARGE;
 		goto out;
 	}
-	bool itip;
-	rc = validate(inv, &itip);
-	if (rc)
-		goto out;
-	const struct tz *z;
-	rc = tz_get(inv->tzid, &z);
-	if (rc) {
-		rc = rc == ERR_NOT_FOUND ? ERR_INVALID : rc;
-		goto out;
-	}
-	const char *tzid = tz_name(z);
-	const struct ics_block *b = inv->blocks;
-	int n = inv->nblocks;
-
-	simple(&w, "BEGIN", "VCALENDAR");
-	simple(&w, "PRODID", "-//Tandem//Tandem Booking//EN");
-	simple(&w, "VERSION", "2.0");
-	simple(&w, "CALSCALE", "GREGORIAN");
-	simple(&w, "METHOD", inv->method);
-	rc = write_vtimezone(&w, z, tzid, b[0].start, b[n - 1].end);
-	if (rc)
-		goto out;
-
-	simple(&w, "BEGIN", "VEVENT");
-	write_text_prop(&w, "UID", inv->uid, false);
-	buf_printf(&w.line, "SEQUENCE:%d", inv->sequence);
-	end_line(&w);
-	buf_puts(&w.line, "DTSTAMP:");
-	put_local(&w.line, inv->dtstamp);
-	buf_putc(&w.line, 'Z');
-	end_line(&w);
-	put_time_prop(&w, "DTSTART", z, tzid, b[0].start);
-	put_time_prop(&w, "DTEND", z, tzid, b[0].end);
-	write_recurrence(&w, z, tzid, b, n);
-	write_text_prop(&w, "SUMMARY", inv->summary, false);
-	if (!empty(inv->description))
-		write_text_prop(&w, "DESCRIPTION", inv->description, true);
-	if (!empty(inv->location))
-		write_text_prop(&w, "LOCATION", inv->location, false);
-	if (!empty(inv->url))
-		simple(&w, "URL", inv->url);
-	if (!empty(inv->organizer_email))
-		write_person(&w, "ORGANIZER", inv->organizer_name, inv->organizer_email, "");
-	bool request = strcmp(inv->method, "REQUEST") == 0;
-	for (int i = 0; i < inv->nattendees; i++)
-		write_person(&w, "ATTENDEE", inv->attendees[i].name, inv->attendees[i].email,
-		             request ? ";ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE"
-		                     : ";ROLE=REQ-PARTICIPANT");
-	simple(&w, "STATUS", inv->cancelled ? "CANCELLED" : inv->tentative ? "TENTATIVE" : "CONFIRMED");
-	simple(&w, "TRANSP", "OPAQUE");
-	simple(&w, "END", "VEVENT");
-	simple(&w, "END", "VCALENDAR");
-	rc = w.rc;
+	if (cal->nevents > 0 && cal->nevents <= ICS_MAX_EVENTS)
+		zone_of = xmalloc((size_t)cal->nevents * sizeof(*zone_of));
+	rc = write_calendar(cal, &w, zone_of);
 	if (!rc && out->err)
 		rc = ERR_TOO_LARGE;
 out:
+	free(zone_of);
 	buf_release(&w.line);
 	if (rc) {
 		out->len = start;
@@ -618,4 +801,14 @@ out:
 			out->data[start] = '\0';
 	}
 	return rc;
+}
+
+int ics_write_invite(const struct ics_invite *inv, struct buf *out)
+{
+	struct ics_calendar cal = {
+	    .method = inv->method,
+	    .events = inv,
+	    .nevents = 1,
+	};
+	return ics_write_calendar(&cal, out);
 }

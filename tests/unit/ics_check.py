@@ -11,22 +11,22 @@ use their own zone data) and with the TZID renamed to a name nobody knows, so
 that only our VTIMEZONE can place it. Our VTIMEZONE is also compared hour by
 hour with the system's zoneinfo over the years it claims to cover.
 
-Optionally (ICS_CHECK_ICALJS=/path/to/node_modules/ical.js, e.g. from
-`npm install ical.js` in a scratch directory; never a dependency of the
-repository) each sample is also expanded by ical.js, Thunderbird's parser,
-with only our VTIMEZONE to go by.
+Then ics_readers.py has every sample read by ical.js (Thunderbird's
+parser), node-ical, khal and calcurse (see there for what each of them can
+and cannot represent). A sample is its name in ics_sample, its zone and
+instants in EXPECT, and its METHOD and STATUS in ITIP.
 
 Prints "N passed, M failed"; exits 1 on any failure.
 """
 import datetime as dt
-import json
-import os
 import re
 import subprocess
 import sys
 import zoneinfo
 
 import icalendar
+
+import ics_readers
 
 try:
     import recurring_ical_events
@@ -85,6 +85,15 @@ EXPECT = {
     "injection": (CHI, [("2026-11-02T16:00", "2026-11-02T16:50", "10:00", "10:50")]),
     "unicode": (CHI, [("2026-11-02T16:00", "2026-11-02T16:50", "10:00", "10:50")]),
     "publish": (CHI, [("2026-11-02T16:00", "2026-11-02T16:50", "10:00", "10:50")]),
+}
+
+# sample -> (METHOD, STATUS of every occurrence, or a list of them in the
+# order of EXPECT's occurrences); samples not listed are REQUEST, CONFIRMED.
+# Read by ics_readers.py.
+ITIP = {
+    "cancel": ("CANCEL", "CANCELLED"),
+    "tentative": ("REQUEST", "TENTATIVE"),
+    "publish": ("PUBLISH", "CONFIRMED"),
 }
 
 passed = 0
@@ -211,41 +220,6 @@ def check_vobject(name, text, want):
     check(f"{name}: vobject duration", all(w[1] - w[0] == dur for w in want), str(dur))
 
 
-# Reads a calendar on stdin, registers its VTIMEZONEs and prints the UTC
-# occurrences of its VEVENT as JSON [[start, end], ...].
-ICALJS_SCRIPT = """
-const ICAL = (await import(process.argv[1] + '/dist/ical.js')).default;
-let text = '';
-for await (const chunk of process.stdin) text += chunk;
-const root = ICAL.Component.fromString(text);
-for (const vtz of root.getAllSubcomponents('vtimezone')) ICAL.TimezoneService.register(vtz);
-const ev = new ICAL.Event(root.getFirstSubcomponent('vevent'));
-const out = [];
-const it = ev.iterator();
-for (let next, n = 0; (next = it.next()) && n < 50; n++) {
-  const d = ev.getOccurrenceDetails(next);
-  out.push([d.startDate.toJSDate().toISOString(), d.endDate.toJSDate().toISOString()]);
-}
-console.log(JSON.stringify(out));
-"""
-
-
-def check_icaljs(name, text, want, icaljs):
-    r = subprocess.run(["node", "--input-type=module", "-e", ICALJS_SCRIPT, icaljs],
-                       input=text, capture_output=True, text=True)
-    if r.returncode != 0:
-        check(f"{name}: ical.js reads it", False, r.stderr.strip()[-300:])
-        return
-    got = [(dt.datetime.fromisoformat(a.replace("Z", "+00:00")),
-            dt.datetime.fromisoformat(b.replace("Z", "+00:00"))) for a, b in json.loads(r.stdout)]
-    wants = [(w[0], w[1]) for w in want]
-    if "\r\nRDATE" in unfold(text) and "\r\nRRULE:FREQ=DAILY" not in unfold(text):
-        # ical.js 2.x skips DTSTART when a VEVENT has RDATE but no RRULE
-        # (kewisch/ical.js#534); Thunderbird iterates RDATEs itself.
-        got = sorted(set(got) | {wants[0]})
-    check(f"{name}: ical.js occurrences", sorted(got) == wants, str(got))
-
-
 def params(text, prop):
     """(params, value) of each unfolded line of property prop."""
     out = []
@@ -330,6 +304,176 @@ def specific(name, text, cal):
         check(f"{name}: LOCATION unescaped", str(ev["LOCATION"]) == "12 Main St, Suite 4; Springfield")
 
 
+# --------------------------------------------------------------------------
+# Samples with several VEVENTs (ics_sample --list-multi): a series with
+# RECURRENCE-ID overrides (moved and cancelled days) and a clinician's
+# PUBLISH feed with events in two zones. Each expected occurrence is
+# (UID, zone, UTC start, UTC end, STATUS) after the overrides are applied;
+# OVERRIDES_MULTI names the RECURRENCE-ID of each override (UTC).
+
+BER = "Europe/Berlin"
+B1001 = "b-1001@tandem.example"
+
+EXPECT_MULTI = {
+    "override_moved": [
+        (B1001, CHI, "2027-03-13T15:00", "2027-03-13T22:00", "CONFIRMED"),  # 09:00-16:00 CST
+        (B1001, CHI, "2027-03-14T15:00", "2027-03-14T22:30", "CONFIRMED"),  # moved: 10:00-17:30 CDT
+        (B1001, CHI, "2027-03-15T14:00", "2027-03-15T21:00", "CONFIRMED"),  # 09:00-16:00 CDT
+    ],
+    "override_cancelled": [
+        (B1001, CHI, "2027-03-13T15:00", "2027-03-13T22:00", "TENTATIVE"),
+        (B1001, CHI, "2027-03-14T14:00", "2027-03-14T21:00", "CANCELLED"),  # cancelled in place
+        (B1001, CHI, "2027-03-16T14:00", "2027-03-16T21:00", "TENTATIVE"),  # the 15th, moved
+    ],
+    "override_rdate": [
+        (B1001, BER, "2027-03-06T09:00", "2027-03-06T15:00", "CONFIRMED"),  # 10:00-16:00 CET
+        (B1001, BER, "2027-03-09T09:00", "2027-03-09T15:00", "CONFIRMED"),  # the 8th, moved
+        (B1001, BER, "2027-03-20T09:00", "2027-03-20T15:00", "CONFIRMED"),
+    ],
+    "feed": [
+        ("d1-c0ffee03@tandem.example", CHI, "2026-10-30T19:30", "2026-10-30T20:20", "CANCELLED"),
+        ("d1-c0ffee01@tandem.example", CHI, "2026-11-02T16:00", "2026-11-02T16:50", "CONFIRMED"),
+        ("d1-c0ffee02@tandem.example", CHI, "2027-03-13T15:00", "2027-03-13T22:00", "TENTATIVE"),
+        ("d2-c0ffee02@tandem.example", CHI, "2027-03-14T14:00", "2027-03-14T21:00", "TENTATIVE"),
+        ("d1-c0ffee04@tandem.example", BER, "2027-10-30T08:00", "2027-10-30T08:50", "CONFIRMED"),
+    ],
+    "feed_empty": [],
+}
+
+OVERRIDES_MULTI = {
+    "override_moved": ["RECURRENCE-ID;TZID=America/Chicago:20270314T090000"],
+    "override_cancelled": ["RECURRENCE-ID;TZID=America/Chicago:20270314T090000",
+                           "RECURRENCE-ID;TZID=America/Chicago:20270315T090000"],
+    "override_rdate": ["RECURRENCE-ID;TZID=Europe/Berlin:20270308T100000"],
+    "feed": [],
+    "feed_empty": [],
+}
+
+# The zones each multi sample must carry a VTIMEZONE for, and the span
+# each must cover at least (the feed's own zone covers its window).
+ZONES_MULTI = {
+    "override_moved": {CHI: ("2027-03-13T15:00", "2027-03-15T21:00")},
+    "override_cancelled": {CHI: ("2027-03-13T15:00", "2027-03-16T21:00")},
+    "override_rdate": {BER: ("2027-03-06T09:00", "2027-03-20T15:00")},
+    "feed": {CHI: ("2026-09-01T05:00", "2027-10-01T05:00"), BER: ("2027-10-30T08:00", "2027-10-30T08:50")},
+    "feed_empty": {CHI: ("2026-09-01T05:00", "2027-10-01T05:00")},
+}
+
+
+def multi_occurrences(cal, lo, hi):
+    """(UID, UTC start, UTC end, STATUS) of every occurrence, overrides
+    applied by recurring-ical-events."""
+    return sorted(
+        (str(e["UID"]), e["DTSTART"].dt.astimezone(UTC), e["DTEND"].dt.astimezone(UTC), str(e["STATUS"]))
+        for e in recurring_ical_events.of(cal).between(lo, hi))
+
+
+def vobject_multi(text):
+    """The same, from vobject: each master expanded by its rruleset, then
+    each override put in place of the instance its RECURRENCE-ID names
+    (vobject does not apply overrides itself). Raises on an override that
+    names no instance."""
+    cal = vobject.readOne(text)
+    events = cal.contents.get("vevent", [])
+    inst = {}
+    for ev in events:
+        if "recurrence-id" in ev.contents:
+            continue
+        start = ev.dtstart.value
+        dur = ev.dtend.value - start
+        rs = ev.getrruleset(addRDate=True)
+        for s in (rs if rs is not None else [start]):
+            inst[(ev.uid.value, s.astimezone(UTC))] = (s.astimezone(UTC), (s + dur).astimezone(UTC),
+                                                      ev.status.value)
+    for ev in events:
+        if "recurrence-id" not in ev.contents:
+            continue
+        key = (ev.uid.value, ev.recurrence_id.value.astimezone(UTC))
+        if key not in inst:
+            raise AssertionError(f"RECURRENCE-ID {key[1]} is no instance of {key[0]}")
+        inst[key] = (ev.dtstart.value.astimezone(UTC), ev.dtend.value.astimezone(UTC), ev.status.value)
+    return sorted((k[0], s, e, st) for k, (s, e, st) in inst.items())
+
+
+def check_multi_sample(prog, name):
+    want = [(u, zone, z(a), z(b), st) for u, zone, a, b, st in EXPECT_MULTI[name]]
+    occ = sorted((u, a, b, st) for u, _, a, b, st in want)
+    data = subprocess.run([prog, name], check=True, capture_output=True).stdout
+    check_lines(name, data)
+    text = data.decode("utf-8")
+    u = unfold(text)
+    cal = icalendar.Calendar.from_ical(text)
+    evs = cal.walk("VEVENT")
+    masters = [e for e in evs if "RECURRENCE-ID" not in e]
+    check(f"{name}: {len(OVERRIDES_MULTI[name])} override(s)",
+          len(evs) - len(masters) == len(OVERRIDES_MULTI[name]), str(len(evs)))
+    for line in OVERRIDES_MULTI[name]:
+        check(f"{name}: {line}", f"\r\n{line}\r\n" in u)
+    # One VTIMEZONE per zone, before any VEVENT, right over its span.
+    zones = ZONES_MULTI[name]
+    vtz = {str(c["TZID"]): c for c in cal.walk("VTIMEZONE")}
+    check(f"{name}: one VTIMEZONE per zone", sorted(vtz) == sorted(zones) and
+          len(cal.walk("VTIMEZONE")) == len(zones), str(list(vtz)))
+    tzids = set(re.findall(r"TZID=([^:;]*)", u))
+    check(f"{name}: every TZID= has its VTIMEZONE", tzids <= set(vtz), str(tzids))
+    if evs:
+        check(f"{name}: VTIMEZONEs first", u.rfind("END:VTIMEZONE") < u.find("BEGIN:VEVENT"))
+    for zone, (a, b) in zones.items():
+        if zone not in vtz:
+            continue
+        one = icalendar.Calendar()
+        one.add_component(vtz[zone])
+        check_vtimezone(f"{name} {zone}", one, zone, [(z(a), z(b))])
+    # Occurrences with overrides applied, by two readers; the second time
+    # with every zone renamed so that only our VTIMEZONEs can place them.
+    renamed_text = text
+    for zone in zones:
+        renamed_text = renamed(renamed_text, zone, "X-Tandem-Multi-" + zone.replace("/", "-"))
+    if recurring_ical_events is not None and occ:
+        lo = occ[0][1] - dt.timedelta(days=3)
+        hi = max(o[2] for o in occ) + dt.timedelta(days=3)
+        for how, t in (("by IANA name", text), ("by our VTIMEZONE", renamed_text)):
+            got = multi_occurrences(icalendar.Calendar.from_ical(t), lo, hi)
+            check(f"{name}: recurring-ical-events {how}: occurrences", got == occ,
+                  f"got {[(g[0], str(g[1]), str(g[2]), g[3]) for g in got]}")
+    if vobject is not None:
+        try:
+            got = vobject_multi(renamed_text)
+            check(f"{name}: vobject occurrences", got == occ,
+                  f"got {[(g[0], str(g[1]), str(g[2]), g[3]) for g in got]}")
+        except Exception as e:  # noqa: BLE001 - any failure is a failure
+            check(f"{name}: vobject reads it", False, repr(e))
+    # Per sample.
+    uids = [str(e["UID"]) for e in evs]
+    if name.startswith("override"):
+        check(f"{name}: one UID, one SEQUENCE", len(set(uids)) == 1 and
+              len({int(e["SEQUENCE"]) for e in evs}) == 1, str(uids))
+        check(f"{name}: the series as first sent", len(masters) == 1 and
+              ("RRULE:FREQ=DAILY;COUNT=3" in u if name != "override_rdate"
+               else "RDATE;TZID=Europe/Berlin:20270308T100000,20270320T100000" in u))
+        check(f"{name}: overrides carry no RRULE/RDATE",
+              all("RRULE" not in e and "RDATE" not in e for e in evs if "RECURRENCE-ID" in e))
+    else:
+        check(f"{name}: METHOD:PUBLISH, calendar name, refresh", str(cal["METHOD"]) == "PUBLISH" and
+              str(cal["X-WR-CALNAME"]) == "Riverbend Practice" and
+              "\r\nREFRESH-INTERVAL;VALUE=DURATION:PT1H\r\n" in u and "\r\nX-PUBLISHED-TTL:PT1H\r\n" in u)
+        check(f"{name}: {len(want)} VEVENT(s), distinct UIDs", len(evs) == len(want) and
+              len(set(uids)) == len(uids), str(uids))
+        check(f"{name}: no ATTENDEE, no ORGANIZER", "ATTENDEE" not in u and "ORGANIZER" not in u)
+        check(f"{name}: CLASS:PRIVATE on each", all(str(e.get("CLASS")) == "PRIVATE" for e in evs))
+        for e in evs:
+            transp = "TRANSPARENT" if str(e["STATUS"]) == "CANCELLED" else "OPAQUE"
+            check(f"{name}: {e['UID']} TRANSP:{transp}", str(e["TRANSP"]) == transp)
+
+
+def check_multi(prog):
+    names = subprocess.run([prog, "--list-multi"], check=True, capture_output=True, text=True).stdout.split()
+    check("multi sample list matches EXPECT_MULTI", sorted(names) == sorted(EXPECT_MULTI), str(names))
+    for name in names:
+        if name in EXPECT_MULTI:
+            check_multi_sample(prog, name)
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
@@ -341,6 +485,7 @@ def main():
         print("note: python3-recurring-ical-events missing, expansion checks skipped")
     if vobject is None:
         print("note: python3-vobject missing, vobject checks skipped")
+    samples = []
     for name in names:
         if name not in EXPECT:
             continue
@@ -362,10 +507,13 @@ def main():
             check_occurrences(name, cal2, zone, want, "by our VTIMEZONE")
         if vobject is not None:
             check_vobject(name, renamed(text, zone, "X-Tandem-Vobject-" + name), want)
-        icaljs = os.environ.get("ICS_CHECK_ICALJS")
-        if icaljs:
-            check_icaljs(name, renamed(text, zone, "X-Tandem-Icaljs-" + name), want, icaljs)
+        method, status = ITIP.get(name, ("REQUEST", "CONFIRMED"))
+        samples.append(ics_readers.Sample(name, text, zone, [(w[0], w[1]) for w in want],
+                                          method, status,
+                                          renamed(text, zone, "X-Tandem-Reader-" + name)))
         specific(name, text, cal)
+    check_multi(prog)
+    ics_readers.check_samples(samples, check)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

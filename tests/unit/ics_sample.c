@@ -7,6 +7,11 @@
  *   ics_sample --list    the sample names, one a line
  *   ics_sample NAME      that sample's calendar
  *
+ * and the samples with several VEVENTs (RECURRENCE-ID overrides, feeds),
+ * read by ics_check.py's check_multi:
+ *
+ *   ics_sample --list-multi
+ *
  * Build: cc -std=c17 -D_GNU_SOURCE -Ibackend -pthread -o ics_sample
  *        tests/unit/ics_sample.c backend/ics/ics.c backend/ics/fold.c
  *        backend/core/{tz,buf,arena,common,log}.c
@@ -85,6 +90,127 @@ static const char *const names[] = {
     "unicode",          "publish",
 };
 
+/* Samples with several VEVENTs: a series with RECURRENCE-ID overrides, and
+ * a clinician's PUBLISH feed with events in two zones. */
+static const char *const multi_names[] = {
+    "override_moved", "override_cancelled", "override_rdate", "feed", "feed_empty",
+};
+
+static int emit_calendar(const struct ics_calendar *cal)
+{
+	struct buf out;
+	buf_init(&out, NULL, 1 << 20);
+	int rc = ics_write_calendar(cal, &out);
+	if (rc == 0)
+		fwrite(out.data, 1, out.len, stdout);
+	else
+		fprintf(stderr, "ics_write_calendar: %d\n", rc);
+	buf_release(&out);
+	return rc == 0 ? 0 : 1;
+}
+
+/* A feed entry: no people, one block, the clinician's admin link. */
+static struct ics_invite feed_entry(const char *uid, const char *zone, const struct ics_block *b,
+                                    const char *summary)
+{
+	return (struct ics_invite){
+	    .uid = uid,
+	    .sequence = 1,
+	    .dtstamp = tz_days_from_civil(2026, 10, 1) * DAY + 12 * 3600,
+	    .last_modified = tz_days_from_civil(2026, 10, 1) * DAY + 12 * 3600,
+	    .tzid = zone,
+	    .summary = summary,
+	    .description = "Booking TND-7K2Q\nhttps://tandem.example/admin/bookings/42",
+	    .url = "https://tandem.example/admin/bookings/42",
+	    .blocks = b,
+	    .nblocks = 1,
+	    .class_private = true,
+	};
+}
+
+static int multi_sample(const char *s)
+{
+	const char *chi = "America/Chicago", *ber = "Europe/Berlin";
+	static struct ics_block b[8];
+	static struct ics_override ov[2];
+	struct ics_invite inv = base(chi);
+	inv.blocks = b;
+	inv.nblocks = 3;
+	inv.overrides = ov;
+	inv.noverrides = 1;
+	if (strcmp(s, "override_moved") == 0) {
+		/* 09:00-16:00 on 13-15 March 2027 (DST from the 14th); the 14th
+		 * moved to 10:00-17:30. */
+		days(b, 3, chi, 2027, 3, 13, 9, 0, 7 * 60);
+		ov[0] = (struct ics_override){b[1].start, at(chi, 2027, 3, 14, 10, 0),
+		                              at(chi, 2027, 3, 14, 17, 30), false};
+		inv.sequence = 2;
+	} else if (strcmp(s, "override_cancelled") == 0) {
+		/* The same series; the 14th cancelled, the 15th moved to the 16th. */
+		days(b, 3, chi, 2027, 3, 13, 9, 0, 7 * 60);
+		ov[0] = (struct ics_override){b[1].start, 0, 0, true};
+		ov[1] = (struct ics_override){b[2].start, at(chi, 2027, 3, 16, 9, 0),
+		                              at(chi, 2027, 3, 16, 16, 0), false};
+		inv.noverrides = 2;
+		inv.sequence = 3;
+		inv.tentative = true;
+	} else if (strcmp(s, "override_rdate") == 0) {
+		/* Berlin, 6, 8 and 20 March 2027 (RDATE); the 8th moved to the 9th. */
+		inv.tzid = ber;
+		days(b, 1, ber, 2027, 3, 6, 10, 0, 6 * 60);
+		days(b + 1, 1, ber, 2027, 3, 8, 10, 0, 6 * 60);
+		days(b + 2, 1, ber, 2027, 3, 20, 10, 0, 6 * 60);
+		ov[0] = (struct ics_override){b[1].start, at(ber, 2027, 3, 9, 10, 0),
+		                              at(ber, 2027, 3, 9, 16, 0), false};
+	} else if (strcmp(s, "feed") == 0) {
+		/* Chicago: a confirmed consult, a held two-day intensive (one
+		 * event a day), a cancelled consult; Berlin: one consult. */
+		static struct ics_invite ev[5];
+		days(b, 1, chi, 2026, 11, 2, 10, 0, 50);
+		days(b + 1, 2, chi, 2027, 3, 13, 9, 0, 7 * 60);
+		days(b + 3, 1, chi, 2026, 10, 30, 14, 30, 50);
+		days(b + 4, 1, ber, 2027, 10, 30, 10, 0, 50);
+		ev[0] = feed_entry("d1-c0ffee01@tandem.example", chi, &b[0], "Free consultation call");
+		ev[1] = feed_entry("d1-c0ffee02@tandem.example", chi, &b[1],
+		                   "On hold: Two-day intensive (day 1 of 2)");
+		ev[2] = feed_entry("d2-c0ffee02@tandem.example", chi, &b[2],
+		                   "On hold: Two-day intensive (day 2 of 2)");
+		ev[1].tentative = ev[2].tentative = true;
+		ev[3] =
+		    feed_entry("d1-c0ffee03@tandem.example", chi, &b[3], "Cancelled: Free consultation call");
+		ev[3].cancelled = true;
+		ev[3].transparent = true;
+		ev[3].sequence = 2;
+		ev[4] =
+		    feed_entry("d1-c0ffee04@tandem.example", ber, &b[4], "Free consultation call · AQ & JQ");
+		struct ics_calendar cal = {
+		    .method = "PUBLISH",
+		    .name = "Riverbend Practice",
+		    .refresh_minutes = 60,
+		    .tzid = chi,
+		    .tz_first = at(chi, 2026, 9, 1, 0, 0),
+		    .tz_last = at(chi, 2027, 10, 1, 0, 0),
+		    .events = ev,
+		    .nevents = 5,
+		};
+		return emit_calendar(&cal);
+	} else if (strcmp(s, "feed_empty") == 0) {
+		struct ics_calendar cal = {
+		    .method = "PUBLISH",
+		    .name = "Riverbend Practice",
+		    .refresh_minutes = 60,
+		    .tzid = chi,
+		    .tz_first = at(chi, 2026, 9, 1, 0, 0),
+		    .tz_last = at(chi, 2027, 10, 1, 0, 0),
+		};
+		return emit_calendar(&cal);
+	} else {
+		fprintf(stderr, "unknown sample %s\n", s);
+		return 2;
+	}
+	return emit(&inv);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -97,6 +223,14 @@ int main(int argc, char **argv)
 			puts(names[i]);
 		return 0;
 	}
+	if (strcmp(s, "--list-multi") == 0) {
+		for (size_t i = 0; i < ARRAY_LEN(multi_names); i++)
+			puts(multi_names[i]);
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(multi_names); i++)
+		if (strcmp(s, multi_names[i]) == 0)
+			return multi_sample(s);
 	const char *chi = "America/Chicago";
 	struct ics_invite inv = base(chi);
 	struct ics_block b[8];

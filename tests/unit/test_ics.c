@@ -1280,6 +1280,633 @@ static void test_too_large(void **state)
 	buf_release(&out);
 }
 
+/* ------------------------------------------------------------ calendars */
+
+/* The VTIMEZONE of zone in ics (one of several), as text of its own. */
+static char *vtimezone_text(const char *ics, const char *zone)
+{
+	char head[160];
+	snprintf(head, sizeof(head), "BEGIN:VTIMEZONE\r\nTZID:%s\r\n", zone);
+	const char *b = strstr(ics, head);
+	if (!b)
+		fail_msg("no VTIMEZONE for %s", zone);
+	assert_null(strstr(b + 1, head)); /* exactly one */
+	const char *e = strstr(b, "END:VTIMEZONE\r\n");
+	assert_non_null(e);
+	return dup_n(b, (size_t)(e - b) + 15);
+}
+
+/* The VTIMEZONE of zone in ics gives core/tz's offset every 6 hours and on
+ * each side of every change from first to last, and starts before first. */
+static void check_zone_span(const char *ics, const char *zone, int64_t first, int64_t last)
+{
+	char *vtz = vtimezone_text(ics, zone);
+	static struct obs o[64];
+	int nobs = read_vtimezone(vtz, zone, o, 64);
+	free(vtz);
+	assert_true(nobs >= 1);
+	const struct tz *z = NULL;
+	assert_int_equal(tz_get(zone, &z), 0);
+	int y, mo, d;
+	tz_civil_from_days(last / DAY, &y, &mo, &d);
+	static struct onset on[4096];
+	size_t non = onsets(o, nobs, y + 1, on, ARRAY_LEN(on));
+	assert_true(on[0].at <= first);
+	for (int64_t t = first; t <= last; t += 6 * 3600) {
+		int32_t off = 0;
+		assert_true(offset_from_onsets(on, non, t, &off));
+		if (off != tz_offset_at(z, t))
+			fail_msg("%s: offset %d at %lld, zone says %d", zone, off, (long long)t,
+			         tz_offset_at(z, t));
+	}
+	int64_t tr[256];
+	size_t ntr = tz_transitions(z, first, last, tr, ARRAY_LEN(tr));
+	for (size_t i = 0; i < ntr; i++)
+		for (int64_t t = tr[i] - 1; t <= tr[i]; t++) {
+			int32_t off = 0;
+			assert_true(offset_from_onsets(on, non, t, &off));
+			assert_int_equal(off, tz_offset_at(z, t));
+		}
+}
+
+/* A feed entry: PUBLISH, no people, one block. */
+static struct ics_invite feed_event(const char *uid, const char *zone, struct ics_block *b)
+{
+	return (struct ics_invite){
+	    .uid = uid,
+	    .sequence = 2,
+	    .dtstamp = utc(2026, 9, 30, 8, 0),
+	    .last_modified = utc(2026, 9, 30, 8, 0),
+	    .tzid = zone,
+	    .summary = "Two-day intensive (day 1 of 2)",
+	    .description = "Booking TND-7K2Q\nhttps://tandem.example/admin/bookings/42",
+	    .url = "https://tandem.example/admin/bookings/42",
+	    .blocks = b,
+	    .nblocks = 1,
+	    .class_private = true,
+	};
+}
+
+static char *write_cal_ok(const struct ics_calendar *cal)
+{
+	struct buf out;
+	buf_init(&out, NULL, 64 << 20);
+	int rc = ics_write_calendar(cal, &out);
+	if (rc != 0)
+		fail_msg("ics_write_calendar: %d", rc);
+	char *s = xstrdup(buf_cstr(&out));
+	buf_release(&out);
+	assert_well_folded(s, strlen(s));
+	return s;
+}
+
+static int write_cal_rc(const struct ics_calendar *cal)
+{
+	struct buf out;
+	buf_init(&out, NULL, MAX_OUT);
+	buf_puts(&out, "keep");
+	int rc = ics_write_calendar(cal, &out);
+	if (rc != 0)
+		assert_string_equal(buf_cstr(&out), "keep");
+	buf_release(&out);
+	return rc;
+}
+
+static int count_line(const char *ics, const char *line)
+{
+	char **v = lines_of(ics);
+	int n = 0;
+	for (char **p = v; *p; p++)
+		n += strcmp(*p, line) == 0;
+	free_lines(v);
+	return n;
+}
+
+/* A whole PUBLISH calendar in UTC, byte for byte. */
+static void test_calendar_exact(void **state)
+{
+	(void)state;
+	struct ics_block b[2] = {{utc(2026, 11, 2, 16, 0), utc(2026, 11, 2, 16, 50)},
+	                         {utc(2026, 11, 3, 9, 0), utc(2026, 11, 3, 16, 0)}};
+	struct ics_invite ev[2] = {feed_event("d1-abc@tandem.example", "UTC", &b[0]),
+	                           feed_event("d1-def@tandem.example", "UTC", &b[1])};
+	ev[1].summary = "Cancelled: Consult";
+	ev[1].description = NULL;
+	ev[1].url = NULL;
+	ev[1].cancelled = true;
+	ev[1].transparent = true;
+	ev[1].class_private = false;
+	ev[1].last_modified = 0;
+	struct ics_calendar cal = {
+	    .method = "PUBLISH",
+	    .name = "Riverbend Practice",
+	    .refresh_minutes = 60,
+	    .tzid = "UTC",
+	    .tz_first = utc(2026, 10, 1, 0, 0),
+	    .tz_last = utc(2027, 10, 1, 0, 0),
+	    .events = ev,
+	    .nevents = 2,
+	};
+	char *s = write_cal_ok(&cal);
+	static const char want[] =
+	    "BEGIN:VCALENDAR\r\n"
+	    "PRODID:-//Tandem//Tandem Booking//EN\r\n"
+	    "VERSION:2.0\r\n"
+	    "CALSCALE:GREGORIAN\r\n"
+	    "METHOD:PUBLISH\r\n"
+	    "NAME:Riverbend Practice\r\n"
+	    "X-WR-CALNAME:Riverbend Practice\r\n"
+	    "REFRESH-INTERVAL;VALUE=DURATION:PT1H\r\n"
+	    "X-PUBLISHED-TTL:PT1H\r\n"
+	    "BEGIN:VTIMEZONE\r\n"
+	    "TZID:UTC\r\n"
+	    "X-LIC-LOCATION:UTC\r\n"
+	    "BEGIN:STANDARD\r\n"
+	    "DTSTART:20250101T000000\r\n"
+	    "TZOFFSETFROM:+0000\r\n"
+	    "TZOFFSETTO:+0000\r\n"
+	    "TZNAME:UTC\r\n"
+	    "END:STANDARD\r\n"
+	    "END:VTIMEZONE\r\n"
+	    "BEGIN:VEVENT\r\n"
+	    "UID:d1-abc@tandem.example\r\n"
+	    "SEQUENCE:2\r\n"
+	    "DTSTAMP:20260930T080000Z\r\n"
+	    "LAST-MODIFIED:20260930T080000Z\r\n"
+	    "DTSTART;TZID=UTC:20261102T160000\r\n"
+	    "DTEND;TZID=UTC:20261102T165000\r\n"
+	    "SUMMARY:Two-day intensive (day 1 of 2)\r\n"
+	    "DESCRIPTION:Booking TND-7K2Q\\nhttps://tandem.example/admin/bookings/42\r\n"
+	    "URL:https://tandem.example/admin/bookings/42\r\n"
+	    "STATUS:CONFIRMED\r\n"
+	    "TRANSP:OPAQUE\r\n"
+	    "CLASS:PRIVATE\r\n"
+	    "END:VEVENT\r\n"
+	    "BEGIN:VEVENT\r\n"
+	    "UID:d1-def@tandem.example\r\n"
+	    "SEQUENCE:2\r\n"
+	    "DTSTAMP:20260930T080000Z\r\n"
+	    "DTSTART;TZID=UTC:20261103T090000\r\n"
+	    "DTEND;TZID=UTC:20261103T160000\r\n"
+	    "SUMMARY:Cancelled: Consult\r\n"
+	    "STATUS:CANCELLED\r\n"
+	    "TRANSP:TRANSPARENT\r\n"
+	    "END:VEVENT\r\n"
+	    "END:VCALENDAR\r\n";
+	assert_string_equal(s, want);
+	free(s);
+
+	/* Refresh in minutes; no name; no zone of its own. */
+	cal.refresh_minutes = 90;
+	cal.name = NULL;
+	cal.tzid = NULL;
+	s = write_cal_ok(&cal);
+	assert_line(s, "REFRESH-INTERVAL;VALUE=DURATION:PT90M");
+	assert_line(s, "X-PUBLISHED-TTL:PT90M");
+	assert_int_equal(count_prop(s, "NAME"), 0);
+	assert_int_equal(count_prop(s, "X-WR-CALNAME"), 0);
+	assert_int_equal(count_line(s, "BEGIN:VTIMEZONE"), 1);
+	free(s);
+
+	/* A name is TEXT: escaped, on one line. */
+	cal.name = "A, B; C\nD";
+	s = write_cal_ok(&cal);
+	assert_line(s, "X-WR-CALNAME:A\\, B\\; C D");
+	free(s);
+}
+
+/* Events in two zones and years apart: one VTIMEZONE per zone, before every
+ * VEVENT, each right over the whole span of the events that use it. */
+static void test_calendar_zones(void **state)
+{
+	(void)state;
+	static struct ics_block b[60];
+	static struct ics_invite ev[60];
+	static char uids[60][40];
+	const char *zone[60];
+	for (int i = 0; i < 60; i++) {
+		/* Chicago every 3 weeks from Nov 2026, Berlin every 11th, one
+		 * Chicago event in 2031. */
+		zone[i] = i % 11 == 5 ? "Europe/Berlin" : CHI;
+		int64_t day = tz_days_from_civil(2026, 11, 2) + i * 21;
+		if (i == 59)
+			day = tz_days_from_civil(2031, 7, 1);
+		int y, mo, d;
+		tz_civil_from_days(day, &y, &mo, &d);
+		b[i].start = at_local(zone[i], y, mo, d, 9, 0);
+		b[i].end = b[i].start + 50 * 60;
+		snprintf(uids[i], sizeof(uids[i]), "d1-%d@tandem.example", i);
+		ev[i] = feed_event(uids[i], zone[i], &b[i]);
+	}
+	struct ics_calendar cal = {.method = "PUBLISH", .events = ev, .nevents = 60};
+	char *s = write_cal_ok(&cal);
+	assert_int_equal(count_line(s, "BEGIN:VTIMEZONE"), 2);
+	assert_int_equal(count_line(s, "TZID:America/Chicago"), 1);
+	assert_int_equal(count_line(s, "TZID:Europe/Berlin"), 1);
+	assert_int_equal(count_line(s, "BEGIN:VEVENT"), 60);
+	/* Chicago first (the first event's zone), both before any event. */
+	const char *chi = strstr(s, "TZID:America/Chicago\r\n");
+	const char *ber = strstr(s, "TZID:Europe/Berlin\r\n");
+	const char *vev = strstr(s, "BEGIN:VEVENT");
+	assert_true(chi && ber && vev && chi < ber && ber < vev);
+	for (int i = 0; i < 60; i++) {
+		char line[128];
+		snprintf(line, sizeof(line), "UID:%.100s", uids[i]);
+		assert_line(s, line);
+	}
+	assert_line(s, "DTSTART;TZID=Europe/Berlin:20270215T090000");
+	assert_line(s, "DTSTART;TZID=America/Chicago:20310701T090000");
+	check_zone_span(s, CHI, b[0].start, b[59].end);
+	check_zone_span(s, "Europe/Berlin", b[5].start, b[49].end);
+	free(s);
+
+	/* The calendar's own zone, with no event in it, still gets its
+	 * VTIMEZONE over the span asked for; an empty calendar then has one
+	 * component. */
+	cal.tzid = "Asia/Tokyo";
+	cal.tz_first = utc(2026, 1, 1, 0, 0);
+	cal.tz_last = utc(2027, 1, 1, 0, 0);
+	s = write_cal_ok(&cal);
+	assert_int_equal(count_line(s, "BEGIN:VTIMEZONE"), 3);
+	assert_true(strstr(s, "TZID:Asia/Tokyo\r\n") < strstr(s, "TZID:America/Chicago\r\n"));
+	free(s);
+	cal.nevents = 0;
+	cal.tzid = CHI;
+	cal.tz_first = utc(2026, 6, 1, 0, 0);
+	cal.tz_last = utc(2029, 6, 1, 0, 0);
+	s = write_cal_ok(&cal);
+	assert_int_equal(count_line(s, "BEGIN:VTIMEZONE"), 1);
+	assert_int_equal(count_line(s, "BEGIN:VEVENT"), 0);
+	check_zone_span(s, CHI, cal.tz_first, cal.tz_last);
+	free(s);
+	/* The zone's span widens to its events. */
+	cal.events = ev;
+	cal.nevents = 1;
+	cal.tz_first = cal.tz_last = utc(2024, 1, 1, 0, 0);
+	s = write_cal_ok(&cal);
+	check_zone_span(s, CHI, cal.tz_first, b[0].end);
+	free(s);
+}
+
+/* One event through ics_write_calendar is ics_write_invite's file. */
+static void test_calendar_one_invite(void **state)
+{
+	(void)state;
+	struct ics_invite inv = base();
+	char *a = write_ok(&inv);
+	struct ics_calendar cal = {.method = "REQUEST", .events = &inv, .nevents = 1};
+	char *b = write_cal_ok(&cal);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	inv.method = NULL; /* the calendar's method applies */
+	b = write_cal_ok(&cal);
+	assert_line(b, "METHOD:REQUEST");
+	assert_line(
+	    b, "ATTENDEE;CN=Alex Client;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:alex@"
+	       "example.org");
+	free(b);
+}
+
+static void test_calendar_invalid(void **state)
+{
+	(void)state;
+	struct ics_block b[ICS_MAX_ZONES + 1];
+	struct ics_invite ev[ICS_MAX_ZONES + 1];
+	for (int i = 0; i <= ICS_MAX_ZONES; i++) {
+		b[i].start = utc(2026, 11, 2 + i, 16, 0);
+		b[i].end = b[i].start + 3600;
+		ev[i] = feed_event("d1-x@tandem.example", CHI, &b[i]);
+	}
+	struct ics_calendar cal;
+	struct ics_invite two[2];
+#define BAD(stmt)                                                                                            \
+	do {                                                                                                 \
+		cal = (struct ics_calendar){.method = "PUBLISH", .events = ev, .nevents = 2};                \
+		two[0] = base();                                                                             \
+		two[1] = base();                                                                             \
+		stmt;                                                                                        \
+		if (write_cal_rc(&cal) != ERR_INVALID)                                                       \
+			fail_msg("accepted: %s", #stmt);                                                     \
+	} while (0)
+	BAD(cal.method = NULL);
+	BAD(cal.method = "publish");
+	BAD(cal.nevents = -1);
+	BAD(cal.events = NULL);
+	BAD(cal.nevents = ICS_MAX_EVENTS + 1);
+	BAD((cal.nevents = 0, cal.events = NULL));       /* nothing at all */
+	BAD((cal.method = "REQUEST", cal.events = two)); /* iTIP: one event */
+	BAD((cal.method = "REQUEST", cal.nevents = 0));
+	BAD((cal.method = "CANCEL", cal.events = two, cal.nevents = 1)); /* base() says REQUEST */
+	BAD(ev[1].method = "REQUEST");                                   /* not the calendar's */
+	BAD(cal.name = "\xff");
+	BAD(cal.refresh_minutes = -1);
+	BAD((cal.tzid = "Mars/Base", cal.tz_first = b[0].start, cal.tz_last = b[0].end));
+	BAD((cal.tzid = CHI, cal.tz_first = b[0].end, cal.tz_last = b[0].start));
+	BAD((cal.tzid = CHI, cal.tz_first = -5, cal.tz_last = b[0].start));
+	BAD((cal.tzid = CHI, cal.tz_first = b[0].start,
+	     cal.tz_last = b[0].start + (int64_t)(ICS_MAX_SPAN_DAYS + 1) * DAY));
+	BAD(ev[1].tzid = "Nowhere/Else");
+	BAD(ev[1].nattendees = 1); /* a feed names no one */
+	BAD(ev[1].last_modified = -1);
+	BAD(ev[1].last_modified = utc(9500, 1, 1, 0, 0));
+	ev[1].method = NULL;
+	ev[1].tzid = CHI;
+	ev[1].nattendees = 0;
+	ev[1].last_modified = 0;
+	/* One zone too many. */
+	static const char *const zones[] = {
+	    "America/Chicago",
+	    "America/New_York",
+	    "America/Denver",
+	    "America/Phoenix",
+	    "America/Los_Angeles",
+	    "America/Anchorage",
+	    "Pacific/Honolulu",
+	    "America/St_Johns",
+	    "Europe/London",
+	    "Europe/Dublin",
+	    "Europe/Berlin",
+	    "Europe/Moscow",
+	    "Asia/Tokyo",
+	    "Asia/Kolkata",
+	    "Australia/Sydney",
+	    "Pacific/Auckland",
+	    "UTC",
+	};
+	assert_int_equal(ARRAY_LEN(zones), ICS_MAX_ZONES + 1);
+	for (int i = 0; i <= ICS_MAX_ZONES; i++)
+		ev[i].tzid = zones[i];
+	cal = (struct ics_calendar){.method = "PUBLISH", .events = ev, .nevents = ICS_MAX_ZONES};
+	char *s = write_cal_ok(&cal);
+	assert_int_equal(count_line(s, "BEGIN:VTIMEZONE"), ICS_MAX_ZONES);
+	free(s);
+	cal.nevents = ICS_MAX_ZONES + 1;
+	assert_int_equal(write_cal_rc(&cal), ERR_INVALID);
+	/* The calendar's own zone counts too. */
+	cal.nevents = ICS_MAX_ZONES;
+	cal.tzid = "Europe/Paris";
+	cal.tz_first = cal.tz_last = b[0].start;
+	assert_int_equal(write_cal_rc(&cal), ERR_INVALID);
+	cal.tzid = CHI; /* already one of them */
+	assert_int_equal(write_cal_rc(&cal), 0);
+#undef BAD
+}
+
+static void test_calendar_too_large(void **state)
+{
+	(void)state;
+	struct ics_block b[3];
+	struct ics_invite ev[3];
+	for (int i = 0; i < 3; i++) {
+		b[i].start = utc(2026, 11, 2 + i, 16, 0);
+		b[i].end = b[i].start + 3600;
+		ev[i] = feed_event("d1-x@tandem.example", CHI, &b[i]);
+	}
+	struct ics_calendar cal = {
+	    .method = "PUBLISH", .name = "Riverbend", .refresh_minutes = 60, .events = ev, .nevents = 3};
+	char *s = write_cal_ok(&cal);
+	size_t full = strlen(s);
+	free(s);
+	struct buf out;
+	buf_init(&out, NULL, full);
+	assert_int_equal(ics_write_calendar(&cal, &out), 0);
+	assert_int_equal(out.len, full);
+	buf_release(&out);
+	for (size_t max = 0; max < full; max += (max > full - 100 ? 1 : 53)) {
+		buf_init(&out, NULL, max);
+		assert_int_equal(ics_write_calendar(&cal, &out), ERR_TOO_LARGE);
+		assert_int_equal(out.len, 0);
+		buf_release(&out);
+	}
+}
+
+/* ------------------------------------------------------------ overrides */
+
+/* The text of the n-th VEVENT (0-based), BEGIN to END inclusive. */
+static char *vevent_text(const char *ics, int n)
+{
+	const char *b = ics;
+	for (int i = 0; i <= n; i++) {
+		b = strstr(i ? b + 1 : b, "BEGIN:VEVENT\r\n");
+		if (!b)
+			fail_msg("no VEVENT %d", n);
+	}
+	const char *e = strstr(b, "END:VEVENT\r\n");
+	assert_non_null(e);
+	return dup_n(b, (size_t)(e - b) + 12);
+}
+
+/* A three-day intensive: day 2 moved an hour later, day 3 cancelled. */
+static void test_override_moved_and_cancelled(void **state)
+{
+	(void)state;
+	struct ics_block b[3];
+	for (int i = 0; i < 3; i++) {
+		b[i].start = at_local(CHI, 2027, 3, 13 + i, 9, 0); /* DST from the 14th */
+		b[i].end = b[i].start + 7 * 3600;
+	}
+	struct ics_override ov[2] = {
+	    {.recurrence_id = b[1].start, .start = b[1].start + 3600, .end = b[1].end + 3600},
+	    {.recurrence_id = b[2].start, .cancelled = true},
+	};
+	struct ics_invite inv = base();
+	inv.sequence = 4;
+	inv.blocks = b;
+	inv.nblocks = 3;
+	inv.overrides = ov;
+	inv.noverrides = 2;
+	char *s = write_ok(&inv);
+	assert_well_folded(s, strlen(s));
+	assert_int_equal(count_line(s, "BEGIN:VEVENT"), 3);
+	assert_int_equal(count_line(s, "UID:b-1001@tandem.example"), 3);
+	assert_int_equal(count_line(s, "SEQUENCE:4"), 3);
+	assert_int_equal(count_line(s, "BEGIN:VTIMEZONE"), 1);
+	/* The series is as first sent. */
+	char *m = vevent_text(s, 0);
+	assert_line(m, "DTSTART;TZID=America/Chicago:20270313T090000");
+	assert_line(m, "RRULE:FREQ=DAILY;COUNT=3");
+	assert_int_equal(count_prop(m, "RECURRENCE-ID"), 0);
+	assert_line(m, "STATUS:CONFIRMED");
+	free(m);
+	static const char moved[] =
+	    "BEGIN:VEVENT\r\n"
+	    "UID:b-1001@tandem.example\r\n"
+	    "SEQUENCE:4\r\n"
+	    "DTSTAMP:20261001T120000Z\r\n"
+	    "RECURRENCE-ID;TZID=America/Chicago:20270314T090000\r\n"
+	    "DTSTART;TZID=America/Chicago:20270314T100000\r\n"
+	    "DTEND;TZID=America/Chicago:20270314T170000\r\n"
+	    "SUMMARY:Riverbend Practice — Appointment\r\n"
+	    "DESCRIPTION:Manage your booking: https://tandem.example/b/Tok3n_abc\r\n"
+	    "LOCATION:12 Main St\\, Suite 4\\; Springfield\r\n"
+	    "URL:https://tandem.example/b/Tok3n_abc\r\n"
+	    "ORGANIZER;CN=Dr. Jo Rivers:mailto:jo@riverbend.example\r\n"
+	    "ATTENDEE;CN=Alex Client;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRU\r\n"
+	    " E:mailto:alex@example.org\r\n"
+	    "STATUS:CONFIRMED\r\n"
+	    "TRANSP:OPAQUE\r\n"
+	    "END:VEVENT\r\n";
+	m = vevent_text(s, 1);
+	assert_string_equal(m, moved);
+	free(m);
+	m = vevent_text(s, 2);
+	assert_line(m, "RECURRENCE-ID;TZID=America/Chicago:20270315T090000");
+	assert_line(m, "DTSTART;TZID=America/Chicago:20270315T090000");
+	assert_line(m, "DTEND;TZID=America/Chicago:20270315T160000");
+	assert_line(m, "STATUS:CANCELLED");
+	assert_line(m, "TRANSP:TRANSPARENT");
+	assert_int_equal(count_prop(m, "RRULE"), 0);
+	assert_int_equal(count_prop(m, "ATTENDEE"), 1);
+	free(m);
+	free(s);
+
+	/* A hold keeps TENTATIVE on moved days; cancelled days say CANCELLED. */
+	inv.tentative = true;
+	s = write_ok(&inv);
+	m = vevent_text(s, 1);
+	assert_line(m, "STATUS:TENTATIVE");
+	free(m);
+	m = vevent_text(s, 2);
+	assert_line(m, "STATUS:CANCELLED");
+	free(m);
+	free(s);
+	inv.tentative = false;
+
+	/* METHOD:CANCEL cancels the whole series: no overrides written. */
+	inv.method = "CANCEL";
+	inv.cancelled = true;
+	s = write_ok(&inv);
+	assert_int_equal(count_line(s, "BEGIN:VEVENT"), 1);
+	assert_int_equal(count_prop(s, "RECURRENCE-ID"), 0);
+	assert_line(s, "STATUS:CANCELLED");
+	free(s);
+
+	/* PUBLISH writes them too. */
+	inv.method = "PUBLISH";
+	inv.cancelled = false;
+	inv.organizer_email = NULL;
+	inv.attendees = NULL;
+	inv.nattendees = 0;
+	s = write_ok(&inv);
+	assert_int_equal(count_line(s, "BEGIN:VEVENT"), 3);
+	assert_int_equal(count_prop(s, "RECURRENCE-ID"), 2);
+	free(s);
+}
+
+static void test_override_rdate_and_utc(void **state)
+{
+	(void)state;
+	/* RDATE series (6, 8, 20 March 2027): the 20th moves to the 21st. */
+	struct ics_block b[3];
+	int days[3] = {6, 8, 20};
+	for (int i = 0; i < 3; i++) {
+		b[i].start = at_local(CHI, 2027, 3, days[i], 9, 0);
+		b[i].end = b[i].start + 7 * 3600;
+	}
+	struct ics_override ov = {b[2].start, b[2].start + DAY, b[2].end + DAY, false};
+	struct ics_invite inv = base();
+	inv.blocks = b;
+	inv.nblocks = 3;
+	inv.overrides = &ov;
+	inv.noverrides = 1;
+	char *s = write_ok(&inv);
+	assert_line(s, "RDATE;TZID=America/Chicago:20270308T090000,20270320T090000");
+	char *m = vevent_text(s, 1);
+	assert_line(m, "RECURRENCE-ID;TZID=America/Chicago:20270320T090000");
+	assert_line(m, "DTSTART;TZID=America/Chicago:20270321T090000");
+	assert_line(m, "DTEND;TZID=America/Chicago:20270321T160000");
+	free(m);
+	free(s);
+
+	/* A moved day may last longer and land a year later: the VTIMEZONE
+	 * covers it. */
+	ov.start = at_local(CHI, 2028, 11, 6, 8, 0);
+	ov.end = ov.start + 9 * 3600;
+	s = write_ok(&inv);
+	m = vevent_text(s, 1);
+	assert_line(m, "DTSTART;TZID=America/Chicago:20281106T080000");
+	assert_line(m, "DTEND;TZID=America/Chicago:20281106T170000");
+	free(m);
+	check_zone_span(s, CHI, b[0].start, ov.end);
+	free(s);
+
+	/* An instance at 01:30 on the fall-back night is named in UTC, as the
+	 * series names it; so is a new time inside that hour. */
+	struct ics_block f[2];
+	for (int i = 0; i < 2; i++) {
+		f[i].start = utc(2026, 10, 31 + i, 6, 30); /* 01:30 CDT */
+		f[i].end = f[i].start + 50 * 60;
+	}
+	struct ics_override fo = {f[1].start, f[1].start + 3600, f[1].end + 3600, false};
+	inv = base();
+	inv.blocks = f;
+	inv.nblocks = 2;
+	inv.overrides = &fo;
+	inv.noverrides = 1;
+	s = write_ok(&inv);
+	assert_line(s, "RDATE:20261101T063000Z");
+	m = vevent_text(s, 1);
+	assert_line(m, "RECURRENCE-ID:20261101T063000Z");
+	assert_line(m, "DTSTART:20261101T073000Z"); /* 01:30 CST, the second one */
+	assert_line(m, "DTEND;TZID=America/Chicago:20261101T022000");
+	free(m);
+	free(s);
+}
+
+static void test_override_invalid(void **state)
+{
+	(void)state;
+	struct ics_block b[3];
+	struct ics_override ov[4];
+	struct ics_invite inv;
+#define BAD(stmt)                                                                                            \
+	do {                                                                                                 \
+		for (int i_ = 0; i_ < 3; i_++) {                                                             \
+			b[i_].start = at_local(CHI, 2027, 4, 5 + i_, 9, 0);                                  \
+			b[i_].end = b[i_].start + 7 * 3600;                                                  \
+		}                                                                                            \
+		for (int i_ = 0; i_ < 4; i_++)                                                               \
+			ov[i_] = (struct ics_override){b[i_ % 3].start, b[i_ % 3].start + 60,                \
+			                               b[i_ % 3].start + 120, false};                        \
+		inv = base();                                                                                \
+		inv.blocks = b;                                                                              \
+		inv.nblocks = 3;                                                                             \
+		inv.overrides = ov;                                                                          \
+		inv.noverrides = 2;                                                                          \
+		assert_int_equal(write_rc(&inv), 0);                                                         \
+		stmt;                                                                                        \
+		if (write_rc(&inv) != ERR_INVALID)                                                           \
+			fail_msg("accepted: %s", #stmt);                                                     \
+	} while (0)
+	BAD(ov[0].recurrence_id += 1);                  /* not an instance */
+	BAD(ov[1].recurrence_id = b[0].start - DAY);    /* not an instance */
+	BAD(ov[1].recurrence_id = b[0].end);            /* an end, not a start */
+	BAD(ov[1].recurrence_id = ov[0].recurrence_id); /* twice */
+	BAD(inv.noverrides = 4);                        /* more than instances */
+	BAD(inv.noverrides = -1);
+	BAD(inv.overrides = NULL);
+	BAD(inv.nblocks = 1); /* no series to override */
+	BAD(ov[0].end = ov[0].start);
+	BAD(ov[0].end = ov[0].start - 60);
+	BAD((ov[0].start = utc(1969, 12, 31, 0, 0), ov[0].end = ov[0].start + 60));
+	BAD((ov[0].start = utc(8999, 12, 31, 23, 0), ov[0].end = ov[0].start + 7200));
+	BAD((ov[0].start = b[0].start + (int64_t)ICS_MAX_SPAN_DAYS * DAY, ov[0].end = ov[0].start + 60));
+	BAD((ov[0].start = b[0].start - (int64_t)ICS_MAX_SPAN_DAYS * DAY, ov[0].end = ov[0].start + 60));
+#undef BAD
+	/* A cancelled override's times are not looked at; all three days
+	 * may be overridden; a null pointer with none is fine. */
+	for (int i = 0; i < 3; i++)
+		ov[i] = (struct ics_override){b[i].start, 0, 0, true};
+	inv.noverrides = 3;
+	char *s = write_ok(&inv);
+	assert_int_equal(count_line(s, "STATUS:CANCELLED"), 3);
+	free(s);
+	inv.overrides = NULL;
+	inv.noverrides = 0;
+	assert_int_equal(write_rc(&inv), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1300,6 +1927,14 @@ int main(void)
 	    cmocka_unit_test(test_refold),
 	    cmocka_unit_test(test_invalid_input),
 	    cmocka_unit_test(test_too_large),
+	    cmocka_unit_test(test_calendar_exact),
+	    cmocka_unit_test(test_calendar_zones),
+	    cmocka_unit_test(test_calendar_one_invite),
+	    cmocka_unit_test(test_calendar_invalid),
+	    cmocka_unit_test(test_calendar_too_large),
+	    cmocka_unit_test(test_override_moved_and_cancelled),
+	    cmocka_unit_test(test_override_rdate_and_utc),
+	    cmocka_unit_test(test_override_invalid),
 	};
 	int rc = cmocka_run_group_tests_name("ics", tests, NULL, NULL);
 	tz_cache_clear();
