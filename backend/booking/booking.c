@@ -978,9 +978,18 @@ int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_
 		return rc;
 	bool cancelled = !strcmp(v->status, "cancelled") || !strcmp(v->status, "declined");
 	struct ics_attendee who = {name, email};
+	/* The series as it was sent whole (each day at its original start),
+	 * and a RECURRENCE-ID override for each day since moved or cancelled
+	 * on its own: calendars holding the series change just that day. */
 	struct ics_block blocks[AVAIL_MAX_DAYS];
-	for (int i = 0; i < v->nblocks; i++)
-		blocks[i] = (struct ics_block){v->blocks[i].start, v->blocks[i].end};
+	struct ics_override over[AVAIL_MAX_DAYS];
+	int nover = 0;
+	for (int i = 0; i < v->ndays; i++) {
+		const struct booking_day *d = &v->days[i];
+		blocks[i] = (struct ics_block){d->original_start, d->original_start + (d->end - d->start)};
+		if (v->ndays > 1 && (d->cancelled || d->start != d->original_start))
+			over[nover++] = (struct ics_override){d->original_start, d->start, d->end, d->cancelled};
+	}
 	struct ics_invite inv = {
 	    .method = cancelled ? "CANCEL" : "REQUEST",
 	    .uid = v->ical_uid,
@@ -997,7 +1006,9 @@ int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_
 	    .attendees = &who,
 	    .nattendees = 1,
 	    .blocks = blocks,
-	    .nblocks = v->nblocks,
+	    .nblocks = v->ndays,
+	    .overrides = over,
+	    .noverrides = nover,
 	    .cancelled = cancelled,
 	    .tentative = !strcmp(v->status, "held") || !strcmp(v->status, "requested"),
 	};
