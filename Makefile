@@ -16,14 +16,14 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev llvm \
 	libcivetweb-dev libpq-dev postgresql postgresql-contrib \
 	libmbedtls-dev libical-dev libargon2-dev libjansson-dev libcurl4-openssl-dev \
 	libcmocka-dev wrk chromium python3 python3-pytest curl ca-certificates tzdata \
-	python3-icalendar python3-recurring-ical-events python3-vobject
+	python3-icalendar python3-recurring-ical-events python3-vobject python3-aiosmtpd
 
 PQ_INC  := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
 CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -Ibackend -I$(PQ_INC) $(WARN) -g -pthread
 CFLAGS  := $(CFLAGS_COMMON) -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 LDFLAGS := -pie -Wl,-z,relro,-z,now -pthread
-LIBS    := -lcivetweb -lpq -lmbedcrypto -largon2 -ljansson
+LIBS    := -lcivetweb -lpq -lmbedcrypto -largon2 -ljansson -lcurl
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ASAN_CFLAGS := $(CFLAGS_COMMON) -O1 $(SAN_FLAGS)
 
@@ -142,6 +142,8 @@ run: deps build
 	@export TANDEM_DATABASE_URL="$$(deploy/pg-embedded.sh url $(PG_DIR))"; \
 	$(BUILD)/tandem migrate && $(BUILD)/tandem seed-demo && \
 	echo "Tandem: http://127.0.0.1:8080  (Ctrl-C stops the server; 'make stop' stops the database)" && \
+	if [ "$${TANDEM_MAIL_TRANSPORT:-file}" = file ]; then \
+		echo "Mail is not sent: each message is written as an .eml file to $${TANDEM_MAIL_DIR:-$(CURDIR)/var/mail}/"; fi && \
 	exec $(BUILD)/tandem serve
 
 stop:
