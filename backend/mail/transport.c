@@ -3,10 +3,10 @@
  *   file  one .eml file per message under mail_dir, named by its Message-ID
  *         and written atomically (temporary file, fsync, rename): make run's
  *         default, and a second write of the same message replaces the file.
- *   smtp  libcurl to a relay: smtps://, or smtp:// with STARTTLS required
- *         (CURLUSESSL_ALL), plain SMTP only to a literal loopback address and
- *         only when smtp_allow_plain_loopback says so; AUTH when smtp_user
- *         is set. The SMTP reply code decides: 4xx and network trouble are
+ *   smtp  libcurl to a relay, one connection per message: smtps://, or
+ *         smtp:// with STARTTLS required (CURLUSESSL_ALL), plain SMTP only to
+ *         a literal loopback address and only when smtp_allow_plain_loopback
+ *         says so; AUTH when smtp_user is set. The SMTP reply code decides: 4xx and network trouble are
  *         temporary, 5xx permanent (a refused login is temporary: it is the
  *         operator's to fix, not the message's fault).
  */
@@ -283,6 +283,12 @@ static enum mail_outcome smtp_send(struct mail_transport *t, const char *from, c
 	if (t->ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, t->ca_file);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	/* One connection per message, closed (QUIT) while this transfer's
+	 * progress callback still runs: a connection cached for later would be
+	 * closed by curl_easy_cleanup, which waits for a stalled relay's answer
+	 * to QUIT with no way to stop it. Transactional mail is a few messages
+	 * a minute; the handshake costs nothing that matters. */
+	curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, connect_s);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, t->timeout_s);
 	curl_easy_setopt(h, CURLOPT_MAIL_FROM, from_path);
