@@ -6,9 +6,11 @@
  *   smtp  libcurl to a relay, one connection per message: smtps://, or
  *         smtp:// with STARTTLS required (CURLUSESSL_ALL), plain SMTP only to
  *         a literal loopback address and only when smtp_allow_plain_loopback
- *         says so; AUTH when smtp_user is set. The SMTP reply code decides: 4xx and network trouble are
- *         temporary, 5xx permanent (a refused login is temporary: it is the
- *         operator's to fix, not the message's fault).
+ *         says so; AUTH when smtp_user is set. The SMTP reply code decides:
+ *         4xx and network trouble are temporary, 5xx permanent, except the
+ *         replies that mean the relay wants AUTH or TLS first (530, 534, 535,
+ *         538): those are the operator's to fix, not the message's fault, so
+ *         the message waits (and retries) instead of dying.
  */
 #include "mail/mail.h"
 
@@ -323,6 +325,15 @@ static enum mail_outcome smtp_send(struct mail_transport *t, const char *from, c
 	if (res == CURLE_USE_SSL_FAILED) {
 		snprintf(why, whylen, "STARTTLS not offered by the relay");
 		log_error("the SMTP relay does not offer STARTTLS; mail is held until it does");
+		return MAIL_TEMPORARY;
+	}
+	if (code == 530 || code == 534 || code == 535 || code == 538) {
+		/* The relay wants AUTH or TLS first: the settings' fault, not the
+		 * message's. Held (and retried) until someone fixes them. */
+		snprintf(why, whylen, "smtp %ld: the relay wants AUTH or TLS first", code);
+		log_error(
+		    "the SMTP relay refuses to relay without AUTH or TLS (%ld): check smtp_user and smtp_url",
+		    code);
 		return MAIL_TEMPORARY;
 	}
 	if (code >= 500 && code <= 599) {

@@ -751,3 +751,71 @@ def test_shutdown_mid_send_leaves_the_message_queued(server_factory, relay, help
     srv.start()
     wait_for(helpers, lambda: relay.count() >= 2, "both messages after the restart")
     assert all(r.status == "sent" for r in outbox(srv, doc["id"]))
+
+
+@pytest.fixture
+def tls_files(tmp_path):
+    key, crt = tmp_path / "relay.key", tmp_path / "relay.crt"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(crt),
+         "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )
+    return key, crt
+
+
+def _authenticator(server, session, envelope, mechanism, auth_data):
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        b"tandem", b"s3cret pass")
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize("mode", ["starttls", "smtps"])
+def test_tls_and_auth_as_in_production(server_factory, helpers, tls_files, tmp_path, mode):
+    import ssl
+
+    key, crt = tls_files
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(crt), str(key))
+    handler = Relay()
+    # aiosmtpd offers AUTH after STARTTLS but, with implicit TLS, only when
+    # told that TLS is not required for it (the connection is TLS anyway).
+    kw = (dict(tls_context=ctx, require_starttls=True) if mode == "starttls"
+          else dict(ssl_context=ctx, auth_require_tls=False))
+    ctl = Controller(handler, hostname="127.0.0.1", port=free_port(), auth_required=True,
+                     authenticator=_authenticator, **kw)
+    ctl.start()
+    try:
+        scheme = "smtp" if mode == "starttls" else "smtps"
+        pw = tmp_path / "smtp.password"
+        pw.write_text("s3cret pass\n")
+        base = {
+            "TANDEM_MAIL_TRANSPORT": "smtp", "TANDEM_SMTP_URL": f"{scheme}://127.0.0.1:{ctl.port}",
+            "TANDEM_SMTP_USER": "tandem", "TANDEM_SMTP_CA_FILE": str(crt), "TANDEM_MAIL_POLL_MS": "100",
+            "TANDEM_MAIL_RETRY_BASE_S": "1", "TANDEM_MAIL_RETRY_MAX_S": "1",
+        }
+        srv = server_factory(env={**base, "TANDEM_SMTP_PASSWORD_FILE": str(pw)})
+        booker, partner = people()
+        doc = book(srv, "consult", consult_starts(srv)[0], [booker, partner])
+        wait_for(helpers, lambda: handler.count() >= 2, "delivery over TLS with AUTH")
+        assert sorted(d.rcpt[0] for d in handler.delivered) == sorted([booker["email"], partner["email"]])
+        assert all(r.status == "sent" for r in outbox(srv, doc["id"]))
+        assert 'smtp_password = "***"' in srv.log() and "s3cret" not in srv.log()
+        # A wrong password and an unverifiable certificate keep mail queued.
+        for extra, why in (
+            ({"TANDEM_SMTP_PASSWORD": "wrong"}, "smtp login refused"),
+            ({"TANDEM_SMTP_USER": ""}, "smtp 530: the relay wants auth or tls first"),
+            ({"TANDEM_SMTP_PASSWORD": "s3cret pass", "TANDEM_SMTP_CA_FILE": ""}, "certificate"),
+        ):
+            other = server_factory(env={**base, **extra})
+            d2 = book(other, "consult", consult_starts(other)[0], people())
+            wait_for(helpers, lambda: all(r.attempts >= 1 for r in outbox(other, d2["id"])), "a failed try")
+            rows = outbox(other, d2["id"])
+            assert all(r.status == "pending" and why in r.last_error.lower() for r in rows), rows
+            other.stop(check=True)
+        assert handler.count() == 2
+    finally:
+        ctl.stop()
