@@ -122,10 +122,12 @@ int booking_expire_holds(struct ctx *c, const struct mailer *m, int *n);
  * held or requested → the booker "received" and the clinician
  * "new_request". */
 int booking_mail_created(struct ctx *c, const struct mailer *m, int64_t booking_id);
-/* A change, to each client: "confirmed" or "rescheduled" (with a REQUEST
- * invite), "cancelled", "declined" or "hold_lapsed" (with a CANCEL), or
- * "reminder" (no invite). The clinician area calls this with "confirmed"
- * and "declined" when it approves or declines. */
+/* A change, to each client who knows of the booking (the booker; the
+ * partner once a message told them of it): "confirmed" (always both) or
+ * "rescheduled" (with a REQUEST invite), "cancelled", "declined" or
+ * "hold_lapsed" (with a CANCEL), or "reminder" (no invite). Call it after
+ * the booking's status and SEQUENCE are updated. The clinician area calls
+ * this with "confirmed" and "declined" when it approves or declines. */
 int booking_mail_status(struct ctx *c, const struct mailer *m, int64_t booking_id, const char *kind);
 /* Queues the reminder of confirmed bookings starting within
  * reminder_hours, once per booking and date (safe with several

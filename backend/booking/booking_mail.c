@@ -181,11 +181,28 @@ out:
 	return rc;
 }
 
+static const char SQL_PARTNER_TOLD[] =
+    "SELECT EXISTS (SELECT 1 FROM outbox WHERE booking_id = $1 AND recipient_role = 'partner')";
+
+/* Each client who knows of the booking: the booker always; the partner
+ * once a message has told them of it (the confirmation, or their own
+ * invitation from the intake), so nobody hears of a change to a booking
+ * they never heard of. */
 static int to_clients(struct ctx *c, const struct mailer *m, const struct booking_mail *bm, const char *kind,
                       const char *dedupe_prefix)
 {
+	bool partner_told = !strcmp(kind, "confirmed");
+	if (!partner_told) {
+		PGresult *r;
+		int rc = db_query(c->db, c->a, &r, SQL_PARTNER_TOLD, num(c->a, bm->v.id));
+		if (rc)
+			return rc;
+		partner_told = !strcmp(db_val(r, 0, 0), "t");
+	}
 	for (int i = 0; i < bm->npeople; i++) {
 		const struct person *p = &bm->people[i];
+		if (p->position != 1 && !partner_told)
+			continue;
 		const char *dedupe =
 		    dedupe_prefix ? arena_printf(c->a, "%s:%d", dedupe_prefix, p->position) : NULL;
 		int rc = to_person(c, m, bm, p, kind, dedupe);
