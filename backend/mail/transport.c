@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -244,14 +245,31 @@ static size_t read_cb(char *dst, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+struct progress {
+	const volatile bool *stop; /* the server is stopping */
+	int64_t deadline_ms;       /* monotonic; the whole conversation ends by then */
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Called about once a second while curl waits, in every phase. The
+ * deadline matters after a timeout: curl then sends QUIT and would wait up
+ * to two minutes for a stalled relay's answer, past CURLOPT_TIMEOUT. */
 static int progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
 	UNUSED(dltotal);
 	UNUSED(dlnow);
 	UNUSED(ultotal);
 	UNUSED(ulnow);
-	const volatile bool *stop = arg;
-	return stop && *stop ? 1 : 0;
+	const struct progress *p = arg;
+	if (!p)
+		return 0;
+	return (p->stop && *p->stop) || mono_ms() > p->deadline_ms ? 1 : 0;
 }
 
 static enum mail_outcome smtp_send(struct mail_transport *t, const char *from, const char *rcpt,
@@ -274,6 +292,7 @@ static enum mail_outcome smtp_send(struct mail_transport *t, const char *from, c
 	if (!rcpts)
 		core_oom();
 	struct upload up = {msg, len};
+	struct progress prog = {stop, mono_ms() + t->timeout_s * 1000 + 2000};
 	long connect_s = t->timeout_s < 15 ? t->timeout_s : 15;
 	curl_easy_setopt(h, CURLOPT_URL, t->url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
@@ -293,6 +312,7 @@ static enum mail_outcome smtp_send(struct mail_transport *t, const char *from, c
 	curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, connect_s);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, t->timeout_s);
+	curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, t->timeout_s);
 	curl_easy_setopt(h, CURLOPT_MAIL_FROM, from_path);
 	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpts);
 	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
@@ -301,7 +321,7 @@ static enum mail_outcome smtp_send(struct mail_transport *t, const char *from, c
 	curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)stop);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &prog);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	CURLcode res = curl_easy_perform(h);
 	long code = 0;
@@ -309,12 +329,17 @@ static enum mail_outcome smtp_send(struct mail_transport *t, const char *from, c
 	/* Nothing of this transfer may outlive it in the handle. */
 	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, NULL);
 	curl_easy_setopt(h, CURLOPT_READDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, NULL);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(rcpts);
 	if (res == CURLE_OK)
 		return MAIL_SENT;
-	if (res == CURLE_ABORTED_BY_CALLBACK) {
+	if (res == CURLE_ABORTED_BY_CALLBACK && stop && *stop) {
 		snprintf(why, whylen, "stopped");
+		return MAIL_TEMPORARY;
+	}
+	if (res == CURLE_ABORTED_BY_CALLBACK) {
+		snprintf(why, whylen, "%s", curl_easy_strerror(CURLE_OPERATION_TIMEDOUT));
 		return MAIL_TEMPORARY;
 	}
 	if (res == CURLE_LOGIN_DENIED) {

@@ -99,6 +99,9 @@ def relay():
     yield handler
     handler.release.set()
     ctl.stop()
+    # Whatever a test sent, no message may name the kind of work.
+    for d in handler.delivered:
+        assert not FORBIDDEN.search(texts(d)), (d.msg["Subject"], FORBIDDEN.search(texts(d)))
 
 
 def smtp_env(relay, **extra):
@@ -840,3 +843,25 @@ def test_tls_and_auth_as_in_production(server_factory, helpers, tls_files, tmp_p
         assert handler.count() == 2
     finally:
         ctl.stop()
+
+
+def test_timeout_retries_with_the_configured_sender(server_factory, relay, helpers):
+    """A relay that does not answer in smtp_timeout_s is a temporary
+    failure; From, Reply-To and the envelope sender come from the settings."""
+    relay.script = ["stall"]
+    srv = server_factory(env=smtp_env(relay, smtp_timeout_s=5, mail_from="bookings@riverbend.example",
+                                      mail_reply_to="desk@riverbend.example"))
+    booker, partner = people()
+    doc = book(srv, "consult", consult_starts(srv)[0], [booker, partner])
+    wait_for(helpers, lambda: relay.count() >= 2, "both messages, one after a timeout", timeout=40)
+    rows = outbox(srv, doc["id"])
+    assert sorted(r.attempts for r in rows) == [1, 2] and all(r.status == "sent" for r in rows)
+    assert "Timeout was reached" in srv.log()
+    stalled = email.message_from_bytes(relay.attempts[0], policy=email.policy.default)["Message-ID"]
+    assert [d.msg["Message-ID"] for d in relay.delivered].count(stalled) == 1
+    for d in relay.delivered:
+        assert d.mail_from == "bookings@riverbend.example"
+        assert [(a.display_name, a.addr_spec) for a in d.msg["From"].addresses] == [
+            ("Riverbend Practice", "bookings@riverbend.example")]
+        assert [a.addr_spec for a in d.msg["Reply-To"].addresses] == ["desk@riverbend.example"]
+        assert d.msg["Message-ID"].endswith("@riverbend.example>")
