@@ -677,6 +677,15 @@ def test_reminder_is_sent_once_with_two_server_processes(server_factory, relay, 
             [("t",)], [("f",)])  # the job may have marked it already (moved inside the window)
         time.sleep(2.0)
         assert len([r for r in outbox(srv, doc2["id"]) if r.kind == "reminder"]) == 2
+        # Both processes send: every queued message arrives exactly once.
+        for k, start in enumerate(consult_starts(srv, days_ahead=20)[:12:2]):
+            book(srv if k % 2 else other, "consult", start, people())
+        wait_for(helpers, lambda: all(r.status == "sent" for r in outbox(srv)), "everything sent")
+        time.sleep(1.0)
+        rows = outbox(srv)
+        ids = [d.msg["Message-ID"] for d in relay.delivered]
+        assert len(ids) == len(set(ids)) == len(rows) and set(ids) == {r.message_id for r in rows}
+        assert all(r.attempts == 1 for r in rows)
     finally:
         other.stop(check=True)
 
