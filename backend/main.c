@@ -18,6 +18,7 @@
 #include "crypto/keys.h"
 #include "feed/feed.h"
 #include "jobs/jobs.h"
+#include "mail/mail.h"
 #include "practice/practice.h"
 
 #define TANDEM_VERSION "0.1.0"
@@ -38,6 +39,9 @@ static void usage(FILE *f)
 	      "  feed list --clinician EMAIL\n"
 	      "                        the clinician's feeds (never their URLs)\n"
 	      "  feed revoke ID        stop a feed: its URL answers 404 from now on\n"
+	      "  mail list [--status pending|sent|dead] [--limit N]\n"
+	      "                        the newest outgoing messages (never who or what they say)\n"
+	      "  mail resend ID        queue a dead-lettered message again (same Message-ID)\n"
 	      "  keygen FILE           write a new data key file (mode 0600; never overwrites)\n"
 	      "  version               print the version\n"
 	      "\n"
@@ -209,6 +213,70 @@ static int cmd_feed(const struct config *cfg, int argc, char **argv)
 	return rc;
 }
 
+/* tandem mail list|resend: the outbox for operators, until the clinician
+ * area shows it. */
+static int cmd_mail(const struct config *cfg, int argc, char **argv)
+{
+	const char *status = NULL;
+	long limit = 50, id = 0;
+	bool list = argc >= 1 && !strcmp(argv[0], "list");
+	bool resend = argc == 2 && !strcmp(argv[0], "resend");
+	for (int i = 1; list && i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(argv[i], "--status") && v)
+			status = argv[++i];
+		else if (!strcmp(argv[i], "--limit") && v)
+			limit = strtol(argv[++i], NULL, 10);
+		else
+			list = false;
+	}
+	if (resend) {
+		char *end;
+		id = strtol(argv[1], &end, 10);
+		resend = *end == '\0' && id > 0;
+	}
+	if (!list && !resend) {
+		log_error("usage: tandem mail list [--status pending|sent|dead] [--limit N] | tandem mail "
+		          "resend ID");
+		return ERR_INVALID;
+	}
+	struct db db;
+	int rc = open_db(cfg, &db);
+	if (rc)
+		return rc;
+	struct arena a;
+	arena_init(&a);
+	struct ctx c = {&a, &db, ctx_clock_now(), "operator", "cli"};
+	if (resend) {
+		rc = outbox_resend(&c, id);
+		if (rc == 0)
+			printf("message %ld queued again\n", id);
+		else
+			log_error("mail resend %ld: %s", id,
+			          rc == ERR_CONFLICT ? "the message is not dead-lettered" : err_code(rc));
+	} else {
+		json_t *arr;
+		rc = outbox_list(&c, status, (int)limit, &arr);
+		if (rc) {
+			log_error("mail list: %s (status is pending, sent or dead; limit 1-1000)",
+			          err_code(rc));
+		} else {
+			size_t i;
+			json_t *o;
+			json_array_foreach(arr, i, o)
+			{
+				char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+				puts(line);
+				free(line);
+			}
+			json_decref(arr);
+		}
+	}
+	arena_release(&a);
+	db_release(&db);
+	return rc;
+}
+
 static int cmd_serve(const struct config *cfg)
 {
 	struct app app = {.cfg = cfg, .started_us = ctx_clock_now() * 1000000};
@@ -239,6 +307,17 @@ static int cmd_serve(const struct config *cfg)
 		log_error("data keys: %s (create one with `tandem keygen FILE`)", err);
 		goto out;
 	}
+	struct mailer mailer = {cfg, app.tpl, app.keys};
+	if ((rc = mail_global_init()) != 0) {
+		log_error("mail: libcurl cannot start");
+		goto out;
+	}
+	if ((rc = mail_check(&mailer, err, sizeof(err))) != 0) {
+		log_error("mail: %s", err);
+		goto out;
+	}
+	mail_describe(cfg, err, sizeof(err));
+	log_info("%s", err);
 	/* The database may be down at start: serve anyway (readyz says 503)
 	 * but refuse a schema this binary does not match. */
 	struct db db;
@@ -317,6 +396,8 @@ int main(int argc, char **argv)
 		rc = cmd_migrate(&cfg);
 	} else if (!strcmp(cmd, "seed-demo")) {
 		rc = cmd_seed_demo(&cfg);
+	} else if (!strcmp(cmd, "mail")) {
+		rc = cmd_mail(&cfg, argc - i, argv + i);
 	} else if (!strcmp(cmd, "feed")) {
 		rc = cmd_feed(&cfg, argc - i, argv + i);
 	} else if (!strcmp(cmd, "clinician-add")) {

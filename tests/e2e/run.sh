@@ -62,6 +62,7 @@ export TANDEM_LISTEN=127.0.0.1:$PORT
 export TANDEM_BASE_URL=$BASE
 export TANDEM_TEMPLATE_DIR=$REPO/templates
 export TANDEM_KEY_FILE=$TMP/tandem.keys
+export TANDEM_MAIL_DIR=$TMP/mail
 "$BIN" keygen "$TANDEM_KEY_FILE" >/dev/null || fail_early "tandem keygen failed"
 [[ -z $LOG_LEVEL ]] || export TANDEM_LOG_LEVEL=$LOG_LEVEL
 
