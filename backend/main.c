@@ -8,11 +8,13 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "admin/audit.h"
 #include "core/config.h"
 #include "core/ctx.h"
 #include "core/log.h"
 #include "db/migrate.h"
 #include "http/assets.h"
+#include "http/router.h"
 #include "http/server.h"
 #include "http/template.h"
 #include "crypto/keys.h"
@@ -33,6 +35,8 @@ static void usage(FILE *f)
 	      "                        create or update a clinician login; the password is read from\n"
 	      "                        FILE or asked for at the terminal, never taken from arguments\n"
 	      "  keygen FILE           write a new data key file (mode 0600; never overwrites)\n"
+	      "  audit verify          check the audit log's hash chain; names the first broken entry\n"
+	      "  routes                print the route table (method, pattern, access flags)\n"
 	      "  version               print the version\n"
 	      "\n"
 	      "configuration: --config FILE or TANDEM_CONFIG, then TANDEM_* variables\n"
@@ -184,6 +188,56 @@ static int cmd_clinician_add(const struct config *cfg, int argc, char **argv)
 	return rc;
 }
 
+static int cmd_audit(const struct config *cfg, int argc, char **argv)
+{
+	if (argc != 1 || strcmp(argv[0], "verify") != 0) {
+		log_error("usage: tandem audit verify");
+		return ERR_INVALID;
+	}
+	struct db db;
+	int rc = open_db(cfg, &db);
+	if (rc)
+		return rc;
+	struct audit_report rep;
+	rc = audit_verify(&db, &rep);
+	if (rc) {
+		log_error("audit verify: cannot read the audit log (%s)", err_code(rc));
+	} else if (rep.broken_id) {
+		printf("audit chain broken at entry %lld: %s (%lld entries before it are intact)\n",
+		       (long long)rep.broken_id, rep.why, (long long)rep.entries);
+		rc = ERR_CONFLICT;
+	} else {
+		printf("audit chain ok: %lld entries%s%s\n", (long long)rep.entries, rep.entries ? ", head " : "",
+		       rep.head_hash);
+	}
+	db_release(&db);
+	return rc;
+}
+
+/* The route table, for operators and for the tests that walk every route. */
+static int cmd_routes(void)
+{
+	static const struct {
+		unsigned flag;
+		const char *name;
+	} names[] = {{ROUTE_ADMIN, "admin"},   {ROUTE_PARTIAL, "partial"}, {ROUTE_LOGIN, "login"},
+	             {ROUTE_CSRF, "csrf"},     {ROUTE_JSON, "json"},       {ROUTE_FORM, "form"},
+	             {ROUTE_CAPABILITY, "capability"}, {ROUTE_CSP_REPORT, "csp-report"}};
+	for (size_t i = 0; i < routes_count; i++) {
+		printf("%s %s", routes[i].method, routes[i].pattern);
+		const char *sep = " ";
+		for (size_t k = 0; k < ARRAY_LEN(names); k++)
+			if (routes[i].flags & names[k].flag) {
+				printf("%s%s", sep, names[k].name);
+				sep = ",";
+			}
+		if (!routes[i].flags)
+			printf(" public");
+		printf("\n");
+	}
+	return 0;
+}
+
 static int cmd_serve(const struct config *cfg)
 {
 	struct app app = {.cfg = cfg, .started_us = ctx_clock_now() * 1000000};
@@ -194,8 +248,10 @@ static int cmd_serve(const struct config *cfg)
 		log_error("templates: %s", err);
 		goto out;
 	}
-	static const char *const required[] = {"layout",     "pages/home",   "pages/offering",  "pages/error",
-	                                       "pages/book", "pages/manage", "pages/reschedule"};
+	static const char *const required[] = {
+	    "layout",        "pages/home",        "pages/offering",  "pages/error",           "pages/book",
+	    "pages/manage",  "pages/reschedule",  "admin/login",     "admin/totp",            "admin/dashboard",
+	    "admin/booking", "admin/account",     "admin/totp_enrol", "admin/recovery_codes", "admin/audit"};
 	for (size_t i = 0; i < ARRAY_LEN(required); i++)
 		if (!tpl_set_has(app.tpl, required[i])) {
 			log_error("templates: %s.mustache is missing from %s", required[i],
@@ -232,6 +288,9 @@ static int cmd_serve(const struct config *cfg)
 	}
 	if (rc == ERR_UNAVAILABLE)
 		log_warn("the database is unreachable; serving anyway, /readyz reports 503 until it is back");
+	if (cfg->insecure_dev_cookies)
+		log_warn("insecure_dev_cookies is on: session cookies lack Secure and the __Host- prefix (plain-http "
+		         "development only; never in production)");
 	static const struct server_hooks hooks = {jobs_start, jobs_stop};
 	server_set_hooks(&hooks);
 	rc = server_run(&app);
@@ -272,6 +331,8 @@ int main(int argc, char **argv)
 		printf("wrote %s (mode 0600): back it up apart from the database\n", argv[i]);
 		return 0;
 	}
+	if (!strcmp(cmd, "routes"))
+		return cmd_routes();
 	if (!strcmp(cmd, "version")) {
 		printf("tandem %s\n", TANDEM_VERSION);
 		return 0;
@@ -292,6 +353,8 @@ int main(int argc, char **argv)
 		rc = cmd_migrate(&cfg);
 	} else if (!strcmp(cmd, "seed-demo")) {
 		rc = cmd_seed_demo(&cfg);
+	} else if (!strcmp(cmd, "audit")) {
+		rc = cmd_audit(&cfg, argc - i, argv + i);
 	} else if (!strcmp(cmd, "clinician-add")) {
 		rc = cmd_clinician_add(&cfg, argc - i, argv + i);
 	} else {

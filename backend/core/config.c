@@ -71,6 +71,13 @@ static const struct cfg_key keys[] = {
     {"access_log", CFG_BOOL, OFF(access_log), "true", 0, 0, false, NULL},
     {"key_file", CFG_STRING, OFF(key_file), "var/tandem.keys", 0, 0, false, NULL},
     {"jobs_interval_s", CFG_LONG, OFF(jobs_interval_s), "30", 1, 3600, false, NULL},
+    {"insecure_dev_cookies", CFG_BOOL, OFF(insecure_dev_cookies), "false", 0, 0, false, NULL},
+    {"trust_proxy", CFG_BOOL, OFF(trust_proxy), "false", 0, 0, false, NULL},
+    {"session_idle_s", CFG_LONG, OFF(session_idle_s), "1800", 1, 86400, false, NULL},
+    {"session_absolute_s", CFG_LONG, OFF(session_absolute_s), "43200", 1, 2592000, false, NULL},
+    {"login_free_attempts", CFG_LONG, OFF(login_free_attempts), "5", 1, 100, false, NULL},
+    {"login_backoff_base_s", CFG_LONG, OFF(login_backoff_base_s), "2", 1, 3600, false, NULL},
+    {"login_backoff_max_s", CFG_LONG, OFF(login_backoff_max_s), "900", 1, 86400, false, NULL},
 };
 #undef OFF
 

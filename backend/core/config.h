@@ -26,6 +26,13 @@ struct config {
 	bool access_log;              /* one line per request on stderr */
 	char *key_file;               /* data keys for values encrypted at rest (keys.h) */
 	long jobs_interval_s;         /* how often background jobs run (hold expiry, ...) */
+	bool insecure_dev_cookies;    /* plain-http development: cookies without __Host- and Secure */
+	bool trust_proxy;             /* client address from X-Forwarded-For of a loopback peer */
+	long session_idle_s;          /* a clinician session ends after this long unused */
+	long session_absolute_s;      /* and this long after sign-in, whatever happens */
+	long login_free_attempts;     /* failed sign-ins per account before waits begin */
+	long login_backoff_base_s;    /* the first wait; each further failure doubles it */
+	long login_backoff_max_s;     /* the longest wait */
 };
 
 /* Fills cfg from defaults, the file (NULL for none) and the environment.

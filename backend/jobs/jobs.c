@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "admin/session.h"
 #include "booking/booking.h"
 #include "core/log.h"
 
@@ -23,6 +24,9 @@ int jobs_run_once(struct db *db, const struct app *app)
 	int rc = booking_expire_holds(&c, &n);
 	if (rc && rc != ERR_UNAVAILABLE)
 		log_warn("job expire-holds failed: %s", err_code(rc));
+	int rc2 = session_purge(&c, &n);
+	if (rc2 && rc2 != ERR_UNAVAILABLE)
+		log_warn("job purge-sessions failed: %s", err_code(rc2));
 	arena_release(&a);
 	return rc;
 }
