@@ -207,8 +207,8 @@ static int cmd_audit(const struct config *cfg, int argc, char **argv)
 		       (long long)rep.broken_id, rep.why, (long long)rep.entries);
 		rc = ERR_CONFLICT;
 	} else {
-		printf("audit chain ok: %lld entries%s%s\n", (long long)rep.entries, rep.entries ? ", head " : "",
-		       rep.head_hash);
+		printf("audit chain ok: %lld entries%s%s\n", (long long)rep.entries,
+		       rep.entries ? ", head " : "", rep.head_hash);
 	}
 	db_release(&db);
 	return rc;
@@ -220,9 +220,14 @@ static int cmd_routes(void)
 	static const struct {
 		unsigned flag;
 		const char *name;
-	} names[] = {{ROUTE_ADMIN, "admin"},   {ROUTE_PARTIAL, "partial"}, {ROUTE_LOGIN, "login"},
-	             {ROUTE_CSRF, "csrf"},     {ROUTE_JSON, "json"},       {ROUTE_FORM, "form"},
-	             {ROUTE_CAPABILITY, "capability"}, {ROUTE_CSP_REPORT, "csp-report"}};
+	} names[] = {{ROUTE_ADMIN, "admin"},
+	             {ROUTE_PARTIAL, "partial"},
+	             {ROUTE_LOGIN, "login"},
+	             {ROUTE_CSRF, "csrf"},
+	             {ROUTE_JSON, "json"},
+	             {ROUTE_FORM, "form"},
+	             {ROUTE_CAPABILITY, "capability"},
+	             {ROUTE_CSP_REPORT, "csp-report"}};
 	for (size_t i = 0; i < routes_count; i++) {
 		printf("%s %s", routes[i].method, routes[i].pattern);
 		const char *sep = " ";
@@ -248,10 +253,11 @@ static int cmd_serve(const struct config *cfg)
 		log_error("templates: %s", err);
 		goto out;
 	}
-	static const char *const required[] = {
-	    "layout",        "pages/home",        "pages/offering",  "pages/error",           "pages/book",
-	    "pages/manage",  "pages/reschedule",  "admin/login",     "admin/totp",            "admin/dashboard",
-	    "admin/booking", "admin/account",     "admin/totp_enrol", "admin/recovery_codes", "admin/audit"};
+	static const char *const required[] = {"layout",           "pages/home",           "pages/offering",
+	                                       "pages/error",      "pages/book",           "pages/manage",
+	                                       "pages/reschedule", "admin/login",          "admin/totp",
+	                                       "admin/dashboard",  "admin/booking",        "admin/account",
+	                                       "admin/totp_enrol", "admin/recovery_codes", "admin/audit"};
 	for (size_t i = 0; i < ARRAY_LEN(required); i++)
 		if (!tpl_set_has(app.tpl, required[i])) {
 			log_error("templates: %s.mustache is missing from %s", required[i],
@@ -289,7 +295,8 @@ static int cmd_serve(const struct config *cfg)
 	if (rc == ERR_UNAVAILABLE)
 		log_warn("the database is unreachable; serving anyway, /readyz reports 503 until it is back");
 	if (cfg->insecure_dev_cookies)
-		log_warn("insecure_dev_cookies is on: session cookies lack Secure and the __Host- prefix (plain-http "
+		log_warn("insecure_dev_cookies is on: session cookies lack Secure and the __Host- prefix "
+		         "(plain-http "
 		         "development only; never in production)");
 	static const struct server_hooks hooks = {jobs_start, jobs_stop};
 	server_set_hooks(&hooks);

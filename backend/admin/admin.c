@@ -24,10 +24,10 @@ static const char *num(struct arena *a, int64_t v)
 	" b.ical_sequence, extract(epoch FROM b.created_at)::bigint"                                         \
 	" FROM booking b JOIN offering o ON o.id = b.offering_id JOIN clinician c ON c.id = b.clinician_id"
 
-static const char SQL_UPCOMING[] = BOOKING_COLUMNS " WHERE" ACCESS_RULE
-                                                   " AND b.status IN ('held', 'requested', 'confirmed')"
-                                                   " AND b.ends_at > to_timestamp($3::bigint)"
-                                                   " ORDER BY b.starts_at, b.id LIMIT 200";
+static const char SQL_UPCOMING[] =
+    BOOKING_COLUMNS " WHERE" ACCESS_RULE " AND b.status IN ('held', 'requested', 'confirmed')"
+                    " AND b.ends_at > to_timestamp($3::bigint)"
+                    " ORDER BY b.starts_at, b.id LIMIT 200";
 static const char SQL_ONE[] = BOOKING_COLUMNS " WHERE" ACCESS_RULE " AND b.id = $3";
 static const char SQL_BLOCKS[] =
     "SELECT extract(epoch FROM starts_at)::bigint, extract(epoch FROM ends_at)::bigint"
@@ -84,8 +84,8 @@ int admin_booking_get(struct ctx *c, const struct admin_viewer *v, int64_t id, j
 	}
 	json_t *blocks = json_array();
 	for (int i = 0; i < PQntuples(r); i++)
-		json_array_append_new(blocks, json_pack("{s:I, s:I}", "starts", (json_int_t)db_ll(r, i, 0), "ends",
-		                                        (json_int_t)db_ll(r, i, 1)));
+		json_array_append_new(blocks, json_pack("{s:I, s:I}", "starts", (json_int_t)db_ll(r, i, 0),
+		                                        "ends", (json_int_t)db_ll(r, i, 1)));
 	json_object_set_new(b, "blocks", blocks);
 	if ((rc = db_query(c->db, c->a, &r, SQL_EVENTS, bid))) {
 		json_decref(b);
@@ -93,9 +93,10 @@ int admin_booking_get(struct ctx *c, const struct admin_viewer *v, int64_t id, j
 	}
 	json_t *events = json_array();
 	for (int i = 0; i < PQntuples(r); i++)
-		json_array_append_new(events, json_pack("{s:I, s:s, s:s, s:s, s:s}", "at", (json_int_t)db_ll(r, i, 0),
-		                                        "actor", db_val(r, i, 1), "from", db_val(r, i, 2), "to",
-		                                        db_val(r, i, 3), "reason", db_val(r, i, 4)));
+		json_array_append_new(events,
+		                      json_pack("{s:I, s:s, s:s, s:s, s:s}", "at", (json_int_t)db_ll(r, i, 0),
+		                                "actor", db_val(r, i, 1), "from", db_val(r, i, 2), "to",
+		                                db_val(r, i, 3), "reason", db_val(r, i, 4)));
 	json_object_set_new(b, "events", events);
 	*out = b;
 	return 0;
@@ -109,8 +110,8 @@ int admin_clinicians(struct ctx *c, const struct admin_viewer *v, json_t **rows)
 		return rc;
 	json_t *arr = json_array();
 	for (int i = 0; i < PQntuples(r); i++)
-		json_array_append_new(arr, json_pack("{s:I, s:s, s:s}", "id", (json_int_t)db_ll(r, i, 0), "name",
-		                                     db_val(r, i, 1), "actor",
+		json_array_append_new(arr, json_pack("{s:I, s:s, s:s}", "id", (json_int_t)db_ll(r, i, 0),
+		                                     "name", db_val(r, i, 1), "actor",
 		                                     arena_printf(c->a, "clinician:%s", db_val(r, i, 0))));
 	*rows = arr;
 	return 0;

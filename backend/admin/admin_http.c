@@ -27,7 +27,8 @@ static struct ctx rctx(struct req *r)
 static struct auth_policy policy(const struct req *r)
 {
 	const struct config *cfg = r->app->cfg;
-	return (struct auth_policy){cfg->login_free_attempts, cfg->login_backoff_base_s, cfg->login_backoff_max_s};
+	return (struct auth_policy){cfg->login_free_attempts, cfg->login_backoff_base_s,
+	                            cfg->login_backoff_max_s};
 }
 
 static bool is_get(const struct req *r)
@@ -103,7 +104,7 @@ static int64_t parse_id(const char *s)
 static const char *safe_next(const char *next)
 {
 	if (!next || strncmp(next, "/admin", 6) != 0 || (next[6] && next[6] != '/' && next[6] != '?') ||
-	    strlen(next) > 400 || strstr(next, "//") || strstr(next, "/admin/login"))
+	    strlen(next) > 400 || strstr(next, "//") || strstr(next, "..") || strstr(next, "/admin/login"))
 		return "/admin";
 	for (const char *p = next; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr("/_.~?=&%+-:", *p))
@@ -138,8 +139,8 @@ static char *when(struct arena *a, const struct tz *z, int64_t s, int64_t e, int
 {
 	if (days <= 1)
 		return arena_printf(a, "%s, %s", humantime_date(a, z, s), humantime_range(a, z, s, e));
-	return arena_printf(a, "%s – %s (%d days), from %s", humantime_date(a, z, s), humantime_date(a, z, e - 1),
-	                    days, humantime_clock(a, z, s));
+	return arena_printf(a, "%s – %s (%d days), from %s", humantime_date(a, z, s),
+	                    humantime_date(a, z, e - 1), days, humantime_clock(a, z, s));
 }
 
 static const char *status_label(const char *s)
@@ -258,8 +259,9 @@ int admin_http_gate(struct req *r)
 		return http_redirect(r, 303, "/admin/login/totp");
 	const char *loc = "/admin/login";
 	if (is_get(r)) {
-		const char *next = r->query && strlen(r->query) <= 300 ? arena_printf(r->a, "%s?%s", r->path, r->query)
-		                                                       : r->path;
+		const char *next = r->query && strlen(r->query) <= 300
+		                       ? arena_printf(r->a, "%s?%s", r->path, r->query)
+		                       : r->path;
 		loc = arena_printf(r->a, "/admin/login?next=%s%s", form_urlencode(r->a, safe_next(next)),
 		                   r->session_ended ? "&ended=1" : "");
 	} else if (r->session_ended) {
@@ -287,10 +289,11 @@ int admin_http_csrf(struct req *r)
 	if (given && want && strlen(given) == strlen(want) && crypto_equal(given, want, strlen(want)))
 		return 0;
 	log_info("CSRF token %s: %s %s refused", given ? "wrong" : "missing", r->method, r->route->pattern);
-	return http_send_error(r, ERR_FORBIDDEN,
-	                       "This form has expired or did not come from this site. Go back, reload the page "
-	                       "and try again.",
-	                       NULL);
+	return http_send_error(
+	    r, ERR_FORBIDDEN,
+	    "This form has expired or did not come from this site. Go back, reload the page "
+	    "and try again.",
+	    NULL);
 }
 
 /* ---- signing in ----------------------------------------------------------- */
@@ -359,8 +362,8 @@ static int start_session(struct req *r, int64_t clinician_id, bool mfa_pending)
 	long life = mfa_pending ? SESSION_MFA_LIFETIME : r->app->cfg->session_absolute_s;
 	char *token;
 	int64_t id;
-	if ((rc = session_create(&c, clinician_id, mfa_pending, life, http_get_header(r, "User-Agent"), &token,
-	                         &id)))
+	if ((rc = session_create(&c, clinician_id, mfa_pending, life, http_get_header(r, "User-Agent"),
+	                         &token, &id)))
 		return rc;
 	set_cookie(r, session_cookie(r), token, false);
 	return 0;
@@ -381,7 +384,8 @@ int admin_http_login_post(struct req *r)
 		return login_form(r, status, email, next, msg, NULL);
 	}
 	if (rc == ERR_UNAUTHORIZED)
-		return login_form(r, 401, email, next, "That email and password do not match an account.", NULL);
+		return login_form(r, 401, email, next, "That email and password do not match an account.",
+		                  NULL);
 	if (rc)
 		return rc;
 	if ((rc = start_session(r, out.clinician_id, out.totp)))
@@ -389,7 +393,8 @@ int admin_http_login_post(struct req *r)
 	set_cookie(r, login_cookie(r), "", true);
 	if (out.totp)
 		return http_redirect(
-		    r, 303, arena_printf(r->a, "/admin/login/totp?next=%s", form_urlencode(r->a, safe_next(next))));
+		    r, 303,
+		    arena_printf(r->a, "/admin/login/totp?next=%s", form_urlencode(r->a, safe_next(next))));
 	c.actor = arena_printf(r->a, "clinician:%lld", (long long)out.clinician_id);
 	audit_write(&c, "login.success", c.actor, json_pack("{s:s}", "method", "password"));
 	return http_redirect(r, 303, safe_next(next));
@@ -438,8 +443,9 @@ int admin_http_totp_post(struct req *r)
 			return http_redirect(r, 303, "/admin/login?mfa=failed");
 		}
 		return totp_form(r, 401, next,
-		                 arena_printf(r->a, "That code is not right (or was already used). %d %s left.", left,
-		                              left == 1 ? "try" : "tries"));
+		                 arena_printf(r->a,
+		                              "That code is not right (or was already used). %d %s left.",
+		                              left, left == 1 ? "try" : "tries"));
 	}
 	if (rc)
 		return rc;
@@ -456,7 +462,8 @@ int admin_http_logout(struct req *r)
 	int rc = session_revoke(&c, r->session->id, "logout");
 	if (rc)
 		return rc;
-	audit_write(&c, "logout", clinician_target(r), json_pack("{s:I}", "session", (json_int_t)r->session->id));
+	audit_write(&c, "logout", clinician_target(r),
+	            json_pack("{s:I}", "session", (json_int_t)r->session->id));
 	set_cookie(r, session_cookie(r), "", true);
 	return http_redirect(r, 303, "/admin/login?out=1");
 }
@@ -483,9 +490,10 @@ static json_t *booking_item(struct req *r, const struct tz *z, json_t *b)
 	const char *status = json_string_value(json_object_get(b, "status"));
 	json_object_set_new(b, "when", json_string(when(r->a, z, s, e, days)));
 	json_object_set_new(b, "status_label", json_string(status_label(status)));
-	json_object_set_new(b, "url", json_string(arena_printf(
-	                                  r->a, "/admin/bookings/%lld",
-	                                  (long long)json_integer_value(json_object_get(b, "id")))));
+	json_object_set_new(
+	    b, "url",
+	    json_string(arena_printf(r->a, "/admin/bookings/%lld",
+	                             (long long)json_integer_value(json_object_get(b, "id")))));
 	int64_t hold = json_integer_value(json_object_get(b, "hold_expires"));
 	if (hold)
 		json_object_set_new(b, "hold_until", json_string(stamp(r->a, z, hold)));
@@ -551,15 +559,15 @@ int admin_http_booking(struct req *r)
 	json_t *events = json_object_get(b, "events");
 	json_array_foreach(events, i, x)
 	{
-		json_object_set_new(x, "at_text",
-		                    json_string(stamp(r->a, z, json_integer_value(json_object_get(x, "at")))));
+		json_object_set_new(
+		    x, "at_text", json_string(stamp(r->a, z, json_integer_value(json_object_get(x, "at")))));
 		json_object_set_new(x, "to_label",
 		                    json_string(status_label(json_string_value(json_object_get(x, "to")))));
 	}
 	json_object_set_new(b, "created_text",
 	                    json_string(stamp(r->a, z, json_integer_value(json_object_get(b, "created")))));
-	json_t *view = page_view(r, arena_printf(r->a, "Booking %s",
-	                                         json_string_value(json_object_get(b, "reference"))));
+	json_t *view = page_view(
+	    r, arena_printf(r->a, "Booking %s", json_string_value(json_object_get(b, "reference"))));
 	json_object_set_new(view, "booking", b);
 	json_object_set_new(view, "timezone", json_string(tz_name(z)));
 	json_object_set_new(view, "owner", json_boolean(r->session->owner));
@@ -582,13 +590,14 @@ int admin_http_api_bookings(struct req *r)
 		char s[40], e[40];
 		tz_format_rfc3339(z, json_integer_value(json_object_get(b, "starts")), s, sizeof(s));
 		tz_format_rfc3339(z, json_integer_value(json_object_get(b, "ends")), e, sizeof(e));
-		json_array_append_new(
-		    out, json_pack("{s:O, s:O, s:O, s:O, s:O, s:s, s:s, s:O, s:O}", "id", json_object_get(b, "id"),
-		                   "reference", json_object_get(b, "reference"), "status",
-		                   json_object_get(b, "status"), "offering", json_object_get(b, "offering"),
-		                   "clinician_id", json_object_get(b, "clinician_id"), "start", s, "end", e,
-		                   "initials", json_object_get(b, "initials"), "needs_review",
-		                   json_object_get(b, "needs_review")));
+		json_array_append_new(out, json_pack("{s:O, s:O, s:O, s:O, s:O, s:s, s:s, s:O, s:O}", "id",
+		                                     json_object_get(b, "id"), "reference",
+		                                     json_object_get(b, "reference"), "status",
+		                                     json_object_get(b, "status"), "offering",
+		                                     json_object_get(b, "offering"), "clinician_id",
+		                                     json_object_get(b, "clinician_id"), "start", s, "end", e,
+		                                     "initials", json_object_get(b, "initials"),
+		                                     "needs_review", json_object_get(b, "needs_review")));
 	}
 	json_decref(rows);
 	return http_send_json(r, 200, json_pack("{s:o, s:s}", "bookings", out, "timezone", tz_name(z)));
@@ -617,15 +626,16 @@ static int account_page(struct req *r, int status, const char *notice, json_t *e
 	json_array_foreach(sessions, i, s)
 	{
 		int64_t sid = json_integer_value(json_object_get(s, "id"));
-		json_object_set_new(s, "created_text",
-		                    json_string(stamp(r->a, z, json_integer_value(json_object_get(s, "created")))));
+		json_object_set_new(
+		    s, "created_text",
+		    json_string(stamp(r->a, z, json_integer_value(json_object_get(s, "created")))));
 		json_object_set_new(
 		    s, "last_seen_text",
 		    json_string(stamp(r->a, z, json_integer_value(json_object_get(s, "last_seen")))));
 		json_object_set_new(s, "current", json_boolean(sid == r->session->id));
-		json_object_set_new(s, "revoke_action",
-		                    json_string(arena_printf(r->a, "/admin/account/sessions/%lld/revoke",
-		                                             (long long)sid)));
+		json_object_set_new(
+		    s, "revoke_action",
+		    json_string(arena_printf(r->a, "/admin/account/sessions/%lld/revoke", (long long)sid)));
 	}
 	json_t *v = page_view(r, "Your account");
 	json_object_set_new(v, "email", json_string(r->session->email));
@@ -681,7 +691,8 @@ int admin_http_totp_begin(struct req *r)
 	struct ctx c = rctx(r);
 	int rc = auth_totp_begin(&c, r->app->keys, r->session->clinician_id);
 	if (rc == ERR_CONFLICT)
-		return account_page(r, 409, NULL, NULL, "Two-factor sign-in is already on. Turn it off first.");
+		return account_page(r, 409, NULL, NULL,
+		                    "Two-factor sign-in is already on. Turn it off first.");
 	if (rc)
 		return rc;
 	return http_redirect(r, 303, "/admin/account/totp");
@@ -724,12 +735,14 @@ int admin_http_totp_confirm(struct req *r)
 {
 	struct ctx c = rctx(r);
 	json_t *codes;
-	int rc = auth_totp_confirm(&c, r->app->keys, r->session->clinician_id, form_get(&r->form, "code"), &codes);
+	int rc =
+	    auth_totp_confirm(&c, r->app->keys, r->session->clinician_id, form_get(&r->form, "code"), &codes);
 	if (rc == ERR_NOT_FOUND)
 		return http_redirect(r, 303, "/admin/account");
 	if (rc == ERR_UNAUTHORIZED || rc == ERR_INVALID)
-		return enrol_page(r, 422, "That code is not right. Check the time on your phone and type the code "
-		                          "your app shows now.");
+		return enrol_page(r, 422,
+		                  "That code is not right. Check the time on your phone and type the code "
+		                  "your app shows now.");
 	if (rc)
 		return rc;
 	json_t *v = page_view(r, "Recovery codes");
@@ -779,9 +792,9 @@ int admin_http_session_revoke(struct req *r)
 
 /* Actions the filter offers (any other is still accepted as typed). */
 static const char *const ACTIONS[] = {
-    "login.",          "login.success",  "login.failure",  "login.throttled", "logout",
-    "logout.all",      "session.revoke", "password.change", "totp.enable",    "totp.disable",
-    "totp.recovery_used", "booking.view",
+    "login.",      "login.success", "login.failure",      "login.throttled",
+    "logout",      "logout.all",    "session.revoke",     "password.change",
+    "totp.enable", "totp.disable",  "totp.recovery_used", "booking.view",
 };
 
 static bool valid_action(const char *s)
@@ -814,7 +827,8 @@ int admin_http_audit(struct req *r)
 		f.actor = NULL;
 	}
 	if (f.action && *f.action && !valid_action(f.action)) {
-		json_object_set_new(errors, "action", json_string("Lower-case words and dots, like login.failure."));
+		json_object_set_new(errors, "action",
+		                    json_string("Lower-case words and dots, like login.failure."));
 		f.action = NULL;
 	}
 	if (f.from && *f.from && tz_parse_date(f.from, &day) != 0) {
@@ -843,8 +857,8 @@ int admin_http_audit(struct req *r)
 	int64_t last = 0;
 	json_array_foreach(rows, i, e)
 	{
-		json_object_set_new(e, "at_text",
-		                    json_string(stamp(r->a, z, json_integer_value(json_object_get(e, "at")))));
+		json_object_set_new(
+		    e, "at_text", json_string(stamp(r->a, z, json_integer_value(json_object_get(e, "at")))));
 		const char *d = json_string_value(json_object_get(e, "detail"));
 		if (d && !strcmp(d, "{}"))
 			json_object_set_new(e, "detail", json_string(""));
@@ -855,16 +869,16 @@ int admin_http_audit(struct req *r)
 	{
 		const char *a = json_string_value(json_object_get(e, "actor"));
 		json_array_append_new(actors, json_pack("{s:s, s:s, s:b}", "value", a, "label",
-		                                        json_string_value(json_object_get(e, "name")), "selected",
-		                                        f.actor && !strcmp(f.actor, a)));
+		                                        json_string_value(json_object_get(e, "name")),
+		                                        "selected", f.actor && !strcmp(f.actor, a)));
 	}
 	json_decref(clinicians);
 	if (v.owner) {
-		static const char *const others[][2] = {{"public", "Not signed in"}, {"system", "System"},
-		                                         {"client", "Clients"}};
+		static const char *const others[][2] = {
+		    {"public", "Not signed in"}, {"system", "System"}, {"client", "Clients"}};
 		for (size_t k = 0; k < ARRAY_LEN(others); k++)
-			json_array_append_new(actors, json_pack("{s:s, s:s, s:b}", "value", others[k][0], "label",
-			                                        others[k][1], "selected",
+			json_array_append_new(actors, json_pack("{s:s, s:s, s:b}", "value", others[k][0],
+			                                        "label", others[k][1], "selected",
 			                                        f.actor && !strcmp(f.actor, others[k][0])));
 	}
 	json_t *actions = json_array();

@@ -48,15 +48,16 @@ int audit_check_entry(const struct audit_entry *e, int64_t expect_id, const char
 		if (e->id == expect_id + 1)
 			snprintf(why, whylen, "entry %lld before it is missing", (long long)expect_id);
 		else if (e->id > expect_id)
-			snprintf(why, whylen, "entries %lld to %lld before it are missing", (long long)expect_id,
-			         (long long)e->id - 1);
+			snprintf(why, whylen, "entries %lld to %lld before it are missing",
+			         (long long)expect_id, (long long)e->id - 1);
 		else
 			snprintf(why, whylen, "id %lld is out of order (expected %lld)", (long long)e->id,
 			         (long long)expect_id);
 		return ERR_CONFLICT;
 	}
 	if (strcmp(e->prev_hash, expect_prev) != 0) {
-		snprintf(why, whylen, "its prev_hash does not match the hash of entry %lld", (long long)e->id - 1);
+		snprintf(why, whylen, "its prev_hash does not match the hash of entry %lld",
+		         (long long)e->id - 1);
 		return ERR_CONFLICT;
 	}
 	char h[65];
@@ -106,8 +107,8 @@ static int write_tx(struct db *db, void *arg)
 	char hash[65], id[24];
 	audit_entry_hash(&j->e, hash);
 	snprintf(id, sizeof(id), "%lld", (long long)j->e.id);
-	return db_query(db, j->a, NULL, SQL_INSERT, id, j->e.at, j->e.actor, j->e.action, j->e.target, j->e.ip,
-	                j->e.detail, j->e.prev_hash, hash);
+	return db_query(db, j->a, NULL, SQL_INSERT, id, j->e.at, j->e.actor, j->e.action, j->e.target,
+	                j->e.ip, j->e.detail, j->e.prev_hash, hash);
 }
 
 /* s cut to at most max bytes on a UTF-8 boundary. */
@@ -199,8 +200,9 @@ int audit_verify(struct db *db, struct audit_report *out)
 		int n = PQntuples(r);
 		for (int i = 0; i < n; i++) {
 			struct audit_entry e = {
-			    db_ll(r, i, 0), db_val(r, i, 1), db_val(r, i, 2), db_val(r, i, 3), db_val(r, i, 4),
-			    db_val(r, i, 5), db_val(r, i, 6), db_val(r, i, 7), db_val(r, i, 8),
+			    db_ll(r, i, 0),  db_val(r, i, 1), db_val(r, i, 2),
+			    db_val(r, i, 3), db_val(r, i, 4), db_val(r, i, 5),
+			    db_val(r, i, 6), db_val(r, i, 7), db_val(r, i, 8),
 			};
 			if (audit_check_entry(&e, last + 1, prev, out->why, sizeof(out->why)) != 0) {
 				out->broken_id = e.id;
@@ -254,10 +256,10 @@ int audit_list(struct ctx *c, const struct audit_filter *f, json_t **rows, bool 
 	json_t *arr = json_array();
 	for (int i = 0; i < n && i < lim; i++)
 		json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "id",
-		                                     (json_int_t)db_ll(r, i, 0), "at", (json_int_t)db_ll(r, i, 1),
-		                                     "actor", db_val(r, i, 2), "action", db_val(r, i, 3),
-		                                     "target", db_val(r, i, 4), "ip", db_val(r, i, 5), "detail",
-		                                     db_val(r, i, 6)));
+		                                     (json_int_t)db_ll(r, i, 0), "at",
+		                                     (json_int_t)db_ll(r, i, 1), "actor", db_val(r, i, 2),
+		                                     "action", db_val(r, i, 3), "target", db_val(r, i, 4),
+		                                     "ip", db_val(r, i, 5), "detail", db_val(r, i, 6)));
 	*rows = arr;
 	return 0;
 }

@@ -54,10 +54,10 @@ int audit_check_entry(const struct audit_entry *e, int64_t expect_id, const char
 int audit_write(struct ctx *c, const char *action, const char *target, json_t *detail);
 
 struct audit_report {
-	int64_t entries;     /* entries checked */
-	int64_t broken_id;   /* first entry that does not fit, 0 when the chain is whole */
-	char why[200];       /* what is wrong with it */
-	char head_hash[65];  /* the last entry's hash ("" when empty): note it to detect truncation */
+	int64_t entries;    /* entries checked */
+	int64_t broken_id;  /* first entry that does not fit, 0 when the chain is whole */
+	char why[200];      /* what is wrong with it */
+	char head_hash[65]; /* the last entry's hash ("" when empty): note it to detect truncation */
 };
 
 /* Walks the whole chain in id order. 0 with the report filled (check
@@ -66,14 +66,14 @@ int audit_verify(struct db *db, struct audit_report *out);
 
 /* What the viewer asks for. NULL or "" fields do not filter. */
 struct audit_filter {
-	const char *actor;     /* exact actor */
-	const char *action;    /* exact action, or a prefix ending in '.' ("login.") */
-	const char *from;      /* "YYYY-MM-DD" (checked by the caller), first day included */
-	const char *to;        /* "YYYY-MM-DD", last day included */
-	const char *timezone;  /* IANA zone the days are in */
-	const char *scope;     /* only entries with this actor or target (a non-owner's own), or NULL */
-	int64_t before_id;     /* page: entries with id below this; 0 for the newest */
-	int limit;             /* at most this many (1..200) */
+	const char *actor;    /* exact actor */
+	const char *action;   /* exact action, or a prefix ending in '.' ("login.") */
+	const char *from;     /* "YYYY-MM-DD" (checked by the caller), first day included */
+	const char *to;       /* "YYYY-MM-DD", last day included */
+	const char *timezone; /* IANA zone the days are in */
+	const char *scope;    /* only entries with this actor or target (a non-owner's own), or NULL */
+	int64_t before_id;    /* page: entries with id below this; 0 for the newest */
+	int limit;            /* at most this many (1..200) */
 };
 
 /* Entries matching f, newest first, as a JSON array of objects

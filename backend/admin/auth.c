@@ -99,8 +99,8 @@ static int throttle_claim_tx(struct db *db, void *arg)
 		long n = (c->now - last[k] > THROTTLE_DECAY_S ? 0 : fails[k]) + 1;
 		t->count[k] = n;
 		long wait = auth_backoff(n, t->free[k], t->p->backoff_base_s, t->p->backoff_max_s);
-		if ((rc = db_query(db, c->a, NULL, SQL_THROTTLE_SET, t->key[k], num(c->a, n), num(c->a, c->now),
-		                   num(c->a, c->now + wait))))
+		if ((rc = db_query(db, c->a, NULL, SQL_THROTTLE_SET, t->key[k], num(c->a, n),
+		                   num(c->a, c->now), num(c->a, c->now + wait))))
 			return rc;
 	}
 	return 0;
@@ -144,7 +144,8 @@ static int throttle_success(struct throttle *t)
 
 static void audit_login(struct ctx *c, const char *action, int64_t clinician_id, const char *reason)
 {
-	const char *target = clinician_id ? arena_printf(c->a, "clinician:%lld", (long long)clinician_id) : "";
+	const char *target =
+	    clinician_id ? arena_printf(c->a, "clinician:%lld", (long long)clinician_id) : "";
 	audit_write(c, action, target, reason ? json_pack("{s:s}", "reason", reason) : NULL);
 }
 
@@ -260,7 +261,8 @@ int auth_change_password(struct ctx *c, const struct auth_policy *p, int64_t cli
 	if (n < AUTH_PASSWORD_MIN || n > AUTH_PASSWORD_MAX)
 		json_object_set_new(f, "password", json_string("Use 10 to 1024 characters."));
 	else if (current && strcmp(current, fresh) == 0)
-		json_object_set_new(f, "password", json_string("Choose a password other than the current one."));
+		json_object_set_new(f, "password",
+		                    json_string("Choose a password other than the current one."));
 	if (!json_object_get(f, "password") && (!confirm || strcmp(confirm, fresh) != 0))
 		json_object_set_new(f, "confirm", json_string("The two new passwords differ."));
 	if (json_object_size(f)) {
@@ -309,9 +311,8 @@ static const char SQL_TOTP_USE_STEP[] =
     "UPDATE clinician_totp SET last_step = $2"
     " WHERE clinician_id = $1 AND confirmed_at IS NOT NULL AND last_step < $2 RETURNING clinician_id";
 static const char SQL_RECOVERY_CLEAR[] = "DELETE FROM totp_recovery_code WHERE clinician_id = $1";
-static const char SQL_RECOVERY_ADD[] =
-    "INSERT INTO totp_recovery_code (clinician_id, code_hash)"
-    " SELECT $1, decode(h, 'hex') FROM unnest($2::text[]) h";
+static const char SQL_RECOVERY_ADD[] = "INSERT INTO totp_recovery_code (clinician_id, code_hash)"
+                                       " SELECT $1, decode(h, 'hex') FROM unnest($2::text[]) h";
 static const char SQL_RECOVERY_USE[] =
     "UPDATE totp_recovery_code SET used_at = now()"
     " WHERE clinician_id = $1 AND code_hash = decode($2, 'hex') AND used_at IS NULL RETURNING clinician_id";
@@ -463,7 +464,8 @@ int auth_totp_confirm(struct ctx *c, const struct keyring *k, int64_t clinician_
 		for (int j = 0; j < 16; j++)
 			plain[j] = RECOVERY_ALPHABET[raw[j] % (sizeof(RECOVERY_ALPHABET) - 1)];
 		plain[16] = '\0';
-		snprintf(pretty, sizeof(pretty), "%.4s-%.4s-%.4s-%.4s", plain, plain + 4, plain + 8, plain + 12);
+		snprintf(pretty, sizeof(pretty), "%.4s-%.4s-%.4s-%.4s", plain, plain + 4, plain + 8,
+		         plain + 12);
 		crypto_sha256_hex(plain, 16, hex);
 		buf_printf(&hashes, "%s%s", i ? "," : "", hex);
 		json_array_append_new(list, json_string(pretty));
@@ -544,7 +546,8 @@ int auth_totp_login(struct ctx *c, const struct auth_policy *p, const struct key
 		memset(s, 0, n);
 		/* The step is taken atomically: of two requests with one code
 		 * (or a replay) only one gets it. */
-		if (rc == 0 && (rc = db_query(c->db, c->a, &r, SQL_TOTP_USE_STEP, id, num(c->a, step))) == 0 &&
+		if (rc == 0 &&
+		    (rc = db_query(c->db, c->a, &r, SQL_TOTP_USE_STEP, id, num(c->a, step))) == 0 &&
 		    PQntuples(r) != 1)
 			rc = ERR_UNAUTHORIZED;
 	} else {

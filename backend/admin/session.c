@@ -80,10 +80,9 @@ static const char SQL_LOOKUP[] =
     " FROM admin_session s JOIN clinician c ON c.id = s.clinician_id"
     " WHERE s.token_hash = decode($1, 'hex') AND s.revoked_at IS NULL AND c.active"
     " AND s.expires_at > to_timestamp($2::bigint)"
-    " AND s.last_seen_at > to_timestamp($2::bigint) - make_interval(secs => $3::bigint)";
-static const char SQL_TOUCH[] =
-    "UPDATE admin_session SET last_seen_at = to_timestamp($2::bigint)"
-    " WHERE id = $1 AND last_seen_at < to_timestamp($2::bigint)";
+    " AND s.last_seen_at >= to_timestamp($2::bigint) - make_interval(secs => $3::bigint)";
+static const char SQL_TOUCH[] = "UPDATE admin_session SET last_seen_at = to_timestamp($2::bigint)"
+                                " WHERE id = $1 AND last_seen_at < to_timestamp($2::bigint)";
 
 int session_lookup(struct ctx *c, const char *token, long idle_s, struct session_info *out)
 {
@@ -184,19 +183,18 @@ int session_list(struct ctx *c, int64_t clinician_id, json_t **rows)
 		return rc;
 	json_t *arr = json_array();
 	for (int i = 0; i < PQntuples(r); i++)
-		json_array_append_new(arr, json_pack("{s:I, s:I, s:I, s:s, s:s, s:b}", "id",
-		                                     (json_int_t)db_ll(r, i, 0), "created",
-		                                     (json_int_t)db_ll(r, i, 1), "last_seen",
-		                                     (json_int_t)db_ll(r, i, 2), "ip", db_val(r, i, 3),
-		                                     "user_agent", db_val(r, i, 4), "mfa_pending",
-		                                     db_val(r, i, 5)[0] == 't'));
+		json_array_append_new(
+		    arr, json_pack("{s:I, s:I, s:I, s:s, s:s, s:b}", "id", (json_int_t)db_ll(r, i, 0),
+		                   "created", (json_int_t)db_ll(r, i, 1), "last_seen",
+		                   (json_int_t)db_ll(r, i, 2), "ip", db_val(r, i, 3), "user_agent",
+		                   db_val(r, i, 4), "mfa_pending", db_val(r, i, 5)[0] == 't'));
 	*rows = arr;
 	return 0;
 }
 
-static const char SQL_PURGE_SESSIONS[] =
-    "DELETE FROM admin_session WHERE coalesce(revoked_at, expires_at) < to_timestamp($1::bigint) - interval '7 "
-    "days'";
+static const char SQL_PURGE_SESSIONS[] = "DELETE FROM admin_session WHERE coalesce(revoked_at, expires_at) < "
+                                         "to_timestamp($1::bigint) - interval '7 "
+                                         "days'";
 static const char SQL_PURGE_THROTTLE[] =
     "DELETE FROM login_throttle WHERE last_attempt_at < to_timestamp($1::bigint) - interval '2 days'"
     " AND next_allowed_at < to_timestamp($1::bigint)";

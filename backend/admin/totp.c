@@ -8,8 +8,10 @@
 
 unsigned totp_hotp(const unsigned char *key, size_t keylen, uint64_t counter, int digits)
 {
-	static const unsigned mod[] = {1000000, 10000000, 100000000};
 	BUG_ON(digits < 6 || digits > 8);
+	uint32_t mod = 1;
+	for (int i = 0; i < digits; i++)
+		mod *= 10;
 	unsigned char msg[8], mac[20];
 	for (int i = 7; i >= 0; i--) {
 		msg[i] = (unsigned char)(counter & 0xff);
@@ -20,7 +22,7 @@ unsigned totp_hotp(const unsigned char *key, size_t keylen, uint64_t counter, in
 	int off = mac[19] & 0x0f;
 	uint32_t bin = ((uint32_t)(mac[off] & 0x7f) << 24) | ((uint32_t)mac[off + 1] << 16) |
 	               ((uint32_t)mac[off + 2] << 8) | (uint32_t)mac[off + 3];
-	return bin % mod[digits - 6];
+	return bin % mod;
 }
 
 int64_t totp_step(int64_t t)
@@ -114,6 +116,6 @@ int totp_base32_decode(const char *s, unsigned char *out, size_t max, size_t *n)
 char *totp_uri(struct arena *a, const char *issuer, const char *account, const char *secret_b32)
 {
 	char *is = form_urlencode(a, issuer);
-	return arena_printf(a, "otpauth://totp/%s:%s?secret=%s&issuer=%s&algorithm=SHA1&digits=%d&period=%d", is,
-	                    form_urlencode(a, account), secret_b32, is, TOTP_DIGITS, TOTP_PERIOD);
+	return arena_printf(a, "otpauth://totp/%s:%s?secret=%s&issuer=%s&algorithm=SHA1&digits=%d&period=%d",
+	                    is, form_urlencode(a, account), secret_b32, is, TOTP_DIGITS, TOTP_PERIOD);
 }

@@ -97,7 +97,8 @@ static void test_base32_and_uri(void **state)
 	}
 	unsigned char back[4];
 	size_t n;
-	assert_int_equal(totp_base32_decode("mzxw 6ytb oi==", back, sizeof(back), &n), ERR_INVALID); /* too long */
+	assert_int_equal(totp_base32_decode("mzxw 6ytb oi==", back, sizeof(back), &n),
+	                 ERR_INVALID); /* too long */
 	assert_int_equal(totp_base32_decode("MZ1", back, sizeof(back), &n), ERR_INVALID);
 	char *secret = totp_base32(&a, RFC_KEY, 20);
 	assert_string_equal(secret, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
@@ -128,9 +129,9 @@ static void test_recovery_codes(void **state)
 	arena_init(&a);
 	assert_string_equal(auth_recovery_normalise(&a, "abcd-efgh-jkmn-pqrs"), "ABCDEFGHJKMNPQRS");
 	assert_string_equal(auth_recovery_normalise(&a, " 2345 6789 ABCD EFGH "), "23456789ABCDEFGH");
-	assert_null(auth_recovery_normalise(&a, "ABCD-EFGH-JKMN-PQR"));    /* 15 */
-	assert_null(auth_recovery_normalise(&a, "ABCD-EFGH-JKMN-PQRST"));  /* 17 */
-	assert_null(auth_recovery_normalise(&a, "ABCD-EFGH-JKMN-PQR0"));   /* 0 is not in the alphabet */
+	assert_null(auth_recovery_normalise(&a, "ABCD-EFGH-JKMN-PQR"));     /* 15 */
+	assert_null(auth_recovery_normalise(&a, "ABCD-EFGH-JKMN-PQRST"));   /* 17 */
+	assert_null(auth_recovery_normalise(&a, "ABCD-EFGH-JKMN-PQR0"));    /* 0 is not in the alphabet */
 	assert_null(auth_recovery_normalise(&a, "ABCD-EFGH-JKMN-PQR\x01")); /* control */
 	arena_release(&a);
 }
@@ -170,10 +171,24 @@ static void test_audit_chain_hash(void **state)
 	(void)state;
 	/* Expected values computed independently (Python hashlib) from the
 	 * canonical form "tandem-audit-v1\n" + "<len>:<field>\n" × 8. */
-	struct audit_entry e1 = {1,   "2026-11-21T15:04:05.123456Z", "clinician:3", "login.success", "clinician:3",
-	                         "127.0.0.1", "{\"method\": \"password\"}", ZERO, H1};
-	struct audit_entry e2 = {2,       "2026-11-21T15:04:06.000001Z", "public", "login.failure", "",
-	                         "10.0.0.1", "{\"reason\": \"unknown account\"}", H1, H2};
+	struct audit_entry e1 = {1,
+	                         "2026-11-21T15:04:05.123456Z",
+	                         "clinician:3",
+	                         "login.success",
+	                         "clinician:3",
+	                         "127.0.0.1",
+	                         "{\"method\": \"password\"}",
+	                         ZERO,
+	                         H1};
+	struct audit_entry e2 = {2,
+	                         "2026-11-21T15:04:06.000001Z",
+	                         "public",
+	                         "login.failure",
+	                         "",
+	                         "10.0.0.1",
+	                         "{\"reason\": \"unknown account\"}",
+	                         H1,
+	                         H2};
 	char h[65];
 	audit_entry_hash(&e1, h);
 	assert_string_equal(h, H1);
@@ -253,14 +268,10 @@ static void test_route_table_access_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_totp_rfc6238_vectors),
-	    cmocka_unit_test(test_totp_verify_window_and_replay),
-	    cmocka_unit_test(test_base32_and_uri),
-	    cmocka_unit_test(test_backoff),
-	    cmocka_unit_test(test_recovery_codes),
-	    cmocka_unit_test(test_session_tokens_and_csrf),
-	    cmocka_unit_test(test_audit_chain_hash),
-	    cmocka_unit_test(test_route_table_access_rules),
+	    cmocka_unit_test(test_totp_rfc6238_vectors), cmocka_unit_test(test_totp_verify_window_and_replay),
+	    cmocka_unit_test(test_base32_and_uri),       cmocka_unit_test(test_backoff),
+	    cmocka_unit_test(test_recovery_codes),       cmocka_unit_test(test_session_tokens_and_csrf),
+	    cmocka_unit_test(test_audit_chain_hash),     cmocka_unit_test(test_route_table_access_rules),
 	};
 	return cmocka_run_group_tests_name("admin", tests, NULL, NULL);
 }
