@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "crypto/crypto.h"
 #include "http/router.h"
+#include "http/template.h"
 #include "practice/practice.h"
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -220,6 +221,27 @@ const char *admin_http_client_addr(struct req *r, const char *peer)
 	return arena_strndup(r->a, last, n);
 }
 
+/* A link from another site (a webmail, say) to an admin page arrives
+ * without the SameSite=Strict cookie even when the clinician is signed in.
+ * Rather than asking for the password again, hop once through this page:
+ * its refresh starts on our own origin, so the cookie goes along. */
+static int same_site_hop(struct req *r)
+{
+	const char *to = safe_next(
+	    r->query && strlen(r->query) <= 300 ? arena_printf(r->a, "%s?%s", r->path, r->query) : r->path);
+	struct buf u, b;
+	buf_init(&u, r->a, 2048);
+	tpl_escape_html(&u, to, strlen(to));
+	buf_init(&b, r->a, 8192);
+	buf_printf(&b,
+	           "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+	           "<meta name=\"referrer\" content=\"no-referrer\">"
+	           "<meta http-equiv=\"refresh\" content=\"0;url=%s\"><title>Continue</title></head>"
+	           "<body><main><p><a href=\"%s\">Continue</a></p></main></body></html>",
+	           buf_cstr(&u), buf_cstr(&u));
+	return http_send(r, 200, "text/html; charset=utf-8", b.data, b.len);
+}
+
 int admin_http_gate(struct req *r)
 {
 	unsigned f = r->route ? r->route->flags : 0;
@@ -257,6 +279,9 @@ int admin_http_gate(struct req *r)
 		return http_send_error(r, ERR_UNAUTHORIZED, "Sign in to use this.", NULL);
 	if (r->session)
 		return http_redirect(r, 303, "/admin/login/totp");
+	const char *site = http_get_header(r, "Sec-Fetch-Site");
+	if (!token && is_get(r) && site && !strcmp(site, "cross-site"))
+		return same_site_hop(r);
 	const char *loc = "/admin/login";
 	if (is_get(r)) {
 		const char *next = r->query && strlen(r->query) <= 300
@@ -572,6 +597,15 @@ int admin_http_booking(struct req *r)
 	json_object_set_new(view, "timezone", json_string(tz_name(z)));
 	json_object_set_new(view, "owner", json_boolean(r->session->owner));
 	return http_send_page(r, 200, "admin/booking", view);
+}
+
+int admin_http_api_session(struct req *r)
+{
+	const struct req_session *s = r->session;
+	return http_send_json(r, 200,
+	                      json_pack("{s:I, s:s, s:s, s:b, s:s, s:s}", "clinician_id",
+	                                (json_int_t)s->clinician_id, "name", s->name, "email", s->email,
+	                                "owner", s->owner, "timezone", s->timezone, "csrf", s->csrf));
 }
 
 int admin_http_api_bookings(struct req *r)

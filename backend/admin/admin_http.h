@@ -43,5 +43,8 @@ int admin_http_totp_disable(struct req *r);   /* POST /admin/account/totp/disabl
 int admin_http_session_revoke(struct req *r); /* POST /admin/account/sessions/{id}/revoke */
 int admin_http_audit(struct req *r);          /* GET /admin/audit */
 int admin_http_api_bookings(struct req *r);   /* GET /api/v1/admin/bookings */
+/* GET /api/v1/admin/session: who is signed in, and the CSRF token a script
+ * sends as X-CSRF-Token on POST/PUT/DELETE under /api/v1/admin. */
+int admin_http_api_session(struct req *r);
 
 #endif

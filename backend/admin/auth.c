@@ -239,7 +239,7 @@ int auth_recheck_password(struct ctx *c, const struct auth_policy *p, int64_t cl
 		return rc;
 	rc = verify(c, clinician_id, db_val(r, 0, 1), password ? password : "");
 	if (rc == ERR_UNAUTHORIZED)
-		audit_login(c, "password.recheck_failure", clinician_id, NULL);
+		audit_login(c, "password.failure", clinician_id, NULL);
 	if (rc)
 		return rc;
 	return throttle_success(&t);
@@ -538,12 +538,15 @@ int auth_totp_login(struct ctx *c, const struct auth_policy *p, const struct key
 	if (looks_like_totp(code)) {
 		unsigned char *s;
 		size_t n;
-		int64_t last, step;
+		int64_t last = 0, step = 0;
 		bool confirmed;
-		if ((rc = load_secret(c, k, clinician_id, &s, &n, &last, &confirmed)))
-			return rc;
-		rc = confirmed ? totp_verify(s, n, c->now, code, last, &step) : ERR_UNAUTHORIZED;
-		memset(s, 0, n);
+		rc = load_secret(c, k, clinician_id, &s, &n, &last, &confirmed);
+		if (rc == ERR_NOT_FOUND) /* turned off meanwhile: no code can be right */
+			rc = ERR_UNAUTHORIZED;
+		else if (rc == 0) {
+			rc = confirmed ? totp_verify(s, n, c->now, code, last, &step) : ERR_UNAUTHORIZED;
+			memset(s, 0, n);
+		}
 		/* The step is taken atomically: of two requests with one code
 		 * (or a replay) only one gets it. */
 		if (rc == 0 &&

@@ -47,6 +47,7 @@ const struct route routes[] = {
     {"POST", "/admin/account/sessions/{id}/revoke", admin_http_session_revoke,
      ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
     {"GET", "/admin/audit", admin_http_audit, ROUTE_ADMIN, 0},
+    {"GET", "/api/v1/admin/session", admin_http_api_session, ROUTE_ADMIN, 0},
     {"GET", "/api/v1/admin/bookings", admin_http_api_bookings, ROUTE_ADMIN, 0},
     {"POST", "/api/v1/csp-report", ops_http_csp_report, ROUTE_CSP_REPORT, 16 * 1024},
     {"GET", "/static/{name}", assets_http_get, 0, 0},

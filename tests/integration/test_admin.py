@@ -877,3 +877,39 @@ def test_trusted_proxy_address_is_recorded(server_factory):
     c.post("/admin/login", {"csrf": token, "email": DEMO_EMAIL, "password": DEMO_PASSWORD},
            headers={"X-Forwarded-For": "203.0.113.7"})
     assert srv2.sql("SELECT ip FROM admin_session") == [("127.0.0.1",)]
+
+
+def test_link_from_another_site_hops_once_to_carry_the_strict_cookie(server_factory):
+    srv = server_factory(env=DEV)
+    c = signed_in(srv)
+    token = c.session
+    # A cross-site navigation arrives without the SameSite=Strict cookie.
+    r = Client(srv).get("/admin/audit?action=logout&from=2026-01-01", headers={"Sec-Fetch-Site": "cross-site"})
+    assert r.status == 200
+    hop = "/admin/audit?action=logout&amp;from=2026-01-01"
+    assert f'<meta http-equiv="refresh" content="0;url={hop}">' in r.body
+    assert f'<a href="{hop}">Continue</a>' in r.body and "<script" not in r.body
+    # The hop itself is same-origin, so the browser sends the cookie.
+    c2 = Client(srv)
+    c2.cookies["tandem_session"] = token
+    assert c2.get("/admin/audit?action=logout&from=2026-01-01", headers={"Sec-Fetch-Site": "same-origin"}).status == 200
+    # Without a session a same-site request goes to sign-in as always, and
+    # a hop never leaves the admin area.
+    assert Client(srv).get("/admin", headers={"Sec-Fetch-Site": "same-origin"}).status == 303
+    r = Client(srv).get("/admin/bookings/1", headers={"Sec-Fetch-Site": "cross-site"})
+    assert 'content="0;url=/admin/bookings/1"' in r.body
+    r = Client(srv).get("/api/v1/admin/bookings", headers={"Sec-Fetch-Site": "cross-site"})
+    assert r.status == 401
+
+
+def test_session_api_gives_scripts_the_csrf_token(server_factory):
+    srv = server_factory(env=DEV)
+    assert Client(srv).get("/api/v1/admin/session").status == 401
+    c = signed_in(srv)
+    r = c.get("/api/v1/admin/session")
+    assert r.status == 200 and r.headers["content-type"] == "application/json"
+    j = json.loads(r.body)
+    assert j == {"clinician_id": 1, "name": "Dr. Maya Lindqvist", "email": DEMO_EMAIL, "owner": True,
+                 "timezone": "America/Chicago", "csrf": c.csrf()}
+    r = c.request("POST", "/admin/logout", headers={"X-CSRF-Token": j["csrf"]})
+    assert r.status == 303 and c.get("/api/v1/admin/session").status == 401
