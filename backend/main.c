@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "admin/audit.h"
+#include "admin/session.h"
 #include "core/config.h"
 #include "core/ctx.h"
 #include "core/log.h"
@@ -181,8 +182,19 @@ static int cmd_clinician_add(const struct config *cfg, int argc, char **argv)
 		log_error("clinician-add: no practice yet (run seed-demo or set one up first)");
 	else if (rc)
 		log_error("clinician-add failed: %s", err_code(rc));
-	else
-		printf("clinician %lld: %s\n", (long long)id, email);
+	else {
+		/* A new password (or role) ends every session the account had. */
+		int n = 0;
+		rc = session_revoke_all(&c, id, 0, "password-reset", &n);
+		if (rc == 0)
+			rc = audit_write(&c, "clinician.add", arena_printf(&a, "clinician:%lld", (long long)id),
+			                 json_pack("{s:s, s:i}", "role", role, "sessions_revoked", n));
+		if (rc)
+			log_error("clinician-add: the account is set, but its sessions could not be revoked: %s",
+			          err_code(rc));
+		else
+			printf("clinician %lld: %s\n", (long long)id, email);
+	}
 	arena_release(&a);
 	db_release(&db);
 	return rc;

@@ -33,7 +33,10 @@ CREATE TABLE login_throttle (
     key             text PRIMARY KEY CHECK (length(key) <= 100),
     failures        integer NOT NULL DEFAULT 0 CHECK (failures >= 0),
     last_attempt_at timestamptz NOT NULL,
-    next_allowed_at timestamptz NOT NULL
+    next_allowed_at timestamptz NOT NULL,
+    -- Attempts refused during the current wait: only the first is audited,
+    -- so hammering a waiting account cannot flood the audit log.
+    refused         integer NOT NULL DEFAULT 0 CHECK (refused >= 0)
 );
 
 -- TOTP (RFC 6238). secret_enc is a sealed envelope bound to the clinician

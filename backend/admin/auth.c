@@ -57,7 +57,10 @@ static const char SQL_THROTTLE_LOCK[] =
     " FROM login_throttle WHERE key = $1 OR key = $2 ORDER BY key FOR UPDATE";
 static const char SQL_THROTTLE_SET[] =
     "UPDATE login_throttle SET failures = $2, last_attempt_at = to_timestamp($3::bigint),"
-    " next_allowed_at = to_timestamp($4::bigint) WHERE key = $1";
+    " next_allowed_at = to_timestamp($4::bigint), refused = 0 WHERE key = $1";
+static const char SQL_THROTTLE_REFUSED[] =
+    "UPDATE login_throttle SET refused = refused + 1"
+    " WHERE (key = $1 OR key = $2) AND next_allowed_at > to_timestamp($3::bigint) RETURNING refused";
 static const char SQL_THROTTLE_RESET[] = "DELETE FROM login_throttle WHERE key = $1";
 static const char SQL_THROTTLE_GIVE_BACK[] =
     "UPDATE login_throttle SET failures = greatest(failures - 1, 0),"
@@ -70,6 +73,7 @@ struct throttle {
 	long free[2];                /* free attempts of each */
 	long count[2];               /* attempts counted, this one included */
 	long retry_after;            /* > 0: refused, wait this long */
+	bool first_refusal;          /* the first refusal of this wait (audit it) */
 };
 
 static int throttle_claim_tx(struct db *db, void *arg)
@@ -93,8 +97,15 @@ static int throttle_claim_tx(struct db *db, void *arg)
 		if (next > c->now && next - c->now > t->retry_after)
 			t->retry_after = (long)(next - c->now);
 	}
-	if (t->retry_after > 0)
-		return 0; /* refused: nothing counted, nothing checked */
+	if (t->retry_after > 0) {
+		/* Refused: nothing counted, nothing checked. */
+		if ((rc = db_query(db, c->a, &r, SQL_THROTTLE_REFUSED, t->key[0], t->key[1], num(c->a, c->now))))
+			return rc;
+		for (int i = 0; i < PQntuples(r); i++)
+			if (db_ll(r, i, 0) == 1)
+				t->first_refusal = true;
+		return 0;
+	}
 	for (int k = 0; k < 2; k++) {
 		long n = (c->now - last[k] > THROTTLE_DECAY_S ? 0 : fails[k]) + 1;
 		t->count[k] = n;
@@ -202,7 +213,8 @@ int auth_login(struct ctx *c, const struct auth_policy *p, const char *email, co
 	rc = throttle_claim(c, p, email, &t);
 	if (rc == ERR_RATE_LIMITED) {
 		out->retry_after = t.retry_after;
-		audit_login(c, "login.throttled", id, NULL);
+		if (t.first_refusal)
+			audit_login(c, "login.throttled", id, NULL);
 		return rc;
 	}
 	if (rc)
@@ -528,7 +540,8 @@ int auth_totp_login(struct ctx *c, const struct auth_policy *p, const struct key
 	int rc = throttle_claim(c, p, email, &t);
 	if (rc == ERR_RATE_LIMITED) {
 		*retry_after = t.retry_after;
-		audit_login(c, "login.throttled", clinician_id, "second factor");
+		if (t.first_refusal)
+			audit_login(c, "login.throttled", clinician_id, "second factor");
 		return rc;
 	}
 	if (rc)
