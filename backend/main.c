@@ -187,11 +187,13 @@ static int cmd_clinician_add(const struct config *cfg, int argc, char **argv)
 		int n = 0;
 		rc = session_revoke_all(&c, id, 0, "password-reset", &n);
 		if (rc == 0)
-			rc = audit_write(&c, "clinician.add", arena_printf(&a, "clinician:%lld", (long long)id),
+			rc = audit_write(&c, "clinician.add",
+			                 arena_printf(&a, "clinician:%lld", (long long)id),
 			                 json_pack("{s:s, s:i}", "role", role, "sessions_revoked", n));
 		if (rc)
-			log_error("clinician-add: the account is set, but its sessions could not be revoked: %s",
-			          err_code(rc));
+			log_error(
+			    "clinician-add: the account is set, but its sessions could not be revoked: %s",
+			    err_code(rc));
 		else
 			printf("clinician %lld: %s\n", (long long)id, email);
 	}

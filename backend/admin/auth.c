@@ -99,7 +99,8 @@ static int throttle_claim_tx(struct db *db, void *arg)
 	}
 	if (t->retry_after > 0) {
 		/* Refused: nothing counted, nothing checked. */
-		if ((rc = db_query(db, c->a, &r, SQL_THROTTLE_REFUSED, t->key[0], t->key[1], num(c->a, c->now))))
+		if ((rc = db_query(db, c->a, &r, SQL_THROTTLE_REFUSED, t->key[0], t->key[1],
+		                   num(c->a, c->now))))
 			return rc;
 		for (int i = 0; i < PQntuples(r); i++)
 			if (db_ll(r, i, 0) == 1)
