@@ -113,7 +113,7 @@ static const char *safe_next(const char *next)
 	return next;
 }
 
-static const struct tz *viewer_zone(const struct req *r)
+const struct tz *admin_http_zone(const struct req *r)
 {
 	const struct tz *z = NULL;
 	if (r->session && tz_get(r->session->timezone, &z) == 0)
@@ -163,9 +163,7 @@ static const char *status_label(const char *s)
 	return s;
 }
 
-/* The view every admin page starts from: title, practice (layout), and
- * the signed-in clinician for the navigation. */
-static json_t *page_view(struct req *r, const char *title)
+json_t *admin_http_page_view(struct req *r, const char *title)
 {
 	struct ctx c = rctx(r);
 	struct practice p;
@@ -338,7 +336,7 @@ static const char *login_token(struct req *r)
 static int login_form(struct req *r, int status, const char *email, const char *next, const char *error,
                       const char *notice)
 {
-	json_t *v = page_view(r, "Sign in");
+	json_t *v = admin_http_page_view(r, "Sign in");
 	json_object_set_new(v, "login_csrf", json_string(login_token(r)));
 	json_object_set_new(v, "email", json_string(email ? email : ""));
 	json_object_set_new(v, "next", json_string(safe_next(next)));
@@ -427,7 +425,7 @@ int admin_http_login_post(struct req *r)
 
 static int totp_form(struct req *r, int status, const char *next, const char *error)
 {
-	json_t *v = page_view(r, "Sign in: code");
+	json_t *v = admin_http_page_view(r, "Sign in: code");
 	json_object_set_new(v, "next", json_string(safe_next(next)));
 	if (error)
 		json_object_set_new(v, "error", json_string(error));
@@ -533,7 +531,7 @@ int admin_http_dashboard(struct req *r)
 	int rc = admin_bookings_upcoming(&c, &v, &rows);
 	if (rc)
 		return rc;
-	const struct tz *z = viewer_zone(r);
+	const struct tz *z = admin_http_zone(r);
 	json_t *pending = json_array(), *upcoming = json_array();
 	size_t i;
 	json_t *b;
@@ -544,7 +542,7 @@ int admin_http_dashboard(struct req *r)
 		json_array_append(strcmp(st, "confirmed") ? pending : upcoming, b);
 	}
 	json_decref(rows);
-	json_t *view = page_view(r, "Dashboard");
+	json_t *view = admin_http_page_view(r, "Dashboard");
 	json_object_set_new(view, "has_pending", json_boolean(json_array_size(pending) > 0));
 	json_object_set_new(view, "has_upcoming", json_boolean(json_array_size(upcoming) > 0));
 	json_object_set_new(view, "pending", pending);
@@ -570,7 +568,7 @@ int admin_http_booking(struct req *r)
 		json_decref(b);
 		return rc;
 	}
-	const struct tz *z = viewer_zone(r);
+	const struct tz *z = admin_http_zone(r);
 	booking_item(r, z, b);
 	json_t *blocks = json_object_get(b, "blocks"), *x;
 	size_t i;
@@ -591,7 +589,7 @@ int admin_http_booking(struct req *r)
 	}
 	json_object_set_new(b, "created_text",
 	                    json_string(stamp(r->a, z, json_integer_value(json_object_get(b, "created")))));
-	json_t *view = page_view(
+	json_t *view = admin_http_page_view(
 	    r, arena_printf(r->a, "Booking %s", json_string_value(json_object_get(b, "reference"))));
 	json_object_set_new(view, "booking", b);
 	json_object_set_new(view, "timezone", json_string(tz_name(z)));
@@ -616,7 +614,7 @@ int admin_http_api_bookings(struct req *r)
 	int rc = admin_bookings_upcoming(&c, &v, &rows);
 	if (rc)
 		return rc;
-	const struct tz *z = viewer_zone(r);
+	const struct tz *z = admin_http_zone(r);
 	json_t *out = json_array(), *b;
 	size_t i;
 	json_array_foreach(rows, i, b)
@@ -654,7 +652,7 @@ static int account_page(struct req *r, int status, const char *notice, json_t *e
 			json_decref(errors);
 		return rc;
 	}
-	const struct tz *z = viewer_zone(r);
+	const struct tz *z = admin_http_zone(r);
 	json_t *s;
 	size_t i;
 	json_array_foreach(sessions, i, s)
@@ -671,7 +669,7 @@ static int account_page(struct req *r, int status, const char *notice, json_t *e
 		    s, "revoke_action",
 		    json_string(arena_printf(r->a, "/admin/account/sessions/%lld/revoke", (long long)sid)));
 	}
-	json_t *v = page_view(r, "Your account");
+	json_t *v = admin_http_page_view(r, "Your account");
 	json_object_set_new(v, "email", json_string(r->session->email));
 	json_object_set_new(v, "totp_enabled", json_boolean(enabled));
 	json_object_set_new(v, "totp_pending", json_boolean(pending));
@@ -751,7 +749,7 @@ static int enrol_page(struct req *r, int status, const char *error)
 			buf_putc(&g, ' ');
 		buf_putc(&g, secret[i]);
 	}
-	json_t *v = page_view(r, "Turn on two-factor sign-in");
+	json_t *v = admin_http_page_view(r, "Turn on two-factor sign-in");
 	json_object_set_new(v, "secret", json_string(secret));
 	json_object_set_new(v, "secret_grouped", json_string(buf_cstr(&g)));
 	json_object_set_new(v, "uri", json_string(totp_uri(r->a, issuer, r->session->email, secret)));
@@ -779,7 +777,7 @@ int admin_http_totp_confirm(struct req *r)
 		                  "your app shows now.");
 	if (rc)
 		return rc;
-	json_t *v = page_view(r, "Recovery codes");
+	json_t *v = admin_http_page_view(r, "Recovery codes");
 	json_object_set_new(v, "codes", codes);
 	return http_send_page(r, 200, "admin/recovery_codes", v);
 }
@@ -846,7 +844,7 @@ int admin_http_audit(struct req *r)
 {
 	struct ctx c = rctx(r);
 	struct admin_viewer v = viewer(r);
-	const struct tz *z = viewer_zone(r);
+	const struct tz *z = admin_http_zone(r);
 	struct audit_filter f = {0};
 	json_t *errors = json_object();
 	f.actor = http_query_param(r, "actor");
@@ -919,7 +917,7 @@ int admin_http_audit(struct req *r)
 	for (size_t k = 0; k < ARRAY_LEN(ACTIONS); k++)
 		json_array_append_new(actions, json_pack("{s:s, s:b}", "value", ACTIONS[k], "selected",
 		                                         f.action && !strcmp(f.action, ACTIONS[k])));
-	json_t *view = page_view(r, "Audit log");
+	json_t *view = admin_http_page_view(r, "Audit log");
 	json_object_set_new(view, "has_entries", json_boolean(json_array_size(rows) > 0));
 	json_object_set_new(view, "entries", rows);
 	json_object_set_new(view, "actors", actors);

@@ -10,6 +10,7 @@
 #ifndef TANDEM_ADMIN_ADMIN_HTTP_H
 #define TANDEM_ADMIN_ADMIN_HTTP_H
 
+#include "core/tz.h"
 #include "http/http.h"
 
 /* Before the body is read: loads r->session from the cookie on routes
@@ -21,6 +22,16 @@ int admin_http_gate(struct req *r);
  * ROUTE_CSRF or a session flag; a missing or wrong token is answered 403.
  * Returns 0 (check r->sent) or an ERR_*. */
 int admin_http_csrf(struct req *r);
+
+/* For every admin page (other modules' too): a view with the title, the
+ * practice (for the layout), "csrf" for forms, and "admin" (name, csrf,
+ * owner) for the navigation partial. Templates start with
+ *     {{<layout}}{{$nav}}{{>partials/admin_nav}}{{/nav}}{{$content}}…
+ * The caller owns the returned reference (http_send_page releases it). */
+json_t *admin_http_page_view(struct req *r, const char *title);
+/* The signed-in clinician's zone (UTC when unknown): admin pages show
+ * times in it. */
+const struct tz *admin_http_zone(const struct req *r);
 
 /* Where dispatch() took the client address from (X-Forwarded-For of a
  * loopback peer when trust_proxy is set): the address, from the arena. */
