@@ -152,8 +152,12 @@ int audit_write(struct ctx *c, const char *action, const char *target, json_t *d
 	int rc = ERR_INTERNAL;
 	struct write_job j;
 	memset(&j, 0, sizeof(j));
-	if (detail && (!json_is_object(detail) || has_real(detail)))
-		BUG("audit detail must be an object without reals");
+	if (detail && (!json_is_object(detail) || has_real(detail))) {
+		/* A caller's bug, but not worth a crash: refuse the entry loudly. */
+		log_error("audit entry %s refused: detail must be an object without reals", action);
+		json_decref(detail);
+		return ERR_INTERNAL;
+	}
 	char *dj = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	if (detail && !dj)
 		core_oom();
