@@ -145,10 +145,13 @@ run: deps build
 	@deploy/pg-embedded.sh start $(PG_DIR) >/dev/null
 	@[ -f var/tandem.keys ] || $(BUILD)/tandem keygen var/tandem.keys
 	@export TANDEM_DATABASE_URL="$$(deploy/pg-embedded.sh url $(PG_DIR))"; \
+	export TANDEM_INSECURE_DEV_COOKIES=true; \
 	$(BUILD)/tandem migrate && $(BUILD)/tandem seed-demo && \
 	echo "Tandem: http://127.0.0.1:8080  (Ctrl-C stops the server; 'make stop' stops the database)" && \
 	if [ "$${TANDEM_MAIL_TRANSPORT:-file}" = file ]; then \
 		echo "Mail is not sent: each message is written as an .eml file to $${TANDEM_MAIL_DIR:-$(CURDIR)/var/mail}/"; fi && \
+	echo "Clinician area: http://127.0.0.1:8080/admin. This local run sets insecure_dev_cookies=true" && \
+	echo "(plain-http session cookies, no Secure/__Host-); never set it in production." && \
 	exec $(BUILD)/tandem serve
 
 stop:

@@ -16,7 +16,10 @@
 #include "http/server.h"
 #include "http/template.h"
 #include "crypto/keys.h"
+#include "admin/audit.h"
+#include "admin/session.h"
 #include "feed/feed.h"
+#include "http/router.h"
 #include "jobs/jobs.h"
 #include "mail/mail.h"
 #include "practice/practice.h"
@@ -42,6 +45,8 @@ static void usage(FILE *f)
 	      "  mail list [--status pending|sent|dead] [--limit N]\n"
 	      "                        the newest outgoing messages (never who or what they say)\n"
 	      "  mail resend ID        queue a dead-lettered message again (same Message-ID)\n"
+	      "  audit verify          check the audit log's hash chain; names the first broken entry\n"
+	      "  routes                print the route table (method, pattern, access flags)\n"
 	      "  keygen FILE           write a new data key file (mode 0600; never overwrites)\n"
 	      "  version               print the version\n"
 	      "\n"
@@ -187,8 +192,21 @@ static int cmd_clinician_add(const struct config *cfg, int argc, char **argv)
 		log_error("clinician-add: no practice yet (run seed-demo or set one up first)");
 	else if (rc)
 		log_error("clinician-add failed: %s", err_code(rc));
-	else
-		printf("clinician %lld: %s\n", (long long)id, email);
+	else {
+		/* A new password (or role) ends every session the account had. */
+		int n = 0;
+		rc = session_revoke_all(&c, id, 0, "password-reset", &n);
+		if (rc == 0)
+			rc = audit_write(&c, "clinician.add",
+			                 arena_printf(&a, "clinician:%lld", (long long)id),
+			                 json_pack("{s:s, s:i}", "role", role, "sessions_revoked", n));
+		if (rc)
+			log_error(
+			    "clinician-add: the account is set, but its sessions could not be revoked: %s",
+			    err_code(rc));
+		else
+			printf("clinician %lld: %s\n", (long long)id, email);
+	}
 	arena_release(&a);
 	db_release(&db);
 	return rc;
@@ -277,6 +295,61 @@ static int cmd_mail(const struct config *cfg, int argc, char **argv)
 	return rc;
 }
 
+static int cmd_audit(const struct config *cfg, int argc, char **argv)
+{
+	if (argc != 1 || strcmp(argv[0], "verify") != 0) {
+		log_error("usage: tandem audit verify");
+		return ERR_INVALID;
+	}
+	struct db db;
+	int rc = open_db(cfg, &db);
+	if (rc)
+		return rc;
+	struct audit_report rep;
+	rc = audit_verify(&db, &rep);
+	if (rc) {
+		log_error("audit verify: cannot read the audit log (%s)", err_code(rc));
+	} else if (rep.broken_id) {
+		printf("audit chain broken at entry %lld: %s (%lld entries before it are intact)\n",
+		       (long long)rep.broken_id, rep.why, (long long)rep.entries);
+		rc = ERR_CONFLICT;
+	} else {
+		printf("audit chain ok: %lld entries%s%s\n", (long long)rep.entries,
+		       rep.entries ? ", head " : "", rep.head_hash);
+	}
+	db_release(&db);
+	return rc;
+}
+
+/* The route table, for operators and for the tests that walk every route. */
+static int cmd_routes(void)
+{
+	static const struct {
+		unsigned flag;
+		const char *name;
+	} names[] = {{ROUTE_ADMIN, "admin"},
+	             {ROUTE_PARTIAL, "partial"},
+	             {ROUTE_LOGIN, "login"},
+	             {ROUTE_CSRF, "csrf"},
+	             {ROUTE_JSON, "json"},
+	             {ROUTE_FORM, "form"},
+	             {ROUTE_CAPABILITY, "capability"},
+	             {ROUTE_CSP_REPORT, "csp-report"}};
+	for (size_t i = 0; i < routes_count; i++) {
+		printf("%s %s", routes[i].method, routes[i].pattern);
+		const char *sep = " ";
+		for (size_t k = 0; k < ARRAY_LEN(names); k++)
+			if (routes[i].flags & names[k].flag) {
+				printf("%s%s", sep, names[k].name);
+				sep = ",";
+			}
+		if (!routes[i].flags)
+			printf(" public");
+		printf("\n");
+	}
+	return 0;
+}
+
 static int cmd_serve(const struct config *cfg)
 {
 	struct app app = {.cfg = cfg, .started_us = ctx_clock_now() * 1000000};
@@ -287,8 +360,11 @@ static int cmd_serve(const struct config *cfg)
 		log_error("templates: %s", err);
 		goto out;
 	}
-	static const char *const required[] = {"layout",     "pages/home",   "pages/offering",  "pages/error",
-	                                       "pages/book", "pages/manage", "pages/reschedule"};
+	static const char *const required[] = {"layout",           "pages/home",           "pages/offering",
+	                                       "pages/error",      "pages/book",           "pages/manage",
+	                                       "pages/reschedule", "admin/login",          "admin/totp",
+	                                       "admin/dashboard",  "admin/booking",        "admin/account",
+	                                       "admin/totp_enrol", "admin/recovery_codes", "admin/audit"};
 	for (size_t i = 0; i < ARRAY_LEN(required); i++)
 		if (!tpl_set_has(app.tpl, required[i])) {
 			log_error("templates: %s.mustache is missing from %s", required[i],
@@ -336,7 +412,10 @@ static int cmd_serve(const struct config *cfg)
 	}
 	if (rc == ERR_UNAVAILABLE)
 		log_warn("the database is unreachable; serving anyway, /readyz reports 503 until it is back");
-	static const struct server_hooks hooks = {jobs_start, jobs_stop};
+	if (cfg->insecure_dev_cookies)
+		log_warn("insecure_dev_cookies is on: session cookies lack Secure and the __Host- prefix "
+		         "(plain-http "
+		         "development only; 	static const struct server_hooks hooks = {jobs_start, jobs_stop};
 	server_set_hooks(&hooks);
 	rc = server_run(&app);
 out:
@@ -376,6 +455,8 @@ int main(int argc, char **argv)
 		printf("wrote %s (mode 0600): back it up apart from the database\n", argv[i]);
 		return 0;
 	}
+	if (!strcmp(cmd, "routes"))
+		return cmd_routes();
 	if (!strcmp(cmd, "version")) {
 		printf("tandem %s\n", TANDEM_VERSION);
 		return 0;
@@ -396,6 +477,8 @@ int main(int argc, char **argv)
 		rc = cmd_migrate(&cfg);
 	} else if (!strcmp(cmd, "seed-demo")) {
 		rc = cmd_seed_demo(&cfg);
+	} else if (!strcmp(cmd, "audit")) {
+		rc = cmd_audit(&cfg, argc - i, argv + i);
 	} else if (!strcmp(cmd, "mail")) {
 		rc = cmd_mail(&cfg, argc - i, argv + i);
 	} else if (!strcmp(cmd, "feed")) {

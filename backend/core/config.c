@@ -100,6 +100,13 @@ static const struct cfg_key keys[] = {
     {"smtp_ca_file", CFG_STRING, OFF(smtp_ca_file), "", 0, 0, false, NULL},
     {"smtp_allow_plain_loopback", CFG_BOOL, OFF(smtp_plain_loopback), "false", 0, 0, false, NULL},
     {"smtp_timeout_s", CFG_LONG, OFF(smtp_timeout_s), "60", 5, 600, false, NULL},
+    {"insecure_dev_cookies", CFG_BOOL, OFF(insecure_dev_cookies), "false", 0, 0, false, NULL},
+    {"trust_proxy", CFG_BOOL, OFF(trust_proxy), "false", 0, 0, false, NULL},
+    {"session_idle_s", CFG_LONG, OFF(session_idle_s), "1800", 1, 86400, false, NULL},
+    {"session_absolute_s", CFG_LONG, OFF(session_absolute_s), "43200", 1, 2592000, false, NULL},
+    {"login_free_attempts", CFG_LONG, OFF(login_free_attempts), "5", 1, 100, false, NULL},
+    {"login_backoff_base_s", CFG_LONG, OFF(login_backoff_base_s), "2", 1, 3600, false, NULL},
+    {"login_backoff_max_s", CFG_LONG, OFF(login_backoff_max_s), "900", 1, 86400, false, NULL},
 };
 #undef OFF
 

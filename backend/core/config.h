@@ -46,6 +46,13 @@ struct config {
 	char *smtp_ca_file;           /* CA bundle for the relay's certificate; "" = the system's */
 	bool smtp_plain_loopback;     /* smtp_allow_plain_loopback: plain SMTP to 127.0.0.0/8 or ::1 */
 	long smtp_timeout_s;          /* one message's whole SMTP conversation */
+	bool insecure_dev_cookies;    /* plain-http development: cookies without __Host- and Secure */
+	bool trust_proxy;             /* client address from X-Forwarded-For of a loopback peer */
+	long session_idle_s;          /* a clinician session ends after this long unused */
+	long session_absolute_s;      /* and this long after sign-in, whatever happens */
+	long login_free_attempts;     /* failed sign-ins per account before waits begin */
+	long login_backoff_base_s;    /* the first wait; each further failure doubles it */
+	long login_backoff_max_s;     /* the longest wait */
 };
 
 /* Fills cfg from defaults, the file (NULL for none) and the environment.

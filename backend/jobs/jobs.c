@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "admin/session.h"
 #include "booking/booking.h"
 #include "core/log.h"
 #include "mail/mail.h"
@@ -32,6 +33,9 @@ int jobs_run_once(struct db *db, const struct app *app)
 	int rc3 = outbox_purge(&c, &m, &n);
 	if (rc3 && rc3 != ERR_UNAVAILABLE)
 		log_warn("job mail-purge failed: %s", err_code(rc3));
+	int rc4 = session_purge(&c, &n);
+	if (rc4 && rc4 != ERR_UNAVAILABLE)
+		log_warn("job purge-sessions failed: %s", err_code(rc4));
 	arena_release(&a);
 	return rc ? rc : rc2 ? rc2 : rc3;
 }
