@@ -414,8 +414,8 @@ static int cmd_serve(const struct config *cfg)
 		log_warn("the database is unreachable; serving anyway, /readyz reports 503 until it is back");
 	if (cfg->insecure_dev_cookies)
 		log_warn("insecure_dev_cookies is on: session cookies lack Secure and the __Host- prefix "
-		         "(plain-http "
-		         "development only; 	static const struct server_hooks hooks = {jobs_start, jobs_stop};
+		         "(plain-http development only; never in production)");
+	static const struct server_hooks hooks = {jobs_start, jobs_stop};
 	server_set_hooks(&hooks);
 	rc = server_run(&app);
 out:
