@@ -16,14 +16,14 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev llvm \
 	libcivetweb-dev libpq-dev postgresql postgresql-contrib \
 	libmbedtls-dev libical-dev libargon2-dev libjansson-dev libcurl4-openssl-dev \
 	libcmocka-dev wrk chromium python3 python3-pytest curl ca-certificates tzdata \
-	python3-icalendar python3-recurring-ical-events python3-vobject khal calcurse
+	python3-icalendar python3-recurring-ical-events python3-vobject khal calcurse python3-aiosmtpd
 
 PQ_INC  := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
 CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -Ibackend -I$(PQ_INC) $(WARN) -g -pthread
 CFLAGS  := $(CFLAGS_COMMON) -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 LDFLAGS := -pie -Wl,-z,relro,-z,now -pthread
-LIBS    := -lcivetweb -lpq -lmbedcrypto -largon2 -ljansson -lcurl
+LIBS    := -lcivetweb -lpq -lmbedcrypto -largon2 -ljansson -lcurl $(shell pkg-config --libs libical 2>/dev/null || echo -lical)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ASAN_CFLAGS := $(CFLAGS_COMMON) -O1 $(SAN_FLAGS)
 
@@ -112,6 +112,11 @@ $(BUILD)/ics_sample: tests/unit/ics_sample.c $(BUILD)/libtandem.a $(HDRS)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtandem.a $(LIBS)
 
+# The mail hooks no route calls yet, run as their callers will (test_mail.py).
+$(BUILD)/mail_hooks: tests/integration/mail_hooks.c $(BUILD)/libtandem.a $(HDRS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtandem.a $(LIBS)
+
 # libFuzzer targets: the library built once by clang with coverage and
 # sanitizers, each target linked against it.
 FUZZ_CFLAGS := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
@@ -140,8 +145,13 @@ run: deps build
 	@deploy/pg-embedded.sh start $(PG_DIR) >/dev/null
 	@[ -f var/tandem.keys ] || $(BUILD)/tandem keygen var/tandem.keys
 	@export TANDEM_DATABASE_URL="$$(deploy/pg-embedded.sh url $(PG_DIR))"; \
+	export TANDEM_INSECURE_DEV_COOKIES=true; \
 	$(BUILD)/tandem migrate && $(BUILD)/tandem seed-demo && \
 	echo "Tandem: http://127.0.0.1:8080  (Ctrl-C stops the server; 'make stop' stops the database)" && \
+	if [ "$${TANDEM_MAIL_TRANSPORT:-file}" = file ]; then \
+		echo "Mail is not sent: each message is written as an .eml file to $${TANDEM_MAIL_DIR:-$(CURDIR)/var/mail}/"; fi && \
+	echo "Clinician area: http://127.0.0.1:8080/admin. This local run sets insecure_dev_cookies=true" && \
+	echo "(plain-http session cookies, no Secure/__Host-); never set it in production." && \
 	exec $(BUILD)/tandem serve
 
 stop:
@@ -150,7 +160,7 @@ stop:
 # ---------------------------------------------------------------- tests
 # Every suite prints its own summary; tests/run-suites.sh adds them up and
 # prints the final "N passed, M failed" line.
-test: deps build $(BUILD)/asan/tandem $(UNIT_BIN) $(UNIT_ASAN_BIN) $(FUZZ_BIN) $(BUILD)/ics_sample \
+test: deps build $(BUILD)/asan/tandem $(UNIT_BIN) $(UNIT_ASAN_BIN) $(FUZZ_BIN) $(BUILD)/ics_sample $(BUILD)/mail_hooks \
 		tests/e2e/node_modules tests/ics/node_modules
 	@tests/run-suites.sh \
 		"unit" "tests/unit/run.sh $(BUILD)/unit" \
@@ -167,13 +177,13 @@ unit: build $(UNIT_BIN)
 ics-readers: deps $(BUILD)/ics_sample tests/ics/node_modules
 	@tests/run-suites.sh "ics-readers" "/usr/bin/python3 tests/unit/ics_check.py $(BUILD)/ics_sample"
 
-integration: build
+integration: build $(BUILD)/mail_hooks
 	@tests/run-suites.sh "integration" "TANDEM_BIN=$(BUILD)/tandem tests/integration/run.sh"
 
 e2e: build tests/e2e/node_modules
 	@tests/run-suites.sh "e2e" "TANDEM_BIN=$(BUILD)/tandem tests/e2e/run.sh"
 
-asan: $(BUILD)/asan/tandem $(UNIT_ASAN_BIN)
+asan: $(BUILD)/asan/tandem $(UNIT_ASAN_BIN) $(BUILD)/mail_hooks
 	@tests/run-suites.sh "unit-asan" "tests/unit/run.sh $(BUILD)/asan/unit" \
 		"integration-asan" "TANDEM_BIN=$(BUILD)/asan/tandem tests/integration/run.sh"
 

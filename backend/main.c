@@ -10,21 +10,26 @@
 
 #include <curl/curl.h>
 
+#include "booking/booking.h"
 #include "calendar/calendar_cli.h"
 #include "core/config.h"
+#include "core/tz.h"
 #include "core/ctx.h"
 #include "core/log.h"
-#include "core/tz.h"
-#include "booking/booking.h"
 #include "db/migrate.h"
 #include "http/assets.h"
 #include "http/server.h"
 #include "http/template.h"
 #include "crypto/keys.h"
+#include "admin/audit.h"
+#include "admin/session.h"
 #include "feed/feed.h"
+#include "http/router.h"
 #include "jobs/jobs.h"
+#include "mail/mail.h"
 #include "practice/practice.h"
 
+#define TANDEM_VERSION "0.1.0"
 
 static void usage(FILE *f)
 {
@@ -42,6 +47,11 @@ static void usage(FILE *f)
 	      "  feed list --clinician EMAIL\n"
 	      "                        the clinician's feeds (never their URLs)\n"
 	      "  feed revoke ID        stop a feed: its URL answers 404 from now on\n"
+	      "  mail list [--status pending|sent|dead] [--limit N]\n"
+	      "                        the newest outgoing messages (never who or what they say)\n"
+	      "  mail resend ID        queue a dead-lettered message again (same Message-ID)\n"
+	      "  audit verify          check the audit log's hash chain; names the first broken entry\n"
+	      "  routes                print the route table (method, pattern, access flags)\n"
 	      "  keygen FILE           write a new data key file (mode 0600; never overwrites)\n"
 	      "  booking move-day REFERENCE DAY START | cancel-day REFERENCE DAY\n"
 	      "                        the clinician moves (START: RFC 3339) or cancels one day of a\n"
@@ -196,8 +206,21 @@ static int cmd_clinician_add(const struct config *cfg, int argc, char **argv)
 		log_error("clinician-add: no practice yet (run seed-demo or set one up first)");
 	else if (rc)
 		log_error("clinician-add failed: %s", err_code(rc));
-	else
-		printf("clinician %lld: %s\n", (long long)id, email);
+	else {
+		/* A new password (or role) ends every session the account had. */
+		int n = 0;
+		rc = session_revoke_all(&c, id, 0, "password-reset", &n);
+		if (rc == 0)
+			rc = audit_write(&c, "clinician.add",
+			                 arena_printf(&a, "clinician:%lld", (long long)id),
+			                 json_pack("{s:s, s:i}", "role", role, "sessions_revoked", n));
+		if (rc)
+			log_error(
+			    "clinician-add: the account is set, but its sessions could not be revoked: %s",
+			    err_code(rc));
+		else
+			printf("clinician %lld: %s\n", (long long)id, email);
+	}
 	arena_release(&a);
 	db_release(&db);
 	return rc;
@@ -222,6 +245,125 @@ static int cmd_feed(const struct config *cfg, int argc, char **argv)
 	return rc;
 }
 
+/* tandem mail list|resend: the outbox for operators, until the clinician
+ * area shows it. */
+static int cmd_mail(const struct config *cfg, int argc, char **argv)
+{
+	const char *status = NULL;
+	long limit = 50, id = 0;
+	bool list = argc >= 1 && !strcmp(argv[0], "list");
+	bool resend = argc == 2 && !strcmp(argv[0], "resend");
+	for (int i = 1; list && i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(argv[i], "--status") && v)
+			status = argv[++i];
+		else if (!strcmp(argv[i], "--limit") && v)
+			limit = strtol(argv[++i], NULL, 10);
+		else
+			list = false;
+	}
+	if (resend) {
+		char *end;
+		id = strtol(argv[1], &end, 10);
+		resend = *end == '\0' && id > 0;
+	}
+	if (!list && !resend) {
+		log_error("usage: tandem mail list [--status pending|sent|dead] [--limit N] | tandem mail "
+		          "resend ID");
+		return ERR_INVALID;
+	}
+	struct db db;
+	int rc = open_db(cfg, &db);
+	if (rc)
+		return rc;
+	struct arena a;
+	arena_init(&a);
+	struct ctx c = {&a, &db, ctx_clock_now(), "operator", "cli"};
+	if (resend) {
+		rc = outbox_resend(&c, id);
+		if (rc == 0)
+			printf("message %ld queued again\n", id);
+		else
+			log_error("mail resend %ld: %s", id,
+			          rc == ERR_CONFLICT ? "the message is not dead-lettered" : err_code(rc));
+	} else {
+		json_t *arr;
+		rc = outbox_list(&c, status, (int)limit, &arr);
+		if (rc) {
+			log_error("mail list: %s (status is pending, sent or dead; limit 1-1000)",
+			          err_code(rc));
+		} else {
+			size_t i;
+			json_t *o;
+			json_array_foreach(arr, i, o)
+			{
+				char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+				puts(line);
+				free(line);
+			}
+			json_decref(arr);
+		}
+	}
+	arena_release(&a);
+	db_release(&db);
+	return rc;
+}
+
+static int cmd_audit(const struct config *cfg, int argc, char **argv)
+{
+	if (argc != 1 || strcmp(argv[0], "verify") != 0) {
+		log_error("usage: tandem audit verify");
+		return ERR_INVALID;
+	}
+	struct db db;
+	int rc = open_db(cfg, &db);
+	if (rc)
+		return rc;
+	struct audit_report rep;
+	rc = audit_verify(&db, &rep);
+	if (rc) {
+		log_error("audit verify: cannot read the audit log (%s)", err_code(rc));
+	} else if (rep.broken_id) {
+		printf("audit chain broken at entry %lld: %s (%lld entries before it are intact)\n",
+		       (long long)rep.broken_id, rep.why, (long long)rep.entries);
+		rc = ERR_CONFLICT;
+	} else {
+		printf("audit chain ok: %lld entries%s%s\n", (long long)rep.entries,
+		       rep.entries ? ", head " : "", rep.head_hash);
+	}
+	db_release(&db);
+	return rc;
+}
+
+/* The route table, for operators and for the tests that walk every route. */
+static int cmd_routes(void)
+{
+	static const struct {
+		unsigned flag;
+		const char *name;
+	} names[] = {{ROUTE_ADMIN, "admin"},
+	             {ROUTE_PARTIAL, "partial"},
+	             {ROUTE_LOGIN, "login"},
+	             {ROUTE_CSRF, "csrf"},
+	             {ROUTE_JSON, "json"},
+	             {ROUTE_FORM, "form"},
+	             {ROUTE_CAPABILITY, "capability"},
+	             {ROUTE_CSP_REPORT, "csp-report"}};
+	for (size_t i = 0; i < routes_count; i++) {
+		printf("%s %s", routes[i].method, routes[i].pattern);
+		const char *sep = " ";
+		for (size_t k = 0; k < ARRAY_LEN(names); k++)
+			if (routes[i].flags & names[k].flag) {
+				printf("%s%s", sep, names[k].name);
+				sep = ",";
+			}
+		if (!routes[i].flags)
+			printf(" public");
+		printf("\n");
+	}
+	return 0;
+}
+
 static int cmd_booking(const struct config *cfg, int argc, char **argv)
 {
 	bool move = argc == 4 && !strcmp(argv[0], "move-day");
@@ -235,14 +377,34 @@ static int cmd_booking(const struct config *cfg, int argc, char **argv)
 		          "(DAY 1-5; START like 2026-12-08T10:00:00-06:00)");
 		return ERR_INVALID;
 	}
-	struct db db;
-	int rc = open_db(cfg, &db);
-	if (rc)
+	/* The change mails each client: templates and data keys as serve has them. */
+	char err[512] = "";
+	struct keyring *keys = NULL;
+	struct tpl_set *tpl = tpl_set_new();
+	int rc = keyring_load(cfg->key_file, &keys, err, sizeof(err));
+	if (!rc)
+		rc = tpl_set_load_dir(tpl, cfg->template_dir, err, sizeof(err));
+	struct mailer m = {cfg, tpl, keys};
+	if (!rc)
+		rc = mail_check(&m, err, sizeof(err));
+	if (rc) {
+		log_error("booking: %s", err);
+		keyring_free(keys);
+		tpl_set_free(tpl);
 		return rc;
+	}
+	struct db db;
+	rc = open_db(cfg, &db);
+	if (rc) {
+		keyring_free(keys);
+		tpl_set_free(tpl);
+		return rc;
+	}
 	struct arena a;
 	arena_init(&a);
 	struct ctx c = {&a, &db, ctx_clock_now(), "clinician", "cli"};
-	rc = move ? booking_move_day(&c, argv[1], (int)day, start) : booking_cancel_day(&c, argv[1], (int)day);
+	rc = move ? booking_move_day(&c, &m, argv[1], (int)day, start)
+	          : booking_cancel_day(&c, &m, argv[1], (int)day);
 	if (rc == ERR_NOT_FOUND)
 		log_error("booking: no booking %s with an uncancelled day %ld", argv[1], day);
 	else if (rc == ERR_CONFLICT)
@@ -255,6 +417,8 @@ static int cmd_booking(const struct config *cfg, int argc, char **argv)
 		printf("booking %s: day %ld %s\n", argv[1], day, move ? "moved" : "cancelled");
 	arena_release(&a);
 	db_release(&db);
+	keyring_free(keys);
+	tpl_set_free(tpl);
 	return rc;
 }
 
@@ -296,8 +460,11 @@ static int cmd_serve(const struct config *cfg)
 		log_error("templates: %s", err);
 		goto out;
 	}
-	static const char *const required[] = {"layout",     "pages/home",   "pages/offering",  "pages/error",
-	                                       "pages/book", "pages/manage", "pages/reschedule"};
+	static const char *const required[] = {"layout",           "pages/home",           "pages/offering",
+	                                       "pages/error",      "pages/book",           "pages/manage",
+	                                       "pages/reschedule", "admin/login",          "admin/totp",
+	                                       "admin/dashboard",  "admin/booking",        "admin/account",
+	                                       "admin/totp_enrol", "admin/recovery_codes", "admin/audit"};
 	for (size_t i = 0; i < ARRAY_LEN(required); i++)
 		if (!tpl_set_has(app.tpl, required[i])) {
 			log_error("templates: %s.mustache is missing from %s", required[i],
@@ -316,6 +483,17 @@ static int cmd_serve(const struct config *cfg)
 		log_error("data keys: %s (create one with `tandem keygen FILE`)", err);
 		goto out;
 	}
+	struct mailer mailer = {cfg, app.tpl, app.keys};
+	if ((rc = mail_global_init()) != 0) {
+		log_error("mail: libcurl cannot start");
+		goto out;
+	}
+	if ((rc = mail_check(&mailer, err, sizeof(err))) != 0) {
+		log_error("mail: %s", err);
+		goto out;
+	}
+	mail_describe(cfg, err, sizeof(err));
+	log_info("%s", err);
 	/* The database may be down at start: serve anyway (readyz says 503)
 	 * but refuse a schema this binary does not match. */
 	struct db db;
@@ -334,6 +512,9 @@ static int cmd_serve(const struct config *cfg)
 	}
 	if (rc == ERR_UNAVAILABLE)
 		log_warn("the database is unreachable; serving anyway, /readyz reports 503 until it is back");
+	if (cfg->insecure_dev_cookies)
+		log_warn("insecure_dev_cookies is on: session cookies lack Secure and the __Host- prefix "
+		         "(plain-http development only; never in production)");
 	static const struct server_hooks hooks = {jobs_start, jobs_stop};
 	server_set_hooks(&hooks);
 	rc = server_run(&app);
@@ -379,6 +560,8 @@ int main(int argc, char **argv)
 		printf("wrote %s (mode 0600): back it up apart from the database\n", argv[i]);
 		return 0;
 	}
+	if (!strcmp(cmd, "routes"))
+		return cmd_routes();
 	if (!strcmp(cmd, "version")) {
 		printf("tandem %s\n", TANDEM_VERSION);
 		return 0;
@@ -399,12 +582,16 @@ int main(int argc, char **argv)
 		rc = cmd_migrate(&cfg);
 	} else if (!strcmp(cmd, "seed-demo")) {
 		rc = cmd_seed_demo(&cfg);
-	} else if (!strcmp(cmd, "feed")) {
-		rc = cmd_feed(&cfg, argc - i, argv + i);
 	} else if (!strcmp(cmd, "booking")) {
 		rc = cmd_booking(&cfg, argc - i, argv + i);
 	} else if (!strcmp(cmd, "calendar")) {
 		rc = cmd_calendar(&cfg, argc - i, argv + i);
+	} else if (!strcmp(cmd, "audit")) {
+		rc = cmd_audit(&cfg, argc - i, argv + i);
+	} else if (!strcmp(cmd, "mail")) {
+		rc = cmd_mail(&cfg, argc - i, argv + i);
+	} else if (!strcmp(cmd, "feed")) {
+		rc = cmd_feed(&cfg, argc - i, argv + i);
 	} else if (!strcmp(cmd, "clinician-add")) {
 		rc = cmd_clinician_add(&cfg, argc - i, argv + i);
 	} else {

@@ -9,6 +9,7 @@
 #include "crypto/crypto.h"
 #include "db/db.h"
 #include "ics/ics.h"
+#include "mail/mail.h"
 
 static char *num(struct arena *a, int64_t v)
 {
@@ -204,6 +205,7 @@ static const char *token_hash_param(struct arena *a, const char *token)
 
 struct create_tx {
 	struct ctx *c;
+	const struct mailer *m;
 	const struct keyring *k;
 	const char *base_url;
 	const struct booking_request *rq;
@@ -248,8 +250,9 @@ static const char SQL_CREATE[] =
     " cl AS ("
     " INSERT INTO booking_client (booking_id, position, name_enc, email_enc, phone_enc, email_index, "
     "safe_contact,"
-    "  initials)"
-    " SELECT b.id, x.pos, d.n, d.e, d.p, x.ix, x.sc, x.ini FROM b,"
+    "  initials, link_token_hash, link_expires_at)"
+    " SELECT b.id, x.pos, d.n, d.e, d.p, x.ix, x.sc, x.ini, CASE WHEN x.pos = 2 THEN $23::bytea END,"
+    "  CASE WHEN x.pos = 2 THEN to_timestamp($7::bigint) + interval '90 days' END FROM b,"
     "  unnest(ARRAY[1, 2], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])"
     "  AS x(pos, nh, eh, ph, ix, sc, ini)"
     "  CROSS JOIN LATERAL (SELECT decode(x.nh, 'hex') AS n, decode(x.eh, 'hex') AS e, decode(x.ph, 'hex') AS "
@@ -413,7 +416,6 @@ static int create_tx(struct db *db, void *arg)
 		if (hold > slot.start)
 			hold = slot.start;
 	}
-	char *token = crypto_token(c->a, 16);
 	unsigned char uidr[16];
 	crypto_random(uidr, sizeof(uidr));
 	char uidhex[33];
@@ -422,6 +424,10 @@ static int create_tx(struct db *db, void *arg)
 	const char *host = strstr(t->base_url, "://");
 	host = host ? host + 3 : t->base_url;
 	char *uid = arena_printf(c->a, "%s@%.*s", uidhex, (int)strcspn(host, ":/"), host);
+	/* Each person's link, derived from the UID: emails sent later carry
+	 * the same links, and only their hashes are stored. */
+	char *token = booking_link_token(t->k, c->a, uid, 1);
+	char *partner_token = booking_link_token(t->k, c->a, uid, 2);
 	/* The id first: each client's envelopes are bound to it. */
 	if ((rc = db_query(db, c->a, &r, SQL_NEXT_ID)))
 		return rc;
@@ -484,7 +490,7 @@ static int create_tx(struct db *db, void *arg)
 		              buf_cstr(&starts), buf_cstr(&ends), num(c->a, t->o->buffer_before_minutes),
 		              num(c->a, t->o->buffer_after_minutes), buf_cstr(&cols[0]), buf_cstr(&cols[1]),
 		              buf_cstr(&cols[2]), buf_cstr(&cols[3]), buf_cstr(&cols[4]), buf_cstr(&cols[5]),
-		              c->actor);
+		              c->actor, token_hash_param(c->a, partner_token));
 		if (rc == ERR_CONFLICT)
 			return ERR_SLOT_UNAVAILABLE; /* someone else got there first */
 		if (rc)
@@ -493,6 +499,9 @@ static int create_tx(struct db *db, void *arg)
 	}
 	if (!inserted)
 		return ERR_INTERNAL;
+	/* The messages go with the booking or not at all. */
+	if ((rc = booking_mail_created(c, t->m, id)))
+		return rc;
 	const struct tz *z = NULL;
 	for (size_t i = 0; i < t->nclinicians; i++)
 		if (t->clinicians[i].id == clinician)
@@ -530,8 +539,8 @@ static int create_tx(struct db *db, void *arg)
 	return 0;
 }
 
-int booking_create(struct ctx *c, const struct keyring *k, const char *base_url,
-                   const struct booking_request *rq, struct booking_result *out, json_t **fields)
+int booking_create(struct ctx *c, const struct mailer *m, const struct booking_request *rq,
+                   struct booking_result *out, json_t **fields)
 {
 	memset(out, 0, sizeof(*out));
 	*fields = json_object();
@@ -570,7 +579,7 @@ int booking_create(struct ctx *c, const struct keyring *k, const char *base_url,
 		return ERR_SLOT_UNAVAILABLE;
 	json_decref(*fields);
 	*fields = NULL;
-	struct create_tx t = {c, k, base_url, rq, &o, start, cl, ncl, out, NULL};
+	struct create_tx t = {c, m, m->keys, m->cfg->base_url, rq, &o, start, cl, ncl, out, NULL};
 	rc = db_tx(c->db, "READ COMMITTED", create_tx, &t);
 	if (rc == ERR_GONE) {
 		*fields = json_pack("{s:s}", "Idempotency-Key",
@@ -586,18 +595,30 @@ int booking_create(struct ctx *c, const struct keyring *k, const char *base_url,
 
 /* ---- the manage token ------------------------------------------------ */
 
+#define VIEW_COLUMNS                                                                                         \
+	"b.id, b.reference, b.status, o.slug, o.name, o.kind, o.cancel_window_hours,"                        \
+	" extract(epoch FROM b.starts_at)::bigint, extract(epoch FROM b.ends_at)::bigint,"                   \
+	" coalesce(extract(epoch FROM b.hold_expires_at)::bigint, 0), b.ical_sequence, b.ical_uid,"          \
+	" coalesce(b.client_timezone, ''), p.timezone,"                                                      \
+	" (SELECT string_agg(extract(epoch FROM k.starts_at)::bigint || ' ' || extract(epoch FROM"            \
+	"   k.ends_at)::bigint || ' ' || extract(epoch FROM k.original_start)::bigint || ' '"                  \
+	"   || (k.cancelled_at IS NOT NULL)::int, ' ' ORDER BY k.day_index)"                                    \
+	"  FROM booking_block k WHERE k.booking_id = b.id)"
+#define VIEW_JOINS " JOIN offering o ON o.id = b.offering_id JOIN practice p ON p.id = b.practice_id"
+
+/* The booker's manage token, or a partner's own link. */
 static const char SQL_BY_TOKEN[] =
-    "SELECT b.id, b.reference, b.status, o.slug, o.name, o.kind, o.cancel_window_hours,"
-    " extract(epoch FROM b.starts_at)::bigint, extract(epoch FROM b.ends_at)::bigint,"
-    " coalesce(extract(epoch FROM b.hold_expires_at)::bigint, 0), b.ical_sequence, b.ical_uid,"
-    " coalesce(b.client_timezone, ''), p.timezone,"
-    " (SELECT string_agg(extract(epoch FROM k.starts_at)::bigint || ' ' || extract(epoch FROM"
-    "   k.ends_at)::bigint || ' ' || extract(epoch FROM k.original_start)::bigint || ' '"
-    "   || (k.cancelled_at IS NOT NULL)::int, ' ' ORDER BY k.day_index)"
-    "  FROM booking_block k WHERE k.booking_id = b.id)"
-    " FROM booking b JOIN offering o ON o.id = b.offering_id JOIN practice p ON p.id = b.practice_id"
-    " WHERE b.manage_token_hash = $1::bytea AND b.manage_expires_at > to_timestamp($2::bigint)"
-    " AND b.manage_revoked_at IS NULL";
+    "WITH who AS ("
+    " SELECT id AS booking_id, 1 AS position FROM booking"
+    "  WHERE manage_token_hash = $1::bytea AND manage_expires_at > to_timestamp($2::bigint)"
+    "  AND manage_revoked_at IS NULL"
+    " UNION ALL"
+    " SELECT booking_id, position FROM booking_client"
+    "  WHERE link_token_hash = $1::bytea AND link_expires_at > to_timestamp($2::bigint)"
+    "  AND link_revoked_at IS NULL AND erased_at IS NULL)"
+    " SELECT " VIEW_COLUMNS ", who.position FROM who JOIN booking b ON b.id = who.booking_id" VIEW_JOINS;
+static const char SQL_BY_ID[] = "SELECT " VIEW_COLUMNS ", 1 FROM booking b" VIEW_JOINS
+                                " WHERE b.id = $1::bigint AND $2::bigint IS NOT NULL";
 
 static bool open_status(const char *s)
 {
@@ -642,8 +663,9 @@ static int load_view(struct ctx *c, const char *sql, const char *key, struct boo
 		while (*p == ' ')
 			p++;
 	}
-	v->changeable =
-	    open_status(v->status) && c->now < v->starts_at - (int64_t)v->cancel_window_hours * 3600;
+	v->position = (int)db_ll(r, 0, 15);
+	v->changeable = v->position == 1 && open_status(v->status) &&
+	                c->now < v->starts_at - (int64_t)v->cancel_window_hours * 3600;
 	return 0;
 }
 
@@ -654,6 +676,16 @@ int booking_by_token(struct ctx *c, const char *token, struct booking_view *out)
 	return load_view(c, SQL_BY_TOKEN, token_hash_param(c->a, token), out);
 }
 
+int booking_by_id(struct ctx *c, int64_t id, struct booking_view *out)
+{
+	return load_view(c, SQL_BY_ID, num(c->a, id), out);
+}
+
+char *booking_link_token(const struct keyring *k, struct arena *a, const char *ical_uid, int position)
+{
+	return crypto_link_token(k, a, arena_printf(a, "booking:%s:%d", ical_uid, position));
+}
+
 static const char SQL_LOCK_BOOKING[] = "SELECT 1 FROM booking WHERE id = $1 FOR UPDATE";
 static const char SQL_CANCEL[] =
     "UPDATE booking SET status = 'cancelled', hold_expires_at = NULL, ical_sequence = ical_sequence + 1,"
@@ -661,6 +693,7 @@ static const char SQL_CANCEL[] =
 
 struct change_tx {
 	struct ctx *c;
+	const struct mailer *m;
 	const struct keyring *keys;
 	const char *token;
 	const char *reason;
@@ -668,6 +701,10 @@ struct change_tx {
 	json_t *fields;
 	const char *why;
 };
+
+static const char READ_ONLY[] =
+    "This link shows the booking; only the person who made it can change it online. Please contact the "
+    "practice.";
 
 static const char *closed_reason(struct ctx *c, const struct booking_view *v)
 {
@@ -696,6 +733,10 @@ static int cancel_tx(struct db *db, void *arg)
 	rc = booking_by_token(t->c, t->token, &v); /* again, under the lock */
 	if (rc)
 		return rc;
+	if (v.position != 1) {
+		t->why = READ_ONLY;
+		return ERR_FORBIDDEN;
+	}
 	if (!v.changeable) {
 		t->why = closed_reason(t->c, &v);
 		return ERR_CONFLICT;
@@ -714,16 +755,18 @@ static int cancel_tx(struct db *db, void *arg)
 			return ERR_INTERNAL;
 		note = crypto_bytea_hex(t->c->a, env, n) + 2;
 	}
-	return db_query(db, t->c->a, NULL, SQL_INSERT_EVENT_NOTE, num(t->c->a, v.id), t->c->actor, v.status,
-	                "cancelled", "cancelled by client", note);
+	if ((rc = db_query(db, t->c->a, NULL, SQL_INSERT_EVENT_NOTE, num(t->c->a, v.id), t->c->actor,
+	                   v.status, "cancelled", "cancelled by client", note)))
+		return rc;
+	return booking_mail_status(t->c, t->m, v.id, "cancelled");
 }
 
-int booking_cancel_by_token(struct ctx *c, const struct keyring *k, const char *token, const char *reason,
+int booking_cancel_by_token(struct ctx *c, const struct mailer *m, const char *token, const char *reason,
                             const char **why)
 {
 	if (reason && (strlen(reason) > 1000 || !str_valid_text(str_from(reason))))
 		return ERR_INVALID;
-	struct change_tx t = {c, k, token, reason, NULL, NULL, NULL};
+	struct change_tx t = {c, m, m->keys, token, reason, NULL, NULL, NULL};
 	int rc = db_tx(c->db, "READ COMMITTED", cancel_tx, &t);
 	*why = t.why;
 	return rc;
@@ -733,10 +776,13 @@ static const char SQL_DEACTIVATE_BLOCKS[] = "UPDATE booking_block SET active = f
 static const char SQL_DELETE_BLOCKS[] = "DELETE FROM booking_block WHERE booking_id = $1";
 static const char SQL_MOVE[] =
     "UPDATE booking SET starts_at = to_timestamp($2::bigint), ends_at = to_timestamp($3::bigint),"
-    " clinician_id = $4, ical_sequence = ical_sequence + 1, updated_at = now(),"
+    " clinician_id = $4, ical_sequence = ical_sequence + 1, updated_at = now(), reminder_sent_at = NULL,"
     " hold_expires_at = CASE WHEN hold_expires_at IS NULL THEN NULL"
     "  ELSE least(hold_expires_at, to_timestamp($2::bigint)) END,"
     " manage_expires_at = to_timestamp($3::bigint) + interval '90 days' WHERE id = $1";
+static const char SQL_MOVE_PARTNER_LINK[] =
+    "UPDATE booking_client SET link_expires_at = to_timestamp($2::bigint) + interval '90 days'"
+    " WHERE booking_id = $1 AND link_token_hash IS NOT NULL";
 static const char SQL_BOOKING_OFFERING[] =
     "SELECT o.slug FROM booking b JOIN offering o ON o.id = b.offering_id"
     " WHERE b.id = $1";
@@ -753,6 +799,10 @@ static int reschedule_tx(struct db *db, void *arg)
 		return rc;
 	if ((rc = booking_by_token(c, t->token, &v)))
 		return rc;
+	if (v.position != 1) {
+		t->why = READ_ONLY;
+		return ERR_FORBIDDEN;
+	}
 	if (!v.changeable) {
 		t->why = closed_reason(c, &v);
 		return ERR_CONFLICT;
@@ -807,16 +857,20 @@ static int reschedule_tx(struct db *db, void *arg)
 	if ((rc = db_query(db, c->a, NULL, SQL_MOVE, num(c->a, v.id), num(c->a, slot.start),
 	                   num(c->a, slot.end), num(c->a, clinician))))
 		return rc;
+	if ((rc = db_query(db, c->a, NULL, SQL_MOVE_PARTNER_LINK, num(c->a, v.id), num(c->a, slot.end))))
+		return rc;
 	char *detail =
 	    arena_printf(c->a, "{\"from\":%lld,\"to\":%lld}", (long long)v.starts_at, (long long)slot.start);
-	return db_query(db, c->a, NULL, SQL_INSERT_EVENT, num(c->a, v.id), c->actor, v.status, v.status,
-	                "rescheduled by client", detail);
+	if ((rc = db_query(db, c->a, NULL, SQL_INSERT_EVENT, num(c->a, v.id), c->actor, v.status, v.status,
+	                   "rescheduled by client", detail)))
+		return rc;
+	return booking_mail_status(c, t->m, v.id, "rescheduled");
 }
 
-int booking_reschedule_by_token(struct ctx *c, const char *token, const char *start, json_t **fields,
-                                const char **why)
+int booking_reschedule_by_token(struct ctx *c, const struct mailer *m, const char *token, const char *start,
+                                json_t **fields, const char **why)
 {
-	struct change_tx t = {c, NULL, token, NULL, start, json_object(), NULL};
+	struct change_tx t = {c, m, m->keys, token, NULL, start, json_object(), NULL};
 	int rc = db_tx(c->db, "READ COMMITTED", reschedule_tx, &t);
 	*why = t.why;
 	if (rc == ERR_INVALID) {
@@ -854,6 +908,7 @@ static const char SQL_DAYS_CHANGED[] =
 
 struct day_tx {
 	struct ctx *c;
+	const struct mailer *m;
 	const char *reference;
 	int day;
 	int64_t start; /* 0: cancel the day */
@@ -897,46 +952,79 @@ static int day_tx(struct db *db, void *arg)
 	}
 	if ((rc = db_query(db, c->a, NULL, SQL_DAYS_CHANGED, num(c->a, id))))
 		return rc;
-	return db_query(db, c->a, NULL, SQL_INSERT_EVENT, num(c->a, id), c->actor, status, status, reason, detail);
+	rc = db_query(db, c->a, NULL, SQL_INSERT_EVENT, num(c->a, id), c->actor, status, status, reason, detail);
+	if (rc)
+		return rc;
+	/* Each client's updated invite (same UID, higher SEQUENCE, the override). */
+	return booking_mail_status(c, t->m, id, "rescheduled");
 }
 
-int booking_move_day(struct ctx *c, const char *reference, int day, int64_t new_start)
+int booking_move_day(struct ctx *c, const struct mailer *m, const char *reference, int day, int64_t new_start)
 {
 	if (day < 1 || day > AVAIL_MAX_DAYS || new_start <= 0)
 		return ERR_INVALID;
-	struct day_tx t = {c, reference, day, new_start};
+	struct day_tx t = {c, m, reference, day, new_start};
 	return db_tx(c->db, "READ COMMITTED", day_tx, &t);
 }
 
-int booking_cancel_day(struct ctx *c, const char *reference, int day)
+int booking_cancel_day(struct ctx *c, const struct mailer *m, const char *reference, int day)
 {
 	if (day < 1 || day > AVAIL_MAX_DAYS)
 		return ERR_INVALID;
-	struct day_tx t = {c, reference, day, 0};
+	struct day_tx t = {c, m, reference, day, 0};
 	return db_tx(c->db, "READ COMMITTED", day_tx, &t);
 }
 
 /* ---- holds ----------------------------------------------------------- */
 
+enum { EXPIRE_BATCH = 100 };
+
+/* One batch; rows another process is lapsing are skipped, not waited for. */
 static const char SQL_EXPIRE[] =
     "WITH lapsed AS ("
     " UPDATE booking SET status = 'cancelled', hold_expires_at = NULL, ical_sequence = ical_sequence + 1,"
     "  updated_at = now()"
-    " WHERE status = 'held' AND hold_expires_at <= to_timestamp($1::bigint) RETURNING id)"
+    " WHERE status = 'held' AND id IN (SELECT id FROM booking WHERE status = 'held'"
+    "  AND hold_expires_at <= to_timestamp($1::bigint) ORDER BY hold_expires_at LIMIT 100"
+    "  FOR UPDATE SKIP LOCKED) RETURNING id)"
     " INSERT INTO booking_event (booking_id, actor, from_status, to_status, reason)"
     " SELECT id, 'system', 'held', 'cancelled', 'hold lapsed' FROM lapsed RETURNING booking_id";
 
 static const char SQL_IDEM_PURGE[] =
     "DELETE FROM idempotency_key WHERE created_at < to_timestamp($1::bigint) - interval '24 hours'";
 
-int booking_expire_holds(struct ctx *c, int *n)
+struct expire_tx {
+	struct ctx *c;
+	const struct mailer *m;
+	int n; /* lapsed in this batch */
+};
+
+static int expire_tx(struct db *db, void *arg)
 {
+	struct expire_tx *t = arg;
 	PGresult *r;
+	int rc = db_query(db, t->c->a, &r, SQL_EXPIRE, num(t->c->a, t->c->now));
+	if (rc)
+		return rc;
+	t->n = PQntuples(r);
+	for (int i = 0; i < t->n; i++)
+		if ((rc = booking_mail_status(t->c, t->m, db_ll(r, i, 0), "hold_lapsed")))
+			return rc;
+	return 0;
+}
+
+int booking_expire_holds(struct ctx *c, const struct mailer *m, int *n)
+{
+	*n = 0;
 	int rc = db_query(c->db, c->a, NULL, SQL_IDEM_PURGE, num(c->a, c->now));
 	if (rc)
 		return rc;
-	rc = db_query(c->db, c->a, &r, SQL_EXPIRE, num(c->a, c->now));
-	*n = rc ? 0 : PQntuples(r);
+	struct expire_tx t = {c, m, EXPIRE_BATCH};
+	while (t.n == EXPIRE_BATCH) {
+		if ((rc = db_tx(c->db, "READ COMMITTED", expire_tx, &t)))
+			break;
+		*n += t.n;
+	}
 	if (*n)
 		log_info("%d hold(s) lapsed", *n);
 	return rc;
@@ -948,7 +1036,7 @@ static const char SQL_INVITE[] =
     "SELECT c.name, c.email, c.timezone, o.location, p.name, bc.name_enc, bc.email_enc"
     " FROM booking b JOIN clinician c ON c.id = b.clinician_id JOIN offering o ON o.id = b.offering_id"
     " JOIN practice p ON p.id = b.practice_id"
-    " JOIN booking_client bc ON bc.booking_id = b.id AND bc.position = 1"
+    " JOIN booking_client bc ON bc.booking_id = b.id AND bc.position = $2::int"
     " WHERE b.id = $1";
 
 static int open_column(struct ctx *c, const struct keyring *k, const char *hex, const char *col, int64_t id,
@@ -967,14 +1055,15 @@ int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_
                    const char *manage_url, struct buf *out, const char **method)
 {
 	PGresult *r;
-	int rc = db_query(c->db, c->a, &r, SQL_INVITE, num(c->a, v->id));
+	int pos = v->position == 2 ? 2 : 1;
+	int rc = db_query(c->db, c->a, &r, SQL_INVITE, num(c->a, v->id), num(c->a, pos));
 	if (rc)
 		return rc;
 	if (PQntuples(r) != 1)
 		return ERR_NOT_FOUND;
 	char *name, *email;
-	if ((rc = open_column(c, k, db_val(r, 0, 5), "name", v->id, 1, &name)) ||
-	    (rc = open_column(c, k, db_val(r, 0, 6), "email", v->id, 1, &email)))
+	if ((rc = open_column(c, k, db_val(r, 0, 5), "name", v->id, pos, &name)) ||
+	    (rc = open_column(c, k, db_val(r, 0, 6), "email", v->id, pos, &email)))
 		return rc;
 	bool cancelled = !strcmp(v->status, "cancelled") || !strcmp(v->status, "declined");
 	struct ics_attendee who = {name, email};

@@ -18,6 +18,8 @@
 #include "crypto/keys.h"
 #include "offering/offering.h"
 
+struct mailer;
+
 enum { BOOKING_NAME_MAX = 200, BOOKING_EMAIL_MAX = 254, BOOKING_PHONE_MAX = 40 };
 
 struct booking_client_in {
@@ -76,44 +78,82 @@ struct booking_view {
 	struct avail_interval blocks[AVAIL_MAX_DAYS]; /* their times, in order */
 	int ndays;                                   /* every day, cancelled ones too */
 	struct booking_day days[AVAIL_MAX_DAYS];
-	bool changeable; /* open statuses and inside the window */
+	int position;    /* whose link opened it: 1 the booker, 2 the partner (read-only) */
+	bool changeable; /* the booker's link, an open status, and inside the window */
 };
 
 /* Validates and creates. On ERR_INVALID, *fields (new reference) names the
- * fields at fault; on ERR_SLOT_UNAVAILABLE the time is taken. */
-int booking_create(struct ctx *c, const struct keyring *k, const char *base_url,
-                   const struct booking_request *rq, struct booking_result *out, json_t **fields);
+ * fields at fault; on ERR_SLOT_UNAVAILABLE the time is taken. The emails
+ * the booking causes are queued in the same transaction (booking_mail.c). */
+int booking_create(struct ctx *c, const struct mailer *m, const struct booking_request *rq,
+                   struct booking_result *out, json_t **fields);
 
-/* Finds a booking by its manage token. ERR_NOT_FOUND when unknown or expired. */
+/* Finds a booking by a person's link: the booker's manage token (position
+ * 1, may change the booking) or the partner's own link (position 2,
+ * read-only). ERR_NOT_FOUND when unknown, expired or revoked. */
 int booking_by_token(struct ctx *c, const char *token, struct booking_view *out);
+/* The same view by id (position 1), for the system's own work. */
+int booking_by_id(struct ctx *c, int64_t id, struct booking_view *out);
 
-/* Client changes through the manage token. ERR_CONFLICT when the booking
- * is closed or the window has passed (message in *why). A cancel reason
- * (at most 1000 characters of text, else ERR_INVALID) is stored sealed. */
-int booking_cancel_by_token(struct ctx *c, const struct keyring *k, const char *token, const char *reason,
+/* The capability token of one person of a booking: derived from its
+ * iCalendar UID (crypto_link_token), so a message weeks later can carry the
+ * same link while the database holds only its SHA-256. */
+char *booking_link_token(const struct keyring *k, struct arena *a, const char *ical_uid, int position);
+
+/* Client changes through the booker's manage token, each sending every
+ * client their updated invite. ERR_CONFLICT when the booking is closed or
+ * the window has passed, ERR_FORBIDDEN for the partner's read-only link
+ * (message in *why). A cancel reason (at most 1000 characters of text,
+ * else ERR_INVALID) is stored sealed. */
+int booking_cancel_by_token(struct ctx *c, const struct mailer *m, const char *token, const char *reason,
                             const char **why);
-int booking_reschedule_by_token(struct ctx *c, const char *token, const char *start, json_t **fields,
-                                const char **why);
+int booking_reschedule_by_token(struct ctx *c, const struct mailer *m, const char *token, const char *start,
+                                json_t **fields, const char **why);
 
 /* The clinician moves one day (1-based) of an open booking to new_start
  * (same length; the practice's hours are the clinician's call, but no
  * overlap with any other active time of theirs: ERR_SLOT_UNAVAILABLE), or
  * cancels it alone (ERR_CONFLICT for the last remaining day: cancel the
  * booking). Either raises the SEQUENCE; invites then carry a RECURRENCE-ID
- * override for that day. ERR_NOT_FOUND: no such booking or day. */
-int booking_move_day(struct ctx *c, const char *reference, int day, int64_t new_start);
-int booking_cancel_day(struct ctx *c, const char *reference, int day);
+ * override for that day, and each client is sent it (the "rescheduled"
+ * message) in the same transaction. ERR_NOT_FOUND: no such booking or day. */
+int booking_move_day(struct ctx *c, const struct mailer *m, const char *reference, int day, int64_t new_start);
+int booking_cancel_day(struct ctx *c, const struct mailer *m, const char *reference, int day);
 
-/* The booking's calendar file for the booker (whose manage token this
- * is): METHOD:REQUEST, or METHOD:CANCEL once cancelled or declined. The
- * only attendee is the booker; the partner is never named (SPEC §5).
- * *method receives the METHOD written. */
+/* The booking's calendar file for the person whose link opened v
+ * (v->position): METHOD:REQUEST, or METHOD:CANCEL once cancelled or
+ * declined. The only attendee is that person; the other is never named
+ * (SPEC §5). *method receives the METHOD written. */
 int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_view *v,
                    const char *manage_url, struct buf *out, const char **method);
 
-/* Lapses holds past their expiry (safe with several processes); returns
- * how many lapsed in *n. */
-int booking_expire_holds(struct ctx *c, int *n);
+/* Lapses holds past their expiry (safe with several processes), telling
+ * each client; returns how many lapsed in *n. */
+int booking_expire_holds(struct ctx *c, const struct mailer *m, int *n);
+
+/*
+ * What a booking tells people (booking_mail.c). Each queues its messages
+ * with mail_enqueue on c->db and must run inside the transaction of the
+ * change it reports; an error means that transaction must roll back.
+ * Every client gets their own message with their own link; no message
+ * names the other partner, the kind of work, or anything from an intake.
+ */
+/* A new booking: confirmed → each client "confirmed" with the invite;
+ * held or requested → the booker "received" and the clinician
+ * "new_request". */
+int booking_mail_created(struct ctx *c, const struct mailer *m, int64_t booking_id);
+/* A change, to each client who knows of the booking (the booker; the
+ * partner once a message told them of it): "confirmed" (always both) or
+ * "rescheduled" (with a REQUEST invite), "cancelled", "declined" or
+ * "hold_lapsed" (with a CANCEL), or "reminder" (no invite). Call it after
+ * the booking's status and SEQUENCE are updated. The clinician area calls
+ * this with "confirmed" and "declined" when it approves or declines. */
+int booking_mail_status(struct ctx *c, const struct mailer *m, int64_t booking_id, const char *kind);
+/* Queues the reminder of confirmed bookings starting within
+ * reminder_hours, once per booking and date (safe with several
+ * processes); bookings made or moved inside that window are only marked.
+ * *n counts bookings reminded. */
+int booking_mail_reminders(struct ctx *c, const struct mailer *m, int *n);
 
 /* The JSON "blocks" array for a slot, formatted in zone z. */
 json_t *booking_blocks_json(const struct tz *z, const struct avail_interval *blocks, int n);

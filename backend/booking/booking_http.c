@@ -9,11 +9,17 @@
 #include "offering/offering.h"
 #include "crypto/crypto.h"
 #include "ics/ics.h"
+#include "mail/mail.h"
 #include "practice/practice.h"
 
 static struct ctx req_ctx(struct req *r, const char *actor)
 {
 	return (struct ctx){r->a, r->db, ctx_clock_now(), actor, r->remote_addr};
+}
+
+static struct mailer req_mailer(struct req *r)
+{
+	return (struct mailer){r->app->cfg, r->app->tpl, r->app->keys};
 }
 
 static char *param(struct req *r, int i)
@@ -90,7 +96,8 @@ int booking_http_api_create(struct req *r)
 	}
 	struct ctx c = req_ctx(r, "client");
 	struct booking_result res;
-	int rc = booking_create(&c, r->app->keys, r->app->cfg->base_url, &rq, &res, &fields);
+	struct mailer m = req_mailer(r);
+	int rc = booking_create(&c, &m, &rq, &res, &fields);
 	if (rc == ERR_INVALID)
 		return send_invalid(r, fields);
 	if (fields)
@@ -235,7 +242,8 @@ int booking_http_form_post(struct req *r)
 	struct ctx c = req_ctx(r, "client");
 	struct booking_result res;
 	json_t *fields = NULL;
-	int rc = booking_create(&c, r->app->keys, r->app->cfg->base_url, &rq, &res, &fields);
+	struct mailer m = req_mailer(r);
+	int rc = booking_create(&c, &m, &rq, &res, &fields);
 	if (rc == 0) {
 		json_decref(res.response);
 		return http_redirect(r, 303, arena_printf(r->a, "/b/%s?created=1", res.manage_token));
@@ -363,6 +371,9 @@ static int manage_view(struct req *r, const char *token, struct booking_view *v,
 	              arena_printf(r->a, "%s/invite.ics", base), "reschedule_url",
 	              arena_printf(r->a, "%s/reschedule", base), "manage_url",
 	              arena_printf(r->a, "%s%s", r->app->cfg->base_url, base), "timezone", tz_name(z));
+	/* The partner's own link: the booking, read-only, nothing of the booker. */
+	if (v->position != 1)
+		json_object_set_new(*view, "read_only", json_true());
 	if (cz && cz != z)
 		json_object_set_new(*view, "client_timezone", json_string(tz_name(cz)));
 	if (v->hold_expires_at)
@@ -370,8 +381,9 @@ static int manage_view(struct req *r, const char *token, struct booking_view *v,
 		    *view, "hold_until",
 		    json_string(arena_printf(r->a, "%s, %s", humantime_date(r->a, z, v->hold_expires_at),
 		                             humantime_clock(r->a, z, v->hold_expires_at))));
-	if (!v->changeable && (!strcmp(v->status, "held") || !strcmp(v->status, "requested") ||
-	                       !strcmp(v->status, "confirmed")))
+	if (v->position == 1 && !v->changeable &&
+	    (!strcmp(v->status, "held") || !strcmp(v->status, "requested") ||
+	     !strcmp(v->status, "confirmed")))
 		json_object_set_new(
 		    *view, "closed_text",
 		    json_string(arena_printf(r->a,
@@ -444,10 +456,11 @@ int booking_http_api_cancel(struct req *r)
 	if (reason && strlen(reason) > 1000)
 		return send_invalid(r, json_pack("{s:s}", "reason", "At most 1000 characters."));
 	const char *why = NULL;
-	int rc = booking_cancel_by_token(&c, r->app->keys, token, reason, &why);
+	struct mailer m = req_mailer(r);
+	int rc = booking_cancel_by_token(&c, &m, token, reason, &why);
 	if (rc == ERR_NOT_FOUND)
 		return not_valid_page(r);
-	if (rc == ERR_CONFLICT)
+	if (rc == ERR_CONFLICT || rc == ERR_FORBIDDEN)
 		return http_send_error(r, rc, why, NULL);
 	if (rc)
 		return rc;
@@ -462,12 +475,13 @@ int booking_http_api_reschedule(struct req *r)
 	struct ctx c = req_ctx(r, "client");
 	const char *why = NULL;
 	json_t *fields = NULL;
-	int rc = booking_reschedule_by_token(&c, token, jstr(r->json, "start"), &fields, &why);
+	struct mailer m = req_mailer(r);
+	int rc = booking_reschedule_by_token(&c, &m, token, jstr(r->json, "start"), &fields, &why);
 	if (rc == ERR_NOT_FOUND)
 		return not_valid_page(r);
 	if (rc == ERR_INVALID)
 		return send_invalid(r, fields);
-	if (rc == ERR_CONFLICT)
+	if (rc == ERR_CONFLICT || rc == ERR_FORBIDDEN)
 		return http_send_error(r, rc, why, NULL);
 	if (rc == ERR_SLOT_UNAVAILABLE)
 		return http_send_error(r, rc, "That time is no longer available. Please choose another.",
@@ -482,20 +496,22 @@ int booking_http_cancel_post(struct req *r)
 	char *token = param(r, 0);
 	struct ctx c = req_ctx(r, "client");
 	const char *why = NULL;
-	int rc = booking_cancel_by_token(&c, r->app->keys, token, form_get(&r->form, "reason"), &why);
+	struct mailer m = req_mailer(r);
+	int rc = booking_cancel_by_token(&c, &m, token, form_get(&r->form, "reason"), &why);
 	if (rc == ERR_NOT_FOUND)
 		return not_valid_page(r);
 	if (rc == ERR_INVALID)
 		why = "A reason is at most 1000 characters.";
-	if (rc && rc != ERR_CONFLICT && rc != ERR_INVALID)
+	if (rc && rc != ERR_CONFLICT && rc != ERR_INVALID && rc != ERR_FORBIDDEN)
 		return rc;
 	if (rc) {
 		struct booking_view v;
 		json_t *view;
-		if ((rc = manage_view(r, token, &v, &view)))
-			return rc;
+		int vrc = manage_view(r, token, &v, &view);
+		if (vrc)
+			return vrc;
 		json_object_set_new(view, "error", json_string(why));
-		return http_send_page(r, rc == ERR_INVALID ? 422 : 409, "pages/manage", view);
+		return http_send_page(r, http_status_for(rc), "pages/manage", view);
 	}
 	return http_redirect(r, 303, arena_printf(r->a, "/b/%s?changed=1", token));
 }
@@ -543,12 +559,13 @@ int booking_http_reschedule_post(struct req *r)
 	struct ctx c = req_ctx(r, "client");
 	const char *why = NULL;
 	json_t *fields = NULL;
-	int rc = booking_reschedule_by_token(&c, token, form_get(&r->form, "start"), &fields, &why);
+	struct mailer m = req_mailer(r);
+	int rc = booking_reschedule_by_token(&c, &m, token, form_get(&r->form, "start"), &fields, &why);
 	if (rc == ERR_NOT_FOUND)
 		return not_valid_page(r);
 	if (rc == 0)
 		return http_redirect(r, 303, arena_printf(r->a, "/b/%s?changed=1", token));
-	if (rc != ERR_INVALID && rc != ERR_CONFLICT && rc != ERR_SLOT_UNAVAILABLE)
+	if (rc != ERR_INVALID && rc != ERR_CONFLICT && rc != ERR_SLOT_UNAVAILABLE && rc != ERR_FORBIDDEN)
 		return rc;
 	struct booking_view v;
 	json_t *view;
@@ -566,5 +583,5 @@ int booking_http_reschedule_post(struct req *r)
 	if (fields)
 		json_decref(fields);
 	json_object_set_new(view, "error", json_string(msg ? msg : "That did not work. Please try again."));
-	return http_send_page(r, rc == ERR_INVALID ? 422 : 409, "pages/manage", view);
+	return http_send_page(r, http_status_for(rc), "pages/manage", view);
 }

@@ -25,6 +25,7 @@
 #include "core/ctx.h"
 
 struct keyring;
+struct mailer;
 
 #define CAL_MAX_URL   2048
 #define CAL_MAX_NAME  200
@@ -113,13 +114,18 @@ int calendar_subscribe(struct ctx *c, const struct keyring *k, int64_t clinician
  * A failure is recorded on the source (last_error, failures, next attempt
  * with back-off) and returned with out->message; busy data is untouched.
  */
-int calendar_refresh(struct ctx *c, const struct keyring *k, const struct calendar_fetch_opts *o,
-                     int64_t source_id, struct calendar_outcome *out);
+int calendar_refresh(struct ctx *c, const struct keyring *k, const struct mailer *m,
+                     const struct calendar_fetch_opts *o, int64_t source_id, struct calendar_outcome *out);
 
 /* The job: refreshes due sources one at a time, at most max of them, and
- * reports how many it handled. Safe with several processes. */
-int calendar_refresh_due(struct ctx *c, const struct keyring *k, const struct calendar_fetch_opts *o, int max,
-                         int *n);
+ * reports how many it handled. Safe with several processes.
+ *
+ * With a mailer (m not NULL), a failure that leaves a subscription past its
+ * freshness limit tells the clinician by email, once per outage
+ * (failing_notified_at; a success clears it). The CLI passes NULL: the job's
+ * next attempt tells them. */
+int calendar_refresh_due(struct ctx *c, const struct keyring *k, const struct mailer *m,
+                         const struct calendar_fetch_opts *o, int max, int *n);
 
 /* Deletes a source and its busy time. clinician_id 0 = any clinician. */
 int calendar_remove(struct ctx *c, int64_t clinician_id, int64_t source_id);

@@ -242,7 +242,7 @@ int calendar_cli(struct ctx *c, const struct keyring *k, const struct calendar_f
 		if (rc)
 			return rc;
 		printf("calendar source %lld: subscribed; first refresh now\n", (long long)id);
-		rc = calendar_refresh(c, k, fo, id, &o);
+		rc = calendar_refresh(c, k, NULL, fo, id, &o);
 		if (rc) {
 			log_error("calendar source %lld: the first refresh failed: %s (the job retries; availability "
 			          "stays closed for this clinician until a refresh succeeds)",
@@ -257,7 +257,7 @@ int calendar_cli(struct ctx *c, const struct keyring *k, const struct calendar_f
 			usage();
 			return ERR_INVALID;
 		}
-		rc = calendar_refresh(c, k, fo, id, &o);
+		rc = calendar_refresh(c, k, NULL, fo, id, &o);
 		if (rc) {
 			log_error("calendar refresh: %s", o.message[0] ? o.message : err_code(rc));
 			return rc;

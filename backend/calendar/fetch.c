@@ -201,7 +201,10 @@ int calendar_fetch(struct arena *a, const char *url, const char *etag, const cha
 	if (s.blocked) {
 		snprintf(r->error, sizeof(r->error), "refused: the address is private or local");
 	} else if (s.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
-		snprintf(r->error, sizeof(r->error), "the calendar is larger than %zu MiB", o->max_bytes >> 20);
+		if (o->max_bytes >= (1u << 20))
+			snprintf(r->error, sizeof(r->error), "the calendar is larger than %zu MiB", o->max_bytes >> 20);
+		else
+			snprintf(r->error, sizeof(r->error), "the calendar is larger than %zu KiB", o->max_bytes >> 10);
 		rc = ERR_TOO_LARGE;
 	} else if (cc == CURLE_OPERATION_TIMEDOUT) {
 		snprintf(r->error, sizeof(r->error), "timed out");

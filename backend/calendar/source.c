@@ -11,6 +11,7 @@
 #include "crypto/crypto.h"
 #include "crypto/keys.h"
 #include "db/db.h"
+#include "mail/mail.h"
 
 #define DAY 86400
 
@@ -62,6 +63,13 @@ static const char SQL_FAILURE[] =
     "  next_refresh_at = to_timestamp($4::bigint) + least(refresh_minutes * 60, $5::int) * interval '1 second',"
     "  lease_owner = NULL, lease_until = NULL"
     " WHERE id = $1 AND lease_owner = $2";
+
+/* Marks a subscription whose failures have made it stale as told, once. */
+static const char SQL_MARK_FAILING[] =
+    "UPDATE calendar_source SET failing_notified_at = to_timestamp($2::bigint)"
+    " WHERE id = $1 AND kind = 'url' AND failing_notified_at IS NULL"
+    " AND coalesce(last_success_at, '-infinity') < to_timestamp($2::bigint) - freshness_minutes * interval '1 minute'"
+    " RETURNING id";
 
 static const char SQL_LEASE_DUE[] =
     "UPDATE calendar_source SET lease_owner = $2,"
@@ -385,17 +393,44 @@ static int success_tx(struct db *db, void *arg)
 	                     t->last_modified);
 }
 
-static int record_failure(struct ctx *c, int64_t id, const char *lease, int failures, const char *msg)
+struct failing_tx {
+	struct ctx *c;
+	const struct mailer *m;
+	int64_t id;
+};
+
+static int failing_tx(struct db *db, void *arg)
+{
+	struct failing_tx *t = arg;
+	PGresult *r;
+	int rc = db_query(db, t->c->a, &r, SQL_MARK_FAILING, ll(t->c->a, t->id), ll(t->c->a, t->c->now));
+	if (rc || PQntuples(r) != 1)
+		return rc;
+	log_warn("calendar source %lld: stale; availability is closed for its clinician, who is told by email",
+	         (long long)t->id);
+	return mail_calendar_failing(t->c, t->m, t->id);
+}
+
+static int record_failure(struct ctx *c, const struct mailer *m, int64_t id, const char *lease, int failures,
+                          const char *msg)
 {
 	int rc = db_query(c->db, c->a, NULL, SQL_FAILURE, ll(c->a, id), lease, msg, ll(c->a, c->now),
 	                  ll(c->a, backoff_s(failures)));
 	log_warn("calendar source %lld: refresh failed: %s", (long long)id, msg);
+	if (rc || !m)
+		return rc;
+	struct failing_tx t = {c, m, id};
+	rc = db_tx(c->db, "READ COMMITTED", failing_tx, &t);
+	if (rc)
+		log_warn("calendar source %lld: could not queue the clinician's alert: %s", (long long)id,
+		         err_code(rc));
 	return rc;
 }
 
 /* Refreshes a source this process holds the lease of. */
-static int refresh_leased(struct ctx *c, const struct keyring *k, const struct calendar_fetch_opts *o,
-                          int64_t id, const char *lease, struct calendar_outcome *out)
+static int refresh_leased(struct ctx *c, const struct keyring *k, const struct mailer *m,
+                          const struct calendar_fetch_opts *o, int64_t id, const char *lease,
+                          struct calendar_outcome *out)
 {
 	PGresult *r;
 	int rc = db_query(c->db, c->a, &r, SQL_LOAD, ll(c->a, id));
@@ -421,14 +456,14 @@ static int refresh_leased(struct ctx *c, const struct keyring *k, const struct c
 		size_t ulen;
 		if (open_sealed(c, k, "url_enc", id, db_val(r, 0, 2), &u, &ulen) != 0) {
 			set_message(out, "the stored address cannot be decrypted (is the key file right?)");
-			record_failure(c, id, lease, failures, out->message);
+			record_failure(c, m, id, lease, failures, out->message);
 			return ERR_INTERNAL;
 		}
 		/* Without the last file a 304 would leave us nothing to expand. */
 		rc = calendar_fetch(c->a, u, have_content ? etag : NULL, have_content ? lm : NULL, o, &fr);
 		if (rc) {
 			set_message(out, fr.error);
-			record_failure(c, id, lease, failures, fr.error);
+			record_failure(c, m, id, lease, failures, fr.error);
 			return rc;
 		}
 		if (fr.not_modified) {
@@ -442,12 +477,12 @@ static int refresh_leased(struct ctx *c, const struct keyring *k, const struct c
 	if (!fetched) {
 		if (!have_content) {
 			set_message(out, "nothing stored to expand");
-			record_failure(c, id, lease, failures, out->message);
+			record_failure(c, m, id, lease, failures, out->message);
 			return ERR_INTERNAL;
 		}
 		if (open_sealed(c, k, "content_enc", id, db_val(r, 0, 5), &data, &len) != 0) {
 			set_message(out, "the stored file cannot be decrypted (is the key file right?)");
-			record_failure(c, id, lease, failures, out->message);
+			record_failure(c, m, id, lease, failures, out->message);
 			return ERR_INTERNAL;
 		}
 	}
@@ -459,7 +494,7 @@ static int refresh_leased(struct ctx *c, const struct keyring *k, const struct c
 		if (rc == ERR_UNAVAILABLE)
 			return rc;
 		set_message(out, err[0] ? err : "the calendar could not be read");
-		record_failure(c, id, lease, failures, out->message);
+		record_failure(c, m, id, lease, failures, out->message);
 		return rc;
 	}
 	const char *hex = NULL;
@@ -484,8 +519,8 @@ static int refresh_leased(struct ctx *c, const struct keyring *k, const struct c
 	return 0;
 }
 
-int calendar_refresh(struct ctx *c, const struct keyring *k, const struct calendar_fetch_opts *o,
-                     int64_t source_id, struct calendar_outcome *out)
+int calendar_refresh(struct ctx *c, const struct keyring *k, const struct mailer *m,
+                     const struct calendar_fetch_opts *o, int64_t source_id, struct calendar_outcome *out)
 {
 	memset(out, 0, sizeof(*out));
 	const char *lease = crypto_token(c->a, 12);
@@ -500,11 +535,11 @@ int calendar_refresh(struct ctx *c, const struct keyring *k, const struct calend
 		set_message(out, PQntuples(r) ? "a refresh is already running" : "no such calendar source");
 		return PQntuples(r) ? ERR_CONFLICT : ERR_NOT_FOUND;
 	}
-	return refresh_leased(c, k, o, source_id, lease, out);
+	return refresh_leased(c, k, m, o, source_id, lease, out);
 }
 
-int calendar_refresh_due(struct ctx *c, const struct keyring *k, const struct calendar_fetch_opts *o, int max,
-                         int *n)
+int calendar_refresh_due(struct ctx *c, const struct keyring *k, const struct mailer *m,
+                         const struct calendar_fetch_opts *o, int max, int *n)
 {
 	*n = 0;
 	const char *lease = crypto_token(c->a, 12);
@@ -517,7 +552,7 @@ int calendar_refresh_due(struct ctx *c, const struct keyring *k, const struct ca
 			return 0;
 		struct calendar_outcome out;
 		memset(&out, 0, sizeof(out));
-		rc = refresh_leased(c, k, o, db_ll(r, 0, 0), lease, &out);
+		rc = refresh_leased(c, k, m, o, db_ll(r, 0, 0), lease, &out);
 		if (rc == ERR_UNAVAILABLE)
 			return rc;
 		(*n)++;

@@ -56,6 +56,15 @@ static int validate_log_level(const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+static int validate_mail_transport(const char *v, char *err, size_t errlen)
+{
+	if (strcmp(v, "file") && strcmp(v, "smtp")) {
+		snprintf(err, errlen, "mail_transport must be file or smtp");
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
 #define OFF(f) offsetof(struct config, f)
 static const struct cfg_key keys[] = {
     {"database_url", CFG_STRING, OFF(database_url), "", 0, 0, true, NULL},
@@ -78,6 +87,29 @@ static const struct cfg_key keys[] = {
     {"feed_future_days", CFG_LONG, OFF(feed_future_days), "365", 1, 3650, false, NULL},
     {"feed_rate_limit", CFG_LONG, OFF(feed_rate_limit), "60", 1, 100000, false, NULL},
     {"feed_rate_window_s", CFG_LONG, OFF(feed_rate_window_s), "3600", 1, 86400, false, NULL},
+    {"mail_transport", CFG_STRING, OFF(mail_transport), "file", 0, 0, false, validate_mail_transport},
+    {"mail_dir", CFG_STRING, OFF(mail_dir), "var/mail", 0, 0, false, NULL},
+    {"mail_from", CFG_STRING, OFF(mail_from), "", 0, 0, false, NULL},
+    {"mail_reply_to", CFG_STRING, OFF(mail_reply_to), "", 0, 0, false, NULL},
+    {"mail_max_attempts", CFG_LONG, OFF(mail_max_attempts), "16", 1, 100, false, NULL},
+    {"mail_retry_base_s", CFG_LONG, OFF(mail_retry_base_s), "60", 1, 86400, false, NULL},
+    {"mail_retry_max_s", CFG_LONG, OFF(mail_retry_max_s), "3600", 1, 604800, false, NULL},
+    {"mail_poll_ms", CFG_LONG, OFF(mail_poll_ms), "1000", 50, 600000, false, NULL},
+    {"mail_keep_days", CFG_LONG, OFF(mail_keep_days), "30", 1, 3650, false, NULL},
+    {"reminder_hours", CFG_LONG, OFF(reminder_hours), "48", 0, 720, false, NULL},
+    {"smtp_url", CFG_STRING, OFF(smtp_url), "", 0, 0, true, NULL},
+    {"smtp_user", CFG_STRING, OFF(smtp_user), "", 0, 0, false, NULL},
+    {"smtp_password", CFG_STRING, OFF(smtp_password), "", 0, 0, true, NULL},
+    {"smtp_ca_file", CFG_STRING, OFF(smtp_ca_file), "", 0, 0, false, NULL},
+    {"smtp_allow_plain_loopback", CFG_BOOL, OFF(smtp_plain_loopback), "false", 0, 0, false, NULL},
+    {"smtp_timeout_s", CFG_LONG, OFF(smtp_timeout_s), "60", 5, 600, false, NULL},
+    {"insecure_dev_cookies", CFG_BOOL, OFF(insecure_dev_cookies), "false", 0, 0, false, NULL},
+    {"trust_proxy", CFG_BOOL, OFF(trust_proxy), "false", 0, 0, false, NULL},
+    {"session_idle_s", CFG_LONG, OFF(session_idle_s), "1800", 1, 86400, false, NULL},
+    {"session_absolute_s", CFG_LONG, OFF(session_absolute_s), "43200", 1, 2592000, false, NULL},
+    {"login_free_attempts", CFG_LONG, OFF(login_free_attempts), "5", 1, 100, false, NULL},
+    {"login_backoff_base_s", CFG_LONG, OFF(login_backoff_base_s), "2", 1, 3600, false, NULL},
+    {"login_backoff_max_s", CFG_LONG, OFF(login_backoff_max_s), "900", 1, 86400, false, NULL},
 };
 #undef OFF
 
@@ -370,7 +402,10 @@ void config_log(const struct config *cfg)
 		switch (k->type) {
 		case CFG_STRING: {
 			const char *v = *(char *const *)field;
-			if (k->secret) {
+			if (k->secret && strcmp(k->name, "database_url") && strcmp(k->name, "smtp_url")) {
+				/* A bare secret (a password): nothing of it is shown. */
+				log_info("config %s = \"%s\"", k->name, v && *v ? "***" : "");
+			} else if (k->secret) {
 				char *r = config_redact_url(v ? v : "");
 				log_info("config %s = \"%s\"", k->name, r);
 				free(r);

@@ -33,6 +33,29 @@ struct config {
 	long feed_future_days;        /* clinician feed: days ahead it shows */
 	long feed_rate_limit;         /* fetches of one feed token allowed per window ... */
 	long feed_rate_window_s;      /* ... of this many seconds; then 429 */
+	char *mail_transport;         /* "file" (.eml files under mail_dir) or "smtp" */
+	char *mail_dir;               /* where the file transport writes */
+	char *mail_from;              /* From address; "" = the practice's email */
+	char *mail_reply_to;          /* Reply-To address; "" = the practice's email when it differs */
+	long mail_max_attempts;       /* tries before a message is dead-lettered */
+	long mail_retry_base_s;       /* first retry delay; doubles each try, with jitter */
+	long mail_retry_max_s;        /* ceiling on one retry delay */
+	long mail_poll_ms;            /* how often the sender looks for due messages */
+	long mail_keep_days;          /* sent messages' sealed bodies are purged after this */
+	long reminder_hours;          /* appointment reminder this long before; 0 = none */
+	char *smtp_url;               /* smtp://host:587 (STARTTLS) or smtps://host:465 */
+	char *smtp_user;              /* AUTH user; "" = no AUTH */
+	char *smtp_password;          /* AUTH password; secret */
+	char *smtp_ca_file;           /* CA bundle for the relay's certificate; "" = the system's */
+	bool smtp_plain_loopback;     /* smtp_allow_plain_loopback: plain SMTP to 127.0.0.0/8 or ::1 */
+	long smtp_timeout_s;          /* one message's whole SMTP conversation */
+	bool insecure_dev_cookies;    /* plain-http development: cookies without __Host- and Secure */
+	bool trust_proxy;             /* client address from X-Forwarded-For of a loopback peer */
+	long session_idle_s;          /* a clinician session ends after this long unused */
+	long session_absolute_s;      /* and this long after sign-in, whatever happens */
+	long login_free_attempts;     /* failed sign-ins per account before waits begin */
+	long login_backoff_base_s;    /* the first wait; each further failure doubles it */
+	long login_backoff_max_s;     /* the longest wait */
 };
 
 /* Fills cfg from defaults, the file (NULL for none) and the environment.

@@ -22,6 +22,10 @@ char *crypto_token(struct arena *a, size_t bytes);
 void crypto_sha256_hex(const void *data, size_t n, char hex[65]);
 void crypto_sha256(const void *data, size_t n, unsigned char out[32]);
 
+/* HMAC-SHA-1 (RFC 2104) of msg under key: only for TOTP (RFC 6238), whose
+ * authenticator apps all use SHA-1. Never for anything new. */
+void crypto_hmac_sha1(const void *key, size_t keylen, const void *msg, size_t n, unsigned char out[20]);
+
 /* Constant-time comparison of two equal-length buffers. */
 bool crypto_equal(const void *a, const void *b, size_t n);
 

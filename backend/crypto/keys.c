@@ -319,6 +319,43 @@ void crypto_blind_index(const struct keyring *k, const char *value, char hex[65]
 	put_hex(hex, mac, sizeof(mac));
 }
 
+char *crypto_link_token(const struct keyring *k, struct arena *a, const char *label)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	/* The NUL after the prefix cannot occur in a blind-indexed value (a C
+	 * string), so no link token equals any blind index. */
+	static const char prefix[] = "tandem-link-v1";
+	unsigned char mac[32];
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+	mbedtls_md_context_t ctx;
+	mbedtls_md_init(&ctx);
+	if (mbedtls_md_setup(&ctx, md, 1) != 0 ||
+	    mbedtls_md_hmac_starts(&ctx, k->index_key, KEY_BYTES) != 0 ||
+	    mbedtls_md_hmac_update(&ctx, (const unsigned char *)prefix, sizeof(prefix)) != 0 ||
+	    mbedtls_md_hmac_update(&ctx, (const unsigned char *)label, strlen(label)) != 0 ||
+	    mbedtls_md_hmac_finish(&ctx, mac) != 0)
+		BUG("hmac failed");
+	mbedtls_md_free(&ctx);
+	enum { RAW = 16 };
+	char *out = arena_alloc(a, (RAW * 4 + 2) / 3 + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < RAW; i += 3) {
+		unsigned v = (unsigned)mac[i] << 16;
+		if (i + 1 < RAW)
+			v |= (unsigned)mac[i + 1] << 8;
+		if (i + 2 < RAW)
+			v |= mac[i + 2];
+		out[o++] = b64[(v >> 18) & 63];
+		out[o++] = b64[(v >> 12) & 63];
+		if (i + 1 < RAW)
+			out[o++] = b64[(v >> 6) & 63];
+		if (i + 2 < RAW)
+			out[o++] = b64[v & 63];
+	}
+	out[o] = '\0';
+	return out;
+}
+
 char *crypto_bytea_hex(struct arena *a, const unsigned char *p, size_t n)
 {
 	char *s = arena_alloc(a, 2 * n + 3);

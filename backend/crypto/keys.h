@@ -51,6 +51,14 @@ int crypto_envelope_key_id(const unsigned char *env, size_t n, char id[KEY_ID_MA
  * lets us find "all bookings of this email" without storing the email. */
 void crypto_blind_index(const struct keyring *k, const char *value, char hex[65]);
 
+/* A capability token derived from label (e.g. "booking-link:<uid>:2"):
+ * base64url of the first 16 bytes (128 bits) of HMAC-SHA256 under the index
+ * key, domain-separated from blind indexes. Anyone without the key file
+ * cannot compute it, and the server can compute it again whenever it needs
+ * the link (a reminder weeks later), so the token itself is never stored,
+ * not even encrypted: the database keeps only its SHA-256. From arena a. */
+char *crypto_link_token(const struct keyring *k, struct arena *a, const char *label);
+
 /* Hex helpers for bytea in text mode ("\\x..."). */
 char *crypto_bytea_hex(struct arena *a, const unsigned char *p, size_t n);
 int crypto_bytea_parse(struct arena *a, const char *text, unsigned char **out, size_t *n);

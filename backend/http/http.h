@@ -36,6 +36,22 @@ struct app {
 
 enum { REQ_MAX_PARAMS = 4 };
 
+/* The signed-in clinician behind a request. http/server.c fills it (from
+ * the session cookie, admin/admin_http.c) before the handler runs, for
+ * routes flagged ROUTE_ADMIN, ROUTE_PARTIAL or ROUTE_LOGIN; NULL without
+ * a live session and on every other route. */
+struct req_session {
+	int64_t id;           /* admin_session.id */
+	int64_t clinician_id; /* who */
+	bool owner;           /* role owner: manages the practice, sees every clinician's records */
+	bool mfa_pending;     /* the password was right, the TOTP code is still owed */
+	const char *name;     /* the clinician's name */
+	const char *email;    /* the clinician's login */
+	const char *timezone; /* the clinician's IANA zone: admin pages show times in it */
+	char csrf[65];        /* this session's CSRF token: forms' "csrf" field, X-CSRF-Token */
+	char actor[40];       /* "clinician:<id>", the ctx actor and audit actor */
+};
+
 struct req {
 	struct mg_connection *conn;        /* owned by http/server.c; handlers don't touch it */
 	const struct app *app;             /* process-wide state */
@@ -54,6 +70,8 @@ struct req {
 	size_t body_len;                   /* its length */
 	json_t *json;                      /* parsed JSON body, for ROUTE_JSON routes */
 	struct form form;                  /* decoded form body, for ROUTE_FORM routes */
+	struct req_session *session;       /* the signed-in clinician, or NULL (see above) */
+	bool session_ended;                /* a session cookie came, but its session is over */
 	struct buf headers;                /* extra response headers, "Name: value\r\n" each */
 	const char *cache_control;         /* Cache-Control sent; "no-store" unless changed */
 	bool close;                        /* send Connection: close (body left unread) */

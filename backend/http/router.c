@@ -84,3 +84,36 @@ const struct route *router_match(const struct route *table, size_t n, const char
 	}
 	return NULL;
 }
+
+static bool under(const char *pattern, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return strncmp(pattern, prefix, n) == 0 && (pattern[n] == '\0' || pattern[n] == '/');
+}
+
+int routes_check(const struct route *table, size_t n, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct route *rt = &table[i];
+		unsigned s = rt->flags & ROUTE_SESSION_FLAGS;
+		bool admin_path = under(rt->pattern, "/admin") || under(rt->pattern, "/api/v1/admin");
+		if (admin_path && s == 0) {
+			snprintf(err, errlen,
+			         "%s %s: an admin route needs ROUTE_ADMIN (or ROUTE_PARTIAL/ROUTE_LOGIN)",
+			         rt->method, rt->pattern);
+			return ERR_CONFIG;
+		}
+		if (s && (s & (s - 1))) {
+			snprintf(err, errlen,
+			         "%s %s: ROUTE_ADMIN, ROUTE_PARTIAL and ROUTE_LOGIN exclude each other",
+			         rt->method, rt->pattern);
+			return ERR_CONFIG;
+		}
+		if ((s || admin_path) && strcmp(rt->method, "GET") != 0 && !(rt->flags & ROUTE_CSRF)) {
+			snprintf(err, errlen, "%s %s: a state-changing admin route needs ROUTE_CSRF",
+			         rt->method, rt->pattern);
+			return ERR_CONFIG;
+		}
+	}
+	return 0;
+}

@@ -2,6 +2,7 @@
  * routes.c — the route table: every URL Tandem answers, in one place.
  * Order matters only between patterns that could both match.
  */
+#include "admin/admin_http.h"
 #include "http/assets.h"
 #include "http/ops.h"
 #include "http/router.h"
@@ -28,6 +29,28 @@ const struct route routes[] = {
     {"POST", "/api/v1/manage/{token}/reschedule", booking_http_api_reschedule, ROUTE_CAPABILITY | ROUTE_JSON,
      8 * 1024},
     {"GET", "/feeds/{token}.ics", feed_http_get, ROUTE_CAPABILITY, 0},
+    /* The clinician area: access flags in http/router.h. */
+    {"GET", "/admin/login", admin_http_login_page, ROUTE_LOGIN, 0},
+    {"POST", "/admin/login", admin_http_login_post, ROUTE_LOGIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
+    {"GET", "/admin/login/totp", admin_http_totp_page, ROUTE_PARTIAL, 0},
+    {"POST", "/admin/login/totp", admin_http_totp_post, ROUTE_PARTIAL | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
+    {"POST", "/admin/logout", admin_http_logout, ROUTE_PARTIAL | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
+    {"POST", "/admin/logout-all", admin_http_logout_all, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
+    {"GET", "/admin", admin_http_dashboard, ROUTE_ADMIN, 0},
+    {"GET", "/admin/bookings/{id}", admin_http_booking, ROUTE_ADMIN, 0},
+    {"GET", "/admin/account", admin_http_account, ROUTE_ADMIN, 0},
+    {"POST", "/admin/account/password", admin_http_password, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
+    {"GET", "/admin/account/totp", admin_http_totp_enrol, ROUTE_ADMIN, 0},
+    {"POST", "/admin/account/totp", admin_http_totp_begin, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
+    {"POST", "/admin/account/totp/confirm", admin_http_totp_confirm, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     8 * 1024},
+    {"POST", "/admin/account/totp/disable", admin_http_totp_disable, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     8 * 1024},
+    {"POST", "/admin/account/sessions/{id}/revoke", admin_http_session_revoke,
+     ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
+    {"GET", "/admin/audit", admin_http_audit, ROUTE_ADMIN, 0},
+    {"GET", "/api/v1/admin/session", admin_http_api_session, ROUTE_ADMIN, 0},
+    {"GET", "/api/v1/admin/bookings", admin_http_api_bookings, ROUTE_ADMIN, 0},
     {"POST", "/api/v1/csp-report", ops_http_csp_report, ROUTE_CSP_REPORT, 16 * 1024},
     {"GET", "/static/{name}", assets_http_get, 0, 0},
     {"GET", "/healthz", ops_http_healthz, 0, 0},

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "admin/admin_http.h"
 #include "core/log.h"
 #include "crypto/crypto.h"
 #include "http/json_body.h"
@@ -213,8 +214,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 	r.method = ri->request_method;
 	r.path = "/";
 	r.query = ri->query_string;
-	r.remote_addr = ri->remote_addr;
 	buf_init(&r.headers, r.a, 16 * 1024);
+	r.remote_addr = admin_http_client_addr(&r, ri->remote_addr);
 	make_request_id(&r);
 	log_set_request_id(r.id);
 
@@ -251,8 +252,14 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 			rc = ERR_NOT_FOUND;
 		}
 	} else {
-		rc = read_body(&r, ri, &fields, &message);
-		if (rc == 0)
+		/* Access first (before the body is even read), then the body,
+		 * then CSRF (its token may be in the form): router.h. */
+		rc = admin_http_gate(&r);
+		if (rc == 0 && !r.sent)
+			rc = read_body(&r, ri, &fields, &message);
+		if (rc == 0 && !r.sent)
+			rc = admin_http_csrf(&r);
+		if (rc == 0 && !r.sent)
 			rc = r.route->handler(&r);
 	}
 answer:
@@ -315,7 +322,11 @@ static int on_log_message(const struct mg_connection *conn, const char *message)
 int server_run(struct app *app)
 {
 	const struct config *cfg = app->cfg;
-	char threads[16], timeout[16];
+	char threads[16], timeout[16], rerr[256];
+	if (routes_check(routes, routes_count, rerr, sizeof(rerr)) != 0) {
+		log_error("route table: %s", rerr);
+		return ERR_CONFIG;
+	}
 	snprintf(threads, sizeof(threads), "%ld", cfg->threads);
 	snprintf(timeout, sizeof(timeout), "%ld", cfg->request_timeout_ms);
 	const char *options[] = {

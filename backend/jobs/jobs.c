@@ -4,25 +4,39 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "admin/session.h"
 #include "booking/booking.h"
 #include "calendar/calendar_cli.h"
 #include "core/log.h"
+#include "mail/mail.h"
 
 static pthread_t thread;
 static bool running;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static bool stop_requested;
+/* The mail sender's view of the app; lives as long as the threads. */
+static struct mailer mailer;
 
 int jobs_run_once(struct db *db, const struct app *app)
 {
 	struct arena a;
 	arena_init(&a);
 	struct ctx c = {&a, db, ctx_clock_now(), "system", "jobs"};
+	struct mailer m = {app->cfg, app->tpl, app->keys};
 	int n = 0;
-	int rc = booking_expire_holds(&c, &n);
+	int rc = booking_expire_holds(&c, &m, &n);
 	if (rc && rc != ERR_UNAVAILABLE)
 		log_warn("job expire-holds failed: %s", err_code(rc));
+	int rc2 = booking_mail_reminders(&c, &m, &n);
+	if (rc2 && rc2 != ERR_UNAVAILABLE)
+		log_warn("job reminders failed: %s", err_code(rc2));
+	int rc3 = outbox_purge(&c, &m, &n);
+	if (rc3 && rc3 != ERR_UNAVAILABLE)
+		log_warn("job mail-purge failed: %s", err_code(rc3));
+	int rc4 = session_purge(&c, &n);
+	if (rc4 && rc4 != ERR_UNAVAILABLE)
+		log_warn("job purge-sessions failed: %s", err_code(rc4));
 	/* Subscribed calendars: a few per round, so one slow server cannot
 	 * hold the other jobs back for long. */
 	if (app && app->keys) {
@@ -30,14 +44,14 @@ int jobs_run_once(struct db *db, const struct app *app)
 		calendar_fetch_opts_from(app->cfg, &fo);
 		arena_reset(&a);
 		c.now = ctx_clock_now();
-		int rc2 = calendar_refresh_due(&c, app->keys, &fo, 10, &n);
-		if (rc2 && rc2 != ERR_UNAVAILABLE)
-			log_warn("job calendar-refresh failed: %s", err_code(rc2));
+		int rc5 = calendar_refresh_due(&c, app->keys, &m, &fo, 10, &n);
+		if (rc5 && rc5 != ERR_UNAVAILABLE)
+			log_warn("job calendar-refresh failed: %s", err_code(rc5));
 		if (!rc)
-			rc = rc2;
+			rc = rc5;
 	}
 	arena_release(&a);
-	return rc;
+	return rc ? rc : rc2 ? rc2 : rc3;
 }
 
 static void *loop(void *arg)
@@ -70,10 +84,13 @@ void jobs_start(struct app *app)
 		return;
 	}
 	running = true;
+	mailer = (struct mailer){app->cfg, app->tpl, app->keys};
+	mail_worker_start(&mailer);
 }
 
 void jobs_stop(void)
 {
+	mail_worker_stop();
 	if (!running)
 		return;
 	pthread_mutex_lock(&mu);

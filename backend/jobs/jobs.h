@@ -1,6 +1,8 @@
 /*
  * jobs.h — background work inside the server: one thread with its own
- * database connection runs each job every jobs_interval_s seconds.
+ * database connection runs each job every jobs_interval_s seconds (hold
+ * expiry, appointment reminders, purging sent mail), and the mail sender
+ * runs beside it on its own thread (mail/worker.c).
  *
  * Every job is written to be safe with several server processes on one
  * database: it claims rows with a single UPDATE (or FOR UPDATE SKIP

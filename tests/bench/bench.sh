@@ -28,6 +28,7 @@ port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 export TANDEM_LISTEN=127.0.0.1:$port TANDEM_BASE_URL=http://127.0.0.1:$port TANDEM_ACCESS_LOG=false
 export TANDEM_TEMPLATE_DIR=$root/templates
 export TANDEM_KEY_FILE=$work/tandem.keys
+export TANDEM_MAIL_DIR=$work/mail # booking POSTs queue two messages each: written here
 "$bin" keygen "$TANDEM_KEY_FILE" >/dev/null
 "$bin" migrate >/dev/null 2>&1
 "$bin" seed-demo >/dev/null

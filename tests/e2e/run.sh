@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run the browser checks against a real server on a throwaway database:
 # a private cluster in /tmp (deploy/pg-embedded.sh), `tandem migrate`,
-# `tandem seed-demo`, `tandem serve` on a free loopback port, then
-# `node tests/e2e/home.spec.mjs`; everything is torn down on exit.
+# `tandem seed-demo`, `tandem serve` on a free loopback port (plain http,
+# so with insecure_dev_cookies), then every tests/e2e/*.spec.mjs with
+# `node`, one after another; everything is torn down on exit.
 #
 #   TANDEM_BIN=build/tandem tests/e2e/run.sh
 #
@@ -62,6 +63,8 @@ export TANDEM_LISTEN=127.0.0.1:$PORT
 export TANDEM_BASE_URL=$BASE
 export TANDEM_TEMPLATE_DIR=$REPO/templates
 export TANDEM_KEY_FILE=$TMP/tandem.keys
+export TANDEM_MAIL_DIR=$TMP/mail
+export TANDEM_INSECURE_DEV_COOKIES=true # http://127.0.0.1: no Secure cookies
 "$BIN" keygen "$TANDEM_KEY_FILE" >/dev/null || fail_early "tandem keygen failed"
 [[ -z $LOG_LEVEL ]] || export TANDEM_LOG_LEVEL=$LOG_LEVEL
 
@@ -87,27 +90,33 @@ for _ in $(seq 1 100); do
 done
 ((ready)) || { tail -n 40 "$SERVER_LOG" >&2; fail_early "tandem serve: /healthz not 200 within 10 s"; }
 
-set +e
-BASE_URL=$BASE timeout 150 node "$HERE/home.spec.mjs" >"$TMP/node.out" 2>&1
-node_rc=$?
-set -e
-
-# Everything node printed but its closing summary, which is re-emitted below
-# with the server's shutdown counted in.
-summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$TMP/node.out" | tail -n 1 || true)
-grep -vE '^[0-9]+ passed, [0-9]+ failed$' "$TMP/node.out" || true
-if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-	npass=${BASH_REMATCH[1]}
-	nfail=${BASH_REMATCH[2]}
-else
-	echo "not ok - home.spec.mjs printed no summary (exit $node_rc)"
-	npass=0
-	nfail=1
-fi
-if ((node_rc != 0 && nfail == 0)); then
-	echo "not ok - home.spec.mjs exited $node_rc"
-	nfail=$((nfail + 1))
-fi
+npass=0
+nfail=0
+for spec in "$HERE"/*.spec.mjs; do
+	name=${spec##*/}
+	set +e
+	BASE_URL=$BASE timeout 150 node "$spec" >"$TMP/node.out" 2>&1
+	node_rc=$?
+	set -e
+	# Everything node printed but its closing summary, which is added up
+	# below with the server's shutdown counted in.
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$TMP/node.out" | tail -n 1 || true)
+	echo "# $name"
+	grep -vE '^[0-9]+ passed, [0-9]+ failed$' "$TMP/node.out" || true
+	if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		npass=$((npass + BASH_REMATCH[1]))
+		spec_fail=${BASH_REMATCH[2]}
+		nfail=$((nfail + spec_fail))
+	else
+		echo "not ok - $name printed no summary (exit $node_rc)"
+		spec_fail=1
+		nfail=$((nfail + 1))
+	fi
+	if ((node_rc != 0 && spec_fail == 0)); then
+		echo "not ok - $name exited $node_rc"
+		nfail=$((nfail + 1))
+	fi
+done
 
 # Clean shutdown: SIGTERM, exit 0 within 10 s, no sanitizer report.
 kill -TERM "$SERVER_PID"

@@ -417,11 +417,24 @@ def key_file():
     return _KEY_FILE
 
 
+_MAIL_DIR = None
+
+
+def mail_dir():
+    """Where servers of this test run write mail by default (the file
+    transport), instead of the repository's var/mail."""
+    global _MAIL_DIR
+    if _MAIL_DIR is None:
+        _MAIL_DIR = tempfile.mkdtemp(prefix="tandem-mail.", dir="/tmp")
+    return _MAIL_DIR
+
+
 def tandem_env(dsn, port=None, extra=None):
     """The environment for a tandem command: no TANDEM_* variable but ours
     (unknown ones are start-up errors)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")}
     env["TANDEM_KEY_FILE"] = key_file()
+    env["TANDEM_MAIL_DIR"] = mail_dir()
     if os.environ.get("TANDEM_LOG_LEVEL"):
         env["TANDEM_LOG_LEVEL"] = os.environ["TANDEM_LOG_LEVEL"]
     env["TANDEM_DATABASE_URL"] = dsn

@@ -52,7 +52,10 @@ def invite(srv, token):
 def instants(cal, days):
     lo, hi = days[0][0] - timedelta(days=3), days[-1][1] + timedelta(days=3)
     evs = recurring_ical_events.of(cal).between(lo, hi)
-    return sorted((e["DTSTART"].dt.astimezone(UTC), e["DTEND"].dt.astimezone(UTC)) for e in evs)
+    # A cancelled instance comes back as its override with STATUS:CANCELLED,
+    # which calendar apps show as gone.
+    return sorted((e["DTSTART"].dt.astimezone(UTC), e["DTEND"].dt.astimezone(UTC)) for e in evs
+                  if str(e.get("STATUS", "")) != "CANCELLED")
 
 
 def cli(tandem, srv, *args):

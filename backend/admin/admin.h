@@ -1,0 +1,40 @@
+/*
+ * admin.h — what the clinician area reads about bookings, with the access
+ * rule in every query: a clinician sees their own bookings; the owner
+ * sees every booking of the practice. A booking out of reach is reported
+ * exactly like one that does not exist (ERR_NOT_FOUND), so ids reveal
+ * nothing.
+ *
+ * Client names are never read here: lists show the initials kept in
+ * booking_client.initials.
+ */
+#ifndef TANDEM_ADMIN_ADMIN_H
+#define TANDEM_ADMIN_ADMIN_H
+
+#include <jansson.h>
+
+#include "core/ctx.h"
+
+/* Who is asking: the access rule's inputs. */
+struct admin_viewer {
+	int64_t clinician_id; /* the signed-in clinician */
+	bool owner;           /* sees every clinician's records */
+};
+
+/* Open bookings (held, requested, confirmed) that have not ended, soonest
+ * first: [{id, reference, status, offering, clinician_id, clinician,
+ * starts, ends (Unix seconds), hold_expires (0 if none), days,
+ * needs_review, initials}]. At most 200. */
+int admin_bookings_upcoming(struct ctx *c, const struct admin_viewer *v, json_t **rows);
+
+/* One booking the viewer may see: {id, reference, status, offering,
+ * clinician_id, clinician, starts, ends, hold_expires, needs_review,
+ * initials, sequence, created, blocks: [{starts, ends}], events: [{at,
+ * actor, from, to, reason}]}. ERR_NOT_FOUND when it does not exist or is
+ * another clinician's (for a non-owner). */
+int admin_booking_get(struct ctx *c, const struct admin_viewer *v, int64_t id, json_t **out);
+
+/* The practice's clinicians for filters: [{id, name, actor}]. */
+int admin_clinicians(struct ctx *c, const struct admin_viewer *v, json_t **rows);
+
+#endif
