@@ -348,6 +348,7 @@ static int cmd_routes(void)
 	             {ROUTE_JSON, "json"},
 	             {ROUTE_FORM, "form"},
 	             {ROUTE_CAPABILITY, "capability"},
+	             {ROUTE_MULTIPART, "multipart"},
 	             {ROUTE_CSP_REPORT, "csp-report"}};
 	for (size_t i = 0; i < routes_count; i++) {
 		printf("%s %s", routes[i].method, routes[i].pattern);
@@ -464,7 +465,7 @@ static int cmd_serve(const struct config *cfg)
 	                                       "pages/error",      "pages/book",           "pages/manage",
 	                                       "pages/reschedule", "admin/login",          "admin/totp",
 	                                       "admin/dashboard",  "admin/booking",        "admin/account",
-	                                       "admin/totp_enrol", "admin/recovery_codes", "admin/audit"};
+	                                       "admin/totp_enrol", "admin/recovery_codes", "admin/audit", "admin/calendars"};
 	for (size_t i = 0; i < ARRAY_LEN(required); i++)
 		if (!tpl_set_has(app.tpl, required[i])) {
 			log_error("templates: %s.mustache is missing from %s", required[i],

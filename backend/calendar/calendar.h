@@ -127,6 +127,9 @@ int calendar_refresh(struct ctx *c, const struct keyring *k, const struct mailer
 int calendar_refresh_due(struct ctx *c, const struct keyring *k, const struct mailer *m,
                          const struct calendar_fetch_opts *o, int max, int *n);
 
+/* 0 when source_id is clinician_id's, else ERR_NOT_FOUND. */
+int calendar_owned(struct ctx *c, int64_t clinician_id, int64_t source_id);
+
 /* Deletes a source and its busy time. clinician_id 0 = any clinician. */
 int calendar_remove(struct ctx *c, int64_t clinician_id, int64_t source_id);
 

@@ -93,6 +93,8 @@ static const char SQL_LOAD[] =
     "  s.failures"
     " FROM calendar_source s WHERE s.id = $1";
 
+static const char SQL_OWNED[] = "SELECT 1 FROM calendar_source WHERE id = $1 AND clinician_id = $2";
+
 static const char SQL_REMOVE[] =
     "DELETE FROM calendar_source WHERE id = $1 AND ($2::bigint = 0 OR clinician_id = $2) RETURNING id";
 
@@ -561,6 +563,15 @@ int calendar_refresh_due(struct ctx *c, const struct keyring *k, const struct ma
 }
 
 /* ---------------------------------------------------------------- reading */
+
+int calendar_owned(struct ctx *c, int64_t clinician_id, int64_t source_id)
+{
+	PGresult *r;
+	int rc = db_query(c->db, c->a, &r, SQL_OWNED, ll(c->a, source_id), ll(c->a, clinician_id));
+	if (rc)
+		return rc;
+	return PQntuples(r) == 1 ? 0 : ERR_NOT_FOUND;
+}
 
 int calendar_remove(struct ctx *c, int64_t clinician_id, int64_t source_id)
 {

@@ -73,7 +73,7 @@ static const struct cfg_key keys[] = {
     {"template_dir", CFG_STRING, OFF(template_dir), "templates", 0, 0, false, NULL},
     {"log_level", CFG_STRING, OFF(log_level), "info", 0, 0, false, validate_log_level},
     {"threads", CFG_LONG, OFF(threads), "8", 1, 256, false, NULL},
-    {"max_body", CFG_LONG, OFF(max_body), "1048576", 1024, 64L << 20, false, NULL},
+    {"max_body", CFG_LONG, OFF(max_body), "11534336", 1024, 64L << 20, false, NULL},
     {"request_timeout_ms", CFG_LONG, OFF(request_timeout_ms), "30000", 100, 600000, false, NULL},
     {"db_connect_timeout", CFG_LONG, OFF(db_connect_timeout), "3", 1, 60, false, NULL},
     {"db_statement_timeout_ms", CFG_LONG, OFF(db_statement_timeout_ms), "10000", 100, 3600000, false, NULL},

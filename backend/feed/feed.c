@@ -514,3 +514,14 @@ int feed_fetch(struct ctx *c, const struct feed_request *rq, struct feed_respons
 		return rc;
 	return render(&f, r);
 }
+
+static const char SQL_OWNED[] = "SELECT 1 FROM feed_token WHERE id = $1 AND clinician_id = $2";
+
+int feed_owned(struct ctx *c, int64_t clinician_id, int64_t id)
+{
+	PGresult *r;
+	int rc = db_query(c->db, c->a, &r, SQL_OWNED, num(c->a, id), num(c->a, clinician_id));
+	if (rc)
+		return rc;
+	return PQntuples(r) == 1 ? 0 : ERR_NOT_FOUND;
+}

@@ -12,6 +12,7 @@
 #include "crypto/crypto.h"
 #include "http/json_body.h"
 #include "http/metrics.h"
+#include "http/multipart.h"
 #include "http/router.h"
 
 struct worker {
@@ -128,6 +129,8 @@ static bool body_type_ok(const struct route *rt, const char *ct)
 		return media_type_is(ct, "application/json");
 	if (rt->flags & ROUTE_FORM)
 		return media_type_is(ct, "application/x-www-form-urlencoded");
+	if (rt->flags & ROUTE_MULTIPART)
+		return ct && strncasecmp(ct, "multipart/form-data", 19) == 0;
 	if (rt->flags & ROUTE_CSP_REPORT)
 		return media_type_is(ct, "application/json") || media_type_is(ct, "application/csp-report") ||
 		       media_type_is(ct, "application/reports+json");
@@ -149,7 +152,7 @@ static int read_body(struct req *r, const struct mg_request_info *ri, json_t **f
 		*message = "A request may not carry both Transfer-Encoding and Content-Length.";
 		return ERR_MALFORMED; /* the request smuggling shape: refuse */
 	}
-	bool wants_body = rt->flags & (ROUTE_JSON | ROUTE_FORM | ROUTE_CSP_REPORT);
+	bool wants_body = rt->flags & (ROUTE_JSON | ROUTE_FORM | ROUTE_MULTIPART | ROUTE_CSP_REPORT);
 	if (!wants_body)
 		return 0; /* any body is ignored (and discarded by civetweb) */
 	if (!te && ri->content_length <= 0 && !mg_get_header(r->conn, "Content-Type"))
@@ -191,6 +194,14 @@ static int read_body(struct req *r, const struct mg_request_info *ri, json_t **f
 		return rc;
 	}
 	const char *bad;
+	if (rt->flags & ROUTE_MULTIPART) {
+		int rc = multipart_parse(r->a, mg_get_header(r->conn, "Content-Type"), body, got, &r->form, &bad);
+		if (rc == ERR_INVALID)
+			*fields = json_pack("{s:s}", bad ? bad : "(form)", "must be text without control characters");
+		else if (rc == ERR_MALFORMED)
+			*message = "The upload could not be read (a broken or truncated multipart body).";
+		return rc;
+	}
 	int rc = form_parse(r->a, body, got, &r->form, &bad);
 	if (rc == ERR_INVALID)
 		*fields = json_pack("{s:s}", bad ? bad : "(form)", "must be text without control characters");
