@@ -14,7 +14,6 @@
 Every wait is bounded; everything listens on 127.0.0.1 only.
 """
 
-import itertools
 import shutil
 import signal
 import socket
@@ -153,7 +152,6 @@ def test_sigkill_under_load(fresh_server):
         time.sleep(1.5)
         srv.proc.kill()
         srv.proc.wait(timeout=10)
-        t_killed = time.monotonic()
         time.sleep(0.3)
     results = load.snapshot()
     told = ids_201(results)
@@ -164,7 +162,9 @@ def test_sigkill_under_load(fresh_server):
     # At most the requests in flight at the kill may be committed unseen.
     assert len(in_db - told) <= LOAD_THREADS
     assert_no_half_written(srv)
-    assert any(not isinstance(s, int) for t0, _, s, _ in results if t0 >= t_killed - 0.5) or True
+    # The clients saw the kill (connection errors), not some other answer.
+    assert {s for _, _, s, _ in results if isinstance(s, int)} <= {201, 409}
+    assert any(not isinstance(s, int) for _, _, s, _ in results)
     # It starts again on the same database, and books.
     srv.proc = None
     srv.start()
