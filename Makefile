@@ -16,7 +16,8 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev llvm \
 	libcivetweb-dev libpq-dev postgresql postgresql-contrib \
 	libmbedtls-dev libical-dev libargon2-dev libjansson-dev libcurl4-openssl-dev \
 	libcmocka-dev wrk chromium python3 python3-pytest curl ca-certificates tzdata \
-	python3-icalendar python3-recurring-ical-events python3-vobject khal calcurse python3-aiosmtpd
+	python3-icalendar python3-recurring-ical-events python3-vobject khal calcurse python3-aiosmtpd \
+	nginx openssl
 
 PQ_INC  := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla

@@ -4,6 +4,7 @@
 #include <civetweb.h>
 #include <ctype.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <strings.h>
 #include <time.h>
 
@@ -21,6 +22,14 @@ struct worker {
 };
 
 static const struct server_hooks *hooks;
+
+/* Graceful stop: civetweb's mg_stop abandons responses still being
+ * written, so on SIGTERM the main thread first waits (up to DRAIN_MAX_US)
+ * until no request is inside dispatch(); requests arriving meanwhile get
+ * 503 (with Retry-After) and Connection: close. */
+enum { DRAIN_MAX_US = 25 * 1000000, DRAIN_POLL_NS = 10 * 1000000 };
+static atomic_int inflight;
+static atomic_bool draining;
 
 void server_set_hooks(const struct server_hooks *h)
 {
@@ -229,11 +238,13 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 	r.remote_addr = admin_http_client_addr(&r, ri->remote_addr);
 	make_request_id(&r);
 	log_set_request_id(r.id);
+	atomic_fetch_add(&inflight, 1);
 
 	char allow[128];
 	int rc;
 	json_t *fields = NULL;
 	const char *message = NULL;
+	bool stopping = atomic_load(&draining);
 	/* Paths are text: no NUL (civetweb cuts the path at a decoded %00),
 	 * no control characters, valid UTF-8. Nor two Content-Lengths. */
 	int ncl = 0;
@@ -245,6 +256,13 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 	if (!bad_path)
 		r.path = path;
 	r.api = strncmp(r.path, "/api/", 5) == 0;
+	if (stopping) {
+		r.close = true;
+		rc = ERR_UNAVAILABLE;
+		message = "The server is restarting; please try again in a moment.";
+		r.route = NULL;
+		goto answer;
+	}
 	if (bad_path || ncl > 1) {
 		r.close = ncl > 1;
 		rc = ERR_MALFORMED;
@@ -275,7 +293,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 	}
 answer:
 	if (rc && !r.sent) {
-		if (rc == ERR_UNAVAILABLE)
+		if (rc == ERR_UNAVAILABLE && !stopping)
 			metrics_db_state(false);
 		if (rc == ERR_INTERNAL)
 			log_error("request failed: %s %s", r.method, r.route ? r.route->pattern : "?");
@@ -295,6 +313,7 @@ answer:
 		         r.status, r.bytes_out, (double)dt / 1000.0);
 	log_set_request_id(NULL);
 	arena_reset(&w->arena);
+	atomic_fetch_sub(&inflight, 1);
 	return r.status;
 }
 
@@ -390,6 +409,15 @@ int server_run(struct app *app)
 	int sig = 0;
 	sigwait(&set, &sig);
 	log_info("received %s: finishing in-flight requests", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	atomic_store(&draining, true);
+	int64_t until = mono_us() + DRAIN_MAX_US;
+	while (atomic_load(&inflight) > 0 && mono_us() < until) {
+		struct timespec ts = {0, DRAIN_POLL_NS};
+		nanosleep(&ts, NULL);
+	}
+	if (atomic_load(&inflight) > 0)
+		log_warn("%d requests still running after %d s; stopping anyway", atomic_load(&inflight),
+		         DRAIN_MAX_US / 1000000);
 	if (hooks && hooks->stop)
 		hooks->stop();
 	mg_stop(ctx);
