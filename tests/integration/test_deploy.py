@@ -371,7 +371,8 @@ def test_rate_limit_token_routes(fresh_nginx):
 @pytest.fixture
 def two_behind_nginx(cluster, tmp_path):
     mail = [tmp_path / "mail1", tmp_path / "mail2"]
-    common = {"TANDEM_TRUST_PROXY": "true", "TANDEM_JOBS_INTERVAL_S": "1", "TANDEM_MAIL_POLL_MS": "100"}
+    common = {"TANDEM_TRUST_PROXY": "true", "TANDEM_JOBS_INTERVAL_S": "1", "TANDEM_MAIL_POLL_MS": "100",
+              "TANDEM_CALENDAR_ALLOW_PRIVATE": "true"}
     a = launch_server(cluster, cluster.dir / "servers", env={**common, "TANDEM_MAIL_DIR": str(mail[0])})
     b = Server(cluster, a.dbname, cluster.dir / "servers" / "second", env={**common, "TANDEM_MAIL_DIR": str(mail[1])})
     ng = None
@@ -427,15 +428,33 @@ def test_scale_out_bookings_race_and_jobs_once(two_behind_nginx, helpers):
     assert a.alive() and b.alive()
 
 
-def test_scale_out_calendar_refresh_once():
-    """Hook for the calendar-refresh job (calendar sources are on another
-    branch): with two processes behind nginx, each due source must be
-    fetched exactly once per interval. Fill in when that branch merges:
-    serve an .ics on a loopback HTTP server counting fetches, add one
-    calendar_source for the demo clinician pointing at it, run
-    two_behind_nginx with TANDEM_JOBS_INTERVAL_S=1, and assert one fetch
-    per due refresh and one set of busy_interval rows."""
-    pytest.skip("calendar refresh is not on this branch yet (calendar sources: another branch)")
+def test_scale_out_calendar_refresh_once(two_behind_nginx, tandem):
+    """Two processes' job threads share the due subscriptions: each due
+    refresh is one fetch, whichever process takes it, and one set of busy
+    rows."""
+    from test_calendar import CalendarServer, local, next_weekday, vcal, vevent
+
+    a, b, ng, mail = two_behind_nginx
+    cal = CalendarServer()
+    try:
+        d = next_weekday(2)
+        cal.body = vcal(vevent("u@x", local(d, 10), local(d, 11))).encode()
+        cal.etag = None  # every refresh is a full fetch
+        r = tandem(["calendar", "subscribe", cal.url(), "--clinician", "clinician@riverbend.example", "--name",
+                    "Work", "--refresh-minutes", "5"], a.dsn, a.port, env={"TANDEM_CALENDAR_ALLOW_PRIVATE": "true"})
+        assert r.returncode == 0, r.stderr
+        assert cal.hits() == 1
+        for k in range(3):
+            a.sql("UPDATE calendar_source SET next_refresh_at = now() - interval '1 second'")
+            deadline = time.time() + 15
+            while time.time() < deadline and cal.hits() < 2 + k:
+                time.sleep(0.05)
+            time.sleep(2.5)  # both job threads run at least twice more
+            assert cal.hits() == 2 + k, cal.requests
+            assert a.sql("SELECT count(*) FROM busy_interval") == [("1",)]
+        assert a.sql("SELECT next_refresh_at - last_success_at FROM calendar_source") == [("00:05:00",)]
+    finally:
+        cal.close()
 
 
 # ==========================================================================
