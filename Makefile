@@ -23,7 +23,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -Ibackend -I$(PQ_INC) $(WARN) -g -pthread
 CFLAGS  := $(CFLAGS_COMMON) -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 LDFLAGS := -pie -Wl,-z,relro,-z,now -pthread
-LIBS    := -lcivetweb -lpq -lmbedcrypto -largon2 -ljansson
+LIBS    := -lcivetweb -lpq -lmbedcrypto -largon2 -ljansson $(shell pkg-config --libs libical 2>/dev/null || echo -lical)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ASAN_CFLAGS := $(CFLAGS_COMMON) -O1 $(SAN_FLAGS)
 
@@ -112,6 +112,11 @@ $(BUILD)/ics_sample: tests/unit/ics_sample.c $(BUILD)/libtandem.a $(HDRS)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtandem.a $(LIBS)
 
+# cal_import's result as JSON, for tests/unit/calimport_check.py and timing.
+$(BUILD)/calimport_dump: tests/unit/calimport_dump.c $(BUILD)/libtandem.a $(HDRS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtandem.a $(LIBS)
+
 # libFuzzer targets: the library built once by clang with coverage and
 # sanitizers, each target linked against it.
 FUZZ_CFLAGS := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
@@ -150,11 +155,12 @@ stop:
 # ---------------------------------------------------------------- tests
 # Every suite prints its own summary; tests/run-suites.sh adds them up and
 # prints the final "N passed, M failed" line.
-test: deps build $(BUILD)/asan/tandem $(UNIT_BIN) $(UNIT_ASAN_BIN) $(FUZZ_BIN) $(BUILD)/ics_sample \
+test: deps build $(BUILD)/asan/tandem $(UNIT_BIN) $(UNIT_ASAN_BIN) $(FUZZ_BIN) $(BUILD)/ics_sample $(BUILD)/calimport_dump \
 		tests/e2e/node_modules
 	@tests/run-suites.sh \
 		"unit" "tests/unit/run.sh $(BUILD)/unit" \
 		"ics-readers" "/usr/bin/python3 tests/unit/ics_check.py $(BUILD)/ics_sample" \
+		"calimport-readers" "/usr/bin/python3 tests/unit/calimport_check.py $(BUILD)/calimport_dump" \
 		"integration" "TANDEM_BIN=$(BUILD)/tandem tests/integration/run.sh" \
 		"e2e" "TANDEM_BIN=$(BUILD)/tandem tests/e2e/run.sh" \
 		"unit-asan" "tests/unit/run.sh $(BUILD)/asan/unit" \
