@@ -118,6 +118,11 @@ $(BUILD)/mail_hooks: tests/integration/mail_hooks.c $(BUILD)/libtandem.a $(HDRS)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtandem.a $(LIBS)
 
+# cal_import's result as JSON, for tests/unit/calimport_check.py and timing.
+$(BUILD)/calimport_dump: tests/unit/calimport_dump.c $(BUILD)/libtandem.a $(HDRS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtandem.a $(LIBS)
+
 # libFuzzer targets: the library built once by clang with coverage and
 # sanitizers, each target linked against it.
 FUZZ_CFLAGS := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
@@ -162,10 +167,11 @@ stop:
 # Every suite prints its own summary; tests/run-suites.sh adds them up and
 # prints the final "N passed, M failed" line.
 test: deps build $(BUILD)/asan/tandem $(UNIT_BIN) $(UNIT_ASAN_BIN) $(FUZZ_BIN) $(BUILD)/ics_sample $(BUILD)/mail_hooks \
-		tests/e2e/node_modules tests/ics/node_modules
+		$(BUILD)/calimport_dump tests/e2e/node_modules tests/ics/node_modules
 	@tests/run-suites.sh \
 		"unit" "tests/unit/run.sh $(BUILD)/unit" \
 		"ics-readers" "/usr/bin/python3 tests/unit/ics_check.py $(BUILD)/ics_sample" \
+		"calimport-readers" "/usr/bin/python3 tests/unit/calimport_check.py $(BUILD)/calimport_dump" \
 		"integration" "TANDEM_BIN=$(BUILD)/tandem tests/integration/run.sh" \
 		"e2e" "TANDEM_BIN=$(BUILD)/tandem tests/e2e/run.sh" \
 		"unit-asan" "tests/unit/run.sh $(BUILD)/asan/unit" \
