@@ -147,12 +147,13 @@ async function keyboardOnly(context) {
   await Promise.all([page.waitForURL(`${BASE_URL}/admin`), page.keyboard.press('Enter')]);
   check((await page.locator('h1').innerText()).trim() === 'Dashboard', 'Enter signs in and shows the dashboard');
 
-  // Dashboard navigation: skip link, brand, the three areas, sign out.
-  const nav = (await tabStops(page, 6)).map((s) => s);
+  // Dashboard navigation: skip link, brand, the four areas, sign out.
+  const nav = (await tabStops(page, 7)).map((s) => s);
   const navNames = nav.map((s) => s.name);
   check(
     /^a\.skip-link/.test(navNames[0]) && /^a\.brand/.test(navNames[1]) && /\(Dashboard\)$/.test(navNames[2]) &&
-      /\(Audit log\)$/.test(navNames[3]) && /\(Account\)$/.test(navNames[4]) && /\(Sign out\)$/.test(navNames[5]),
+      /\(Calendars\)$/.test(navNames[3]) && /\(Audit log\)$/.test(navNames[4]) &&
+      /\(Account\)$/.test(navNames[5]) && /\(Sign out\)$/.test(navNames[6]),
     'Tab walks the navigation in reading order',
     navNames.join(' → '),
   );

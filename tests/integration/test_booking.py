@@ -1162,8 +1162,9 @@ def _add_source(srv, fresh=True, freshness=360):
     cid = srv.sql("SELECT id FROM clinician")[0][0]
     when = "now()" if fresh else "now() - interval '7 hours'"
     sid = srv.sql(
-        "INSERT INTO calendar_source (clinician_id, name, kind, freshness_minutes, last_success_at)"
-        f" VALUES (:'p1', 'Personal', 'upload', :'p2', {when}) RETURNING id",
+        # A subscription (uploads never go stale); its sealed URL is a stand-in.
+        "INSERT INTO calendar_source (clinician_id, name, kind, url_enc, freshness_minutes, last_success_at)"
+        f" VALUES (:'p1', 'Personal', 'url', '\\x01', :'p2', {when}) RETURNING id",
         cid, freshness,
     )[0][0]
     return cid, sid

@@ -728,8 +728,8 @@ def test_declined_and_calendar_failing(server_factory, relay, helpers):
     assert r.returncode == 1 and "conflict" in r.stderr
     # A calendar source that stopped refreshing: one alert per outage.
     sid = srv.sql(
-        "INSERT INTO calendar_source (clinician_id, name, kind, url, last_success_at)"
-        " SELECT id, 'Personal calendar', 'url', 'https://cal.example/x.ics', now() - interval '2 days'"
+        "INSERT INTO calendar_source (clinician_id, name, kind, url_enc, last_success_at)"
+        " SELECT id, 'Personal calendar', 'url', '\\x01', now() - interval '2 days'"
         " FROM clinician LIMIT 1 RETURNING id")[0][0]
     for _ in range(2):
         r = subprocess.run([str(hooks), "calendar-failing", sid], env=env, capture_output=True, text=True,
