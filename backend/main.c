@@ -12,6 +12,7 @@
 #include "core/ctx.h"
 #include "core/log.h"
 #include "db/migrate.h"
+#include "intake/intake.h"
 #include "http/assets.h"
 #include "http/server.h"
 #include "http/template.h"
@@ -78,6 +79,19 @@ static int cmd_migrate(const struct config *cfg)
 		log_error("migrate: %s", err);
 	else
 		log_info("migrate: %d applied, schema at version %d", applied, migrate_latest());
+	if (!rc) {
+		/* The intake forms in forms/ are part of the schema's content. */
+		struct arena a;
+		arena_init(&a);
+		struct ctx c = {&a, &db, ctx_clock_now(), "system", "cli"};
+		int added = 0;
+		rc = intake_forms_sync(&c, &added);
+		if (rc)
+			log_error("migrate: intake forms: %s", err_code(rc));
+		else if (added)
+			log_info("migrate: %d new intake form version(s)", added);
+		arena_release(&a);
+	}
 	db_release(&db);
 	return rc;
 }
@@ -97,7 +111,10 @@ static int cmd_seed_demo(const struct config *cfg)
 		log_error("seed-demo: the database is %s; run `tandem migrate` first",
 		          rc == ERR_UNAVAILABLE ? "unreachable" : "not migrated");
 	} else {
-		rc = practice_seed_demo(&c, &email, &password);
+		int added = 0;
+		rc = intake_forms_sync(&c, &added);
+		if (!rc)
+			rc = practice_seed_demo(&c, &email, &password);
 		if (rc)
 			log_error("seed-demo failed: %s", err_code(rc));
 		else

@@ -513,6 +513,10 @@ static int create_tx(struct db *db, void *arg)
 	              manage, "ics_url", arena_printf(c->a, "%s/invite.ics", manage), "intake_url");
 	if (!resp)
 		core_oom();
+	/* The booker's own intake (the same capability as the manage link);
+	 * never the partner's. */
+	if (t->o->intake_form[0])
+		json_object_set_new(resp, "intake_url", json_string(arena_printf(c->a, "%s/intake/%s", t->base_url, token)));
 	if (rq->idempotency_key) {
 		char *text = json_dumps(resp, JSON_COMPACT);
 		char ad[260];

@@ -9,6 +9,7 @@
 #include "avail/avail_http.h"
 #include "booking/booking_http.h"
 #include "feed/feed_http.h"
+#include "intake/intake_http.h"
 #include "offering/offering_http.h"
 
 const struct route routes[] = {
@@ -28,6 +29,12 @@ const struct route routes[] = {
      8 * 1024},
     {"POST", "/api/v1/manage/{token}/reschedule", booking_http_api_reschedule, ROUTE_CAPABILITY | ROUTE_JSON,
      8 * 1024},
+    {"GET", "/intake/{token}", intake_http_page, ROUTE_CAPABILITY, 0},
+    {"POST", "/intake/{token}", intake_http_page_post, ROUTE_CAPABILITY | ROUTE_FORM, 96 * 1024},
+    {"GET", "/api/v1/intake/{token}", intake_http_api_get, ROUTE_CAPABILITY, 0},
+    {"PUT", "/api/v1/intake/{token}", intake_http_api_put, ROUTE_CAPABILITY | ROUTE_JSON, 96 * 1024},
+    {"POST", "/api/v1/intake/{token}/submit", intake_http_api_submit, ROUTE_CAPABILITY | ROUTE_JSON,
+     96 * 1024},
     {"GET", "/feeds/{token}.ics", feed_http_get, ROUTE_CAPABILITY, 0},
     /* The clinician area: access flags in http/router.h. */
     {"GET", "/admin/login", admin_http_login_page, ROUTE_LOGIN, 0},
