@@ -130,8 +130,10 @@ int booking_mail_created(struct ctx *c, const struct mailer *m, int64_t booking_
  * this with "confirmed" and "declined" when it approves or declines. */
 int booking_mail_status(struct ctx *c, const struct mailer *m, int64_t booking_id, const char *kind);
 /* Queues each client's own intake invitation ("intake_invite", their
- * own /intake/ link) when the offering has a form; booking_mail_created
- * does this for a new booking. */
+ * own /intake/ link) when the offering has a form (to send the links
+ * again). A new booking needs no call: booking_mail_created puts each
+ * client's link into the message they get, and invites a partner who gets
+ * none. */
 int booking_mail_intake_invites(struct ctx *c, const struct mailer *m, int64_t booking_id);
 /* Queues the reminder of confirmed bookings starting within
  * reminder_hours, once per booking and date (safe with several

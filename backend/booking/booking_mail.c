@@ -162,6 +162,9 @@ static int to_person(struct ctx *c, const struct mailer *m, const struct booking
 	json_t *view = view_for(c, bm, p->position, p->link);
 	if (!view)
 		return ERR_INTERNAL;
+	/* Their own form, while it can still be filled in. */
+	if (bm->has_form && p->intake_link && (!strcmp(kind, "received") || !strcmp(kind, "confirmed")))
+		json_object_set_new(view, "intake_link", json_string(p->intake_link));
 	struct mail_out out = {
 	    .kind = kind,
 	    .booking_id = bm->v.id,
@@ -244,9 +247,8 @@ static int to_clinician(struct ctx *c, const struct mailer *m, const struct book
 	return rc;
 }
 
-/* Each client's own intake link, in a message only to them: the booker's
- * and the partner's invitations are two messages, and neither names the
- * other, the kind of work, or anything about the form's contents. */
+/* Each listed client's own intake link, in a message only to them; none
+ * names the other, the kind of work, or anything about the form. */
 static int intake_invites(struct ctx *c, const struct mailer *m, const struct booking_mail *bm, const char *kind)
 {
 	for (int i = 0; i < bm->npeople; i++) {
@@ -286,10 +288,20 @@ int booking_mail_created(struct ctx *c, const struct mailer *m, int64_t booking_
 	int rc = load(c, m, booking_id, &bm);
 	if (rc)
 		return rc;
-	if (bm.has_form && (rc = intake_invites(c, m, &bm, "intake_invite")))
-		return rc;
+	/* Each client's form link rides in the message they get anyway (the
+	 * booker's "received", both "confirmed", intake_link in the view);
+	 * a partner who gets nothing else gets their own invitation. */
 	if (!strcmp(bm.v.status, "confirmed"))
 		return to_clients(c, m, &bm, "confirmed", NULL);
+	for (int i = 0; bm.has_form && i < bm.npeople; i++) {
+		if (bm.people[i].position != 2)
+			continue;
+		struct booking_mail only = bm;
+		only.people[0] = bm.people[i];
+		only.npeople = 1;
+		if ((rc = intake_invites(c, m, &only, "intake_invite")))
+			return rc;
+	}
 	/* Waiting for the practice: the booker hears it was received (the
 	 * partner's own invitation comes with their intake), the clinician
 	 * that it waits for them. */
