@@ -45,6 +45,8 @@ const struct route routes[] = {
     {"POST", "/admin/logout-all", admin_http_logout_all, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
     {"GET", "/admin", admin_http_dashboard, ROUTE_ADMIN, 0},
     {"GET", "/admin/bookings/{id}", admin_http_booking, ROUTE_ADMIN, 0},
+    {"GET", "/admin/bookings/{id}/intake", intake_http_admin_view, ROUTE_ADMIN, 0},
+    {"GET", "/admin/bookings/{id}/intake.json", intake_http_admin_export, ROUTE_ADMIN, 0},
     {"GET", "/admin/account", admin_http_account, ROUTE_ADMIN, 0},
     {"POST", "/admin/account/password", admin_http_password, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
     {"GET", "/admin/account/totp", admin_http_totp_enrol, ROUTE_ADMIN, 0},

@@ -330,3 +330,67 @@ int intake_submit(struct ctx *c, const struct keyring *k, const char *token, jso
 	}
 	return rc;
 }
+
+/* ---- the clinician's reading ------------------------------------------ */
+
+static const char SQL_BOTH[] =
+    "SELECT p.position, i.id, f.slug, f.version, f.sha256, f.definition, i.draft_enc, i.answers_enc,"
+    " i.flags_enc, i.signature_enc, coalesce(extract(epoch FROM i.submitted_at)::bigint, 0), i.id IS NOT NULL"
+    " FROM booking_client p LEFT JOIN intake i ON i.booking_id = p.booking_id AND i.position = p.position"
+    " LEFT JOIN intake_form f ON f.id = i.form_id WHERE p.booking_id = $1 ORDER BY p.position";
+
+int intake_for_booking(struct ctx *c, const struct keyring *k, int64_t booking_id, json_t **out)
+{
+	PGresult *r;
+	*out = NULL;
+	int rc = db_query(c->db, c->a, &r, SQL_BOTH, num(c->a, booking_id));
+	if (rc)
+		return rc;
+	json_t *doc = keep(c->a, json_pack("{s:I, s:n, s:n, s:[]}", "booking_id", (json_int_t)booking_id, "form",
+	                                   "definition", "clients"));
+	for (int i = 0; i < PQntuples(r); i++) {
+		json_t *cl = json_pack("{s:i, s:s, s:n, s:[], s:{}}", "position", (int)db_ll(r, i, 0), "state",
+		                       "not started", "submitted_at", "flags", "answers");
+		json_array_append_new(json_object_get(doc, "clients"), cl);
+		if (strcmp(db_val(r, i, 11), "t"))
+			continue;
+		int64_t id = db_ll(r, i, 1);
+		json_error_t e;
+		json_t *def = keep(c->a, json_loads(db_val(r, i, 5), 0, &e));
+		if (!def)
+			return ERR_INTERNAL;
+		if (json_is_null(json_object_get(doc, "definition"))) {
+			json_object_set(doc, "definition", def);
+			json_object_set_new(doc, "form",
+			                    json_pack("{s:s, s:i, s:s}", "slug", db_val(r, i, 2), "version",
+			                              (int)db_ll(r, i, 3), "sha256", db_val(r, i, 4)));
+		}
+		json_object_set_new(cl, "form_version", json_integer(db_ll(r, i, 3)));
+		json_object_set_new(cl, "form_sha256", json_string(db_val(r, i, 4)));
+		json_t *answers = NULL, *flags = NULL;
+		int64_t at = db_ll(r, i, 10);
+		if (at) {
+			char *sig;
+			unsigned char *env;
+			size_t n, pn;
+			if ((rc = open_json(c, k, db_val(r, i, 7), "answers_enc", id, &answers)) ||
+			    (rc = open_json(c, k, db_val(r, i, 8), "flags_enc", id, &flags)))
+				return rc;
+			if (crypto_bytea_parse(c->a, db_val(r, i, 9), &env, &n) ||
+			    crypto_open(k, c->a, env, n, ad_for(c->a, "signature_enc", id), &sig, &pn))
+				return ERR_INTERNAL;
+			json_object_set_new(cl, "state", json_string("submitted"));
+			json_object_set_new(cl, "submitted_at", json_integer(at));
+			json_object_set_new(cl, "signature", json_string(sig));
+			json_object_set(cl, "flags", flags);
+		} else if (!db_isnull(r, i, 6)) {
+			if ((rc = open_json(c, k, db_val(r, i, 6), "draft_enc", id, &answers)))
+				return rc;
+			json_object_set_new(cl, "state", json_string("draft"));
+		}
+		if (answers)
+			json_object_set(cl, "answers", answers);
+	}
+	*out = json_incref(doc);
+	return 0;
+}

@@ -109,4 +109,17 @@ int intake_save(struct ctx *c, const struct keyring *k, const char *token, json_
 int intake_submit(struct ctx *c, const struct keyring *k, const char *token, json_t *answers,
                   const char *signature, json_t **fields);
 
+/* An answer in words for people (choice labels, "Yes"/"No", the number
+ * of a scale), from arena a; "" for no answer. */
+const char *intake_answer_text(struct arena *a, json_t *q, json_t *v);
+
+/* Both clients' intakes of a booking for the clinician (the caller has
+ * checked the clinician may see the booking): a new object {"booking_id",
+ * "form": {"slug", "version", "sha256"} or null, "definition" (without
+ * nothing removed) or null, "clients": [{"position", "state" ("not
+ * started", "draft", "submitted"), "submitted_at" (Unix seconds or null),
+ * "form_version", "form_sha256", "signature", "flags": [...], "answers":
+ * {...}}]} with one entry per position 1, 2. */
+int intake_for_booking(struct ctx *c, const struct keyring *k, int64_t booking_id, json_t **out);
+
 #endif

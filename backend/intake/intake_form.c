@@ -360,3 +360,35 @@ json_t *intake_screen(json_t *def, json_t *answers)
 	}
 	return flags;
 }
+
+const char *intake_answer_text(struct arena *a, json_t *q, json_t *v)
+{
+	const char *type = jstr(q, "type");
+	if (!v || json_is_null(v) || !type)
+		return "";
+	if (json_is_integer(v))
+		return arena_printf(a, "%lld", (long long)json_integer_value(v));
+	if (!strcmp(type, "yes_no") && json_is_string(v))
+		return !strcmp(json_string_value(v), "yes") ? "Yes" : "No";
+	if ((!strcmp(type, "single_choice") || !strcmp(type, "multi_choice"))) {
+		json_t *vals = json_is_array(v) ? v : NULL;
+		size_t n = vals ? json_array_size(vals) : 1, o = 0, cap = 4096;
+		char *out = arena_alloc(a, cap);
+		out[0] = 0;
+		for (size_t i = 0; i < n; i++) {
+			json_t *e = vals ? json_array_get(vals, i) : v;
+			const char *label = json_is_string(e) ? json_string_value(e) : "";
+			size_t k;
+			json_t *ch;
+			json_array_foreach(json_object_get(q, "choices"), k, ch) if (jstr(ch, "value") &&
+			                                                             !strcmp(jstr(ch, "value"), label))
+			    label = jstr(ch, "label");
+			int w = snprintf(out + o, cap - o, "%s%s", i ? "; " : "", label);
+			if (w < 0 || (size_t)w >= cap - o)
+				break;
+			o += (size_t)w;
+		}
+		return out;
+	}
+	return json_is_string(v) ? json_string_value(v) : "";
+}

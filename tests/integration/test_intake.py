@@ -52,7 +52,7 @@ CALM = {
 @pytest.fixture
 def srv(server_factory):
     d = tempfile.mkdtemp(prefix="tandem-intake-mail.", dir="/tmp")
-    s = server_factory(env={"TANDEM_MAIL_DIR": d, "TANDEM_MAIL_POLL_MS": "100"})
+    s = server_factory(env={"TANDEM_MAIL_DIR": d, "TANDEM_MAIL_POLL_MS": "100", "TANDEM_INSECURE_DEV_COOKIES": "true"})
     s.mail_dir = d
     yield s
     shutil.rmtree(d, ignore_errors=True)
@@ -412,3 +412,48 @@ def test_a_sealed_draft_copied_to_the_other_row_does_not_open(srv, helpers):
     r = api(srv, "GET", bt)
     assert r.status == 500 and mine not in r.text
     assert api(srv, "GET", pt).json()["answers"] == {"history": mine}
+
+
+def test_the_clinician_reads_both_side_by_side_and_every_read_is_audited(srv, helpers):
+    from test_admin import signed_in  # the sign-in helper of the clinician area's tests
+    doc, _, _, bt, pt, _ = both_tokens(srv, helpers)
+    accept(srv, bt)
+    accept(srv, pt)
+    assert api(srv, "POST", bt, {"answers": {**CALM, "history": XSS[1]}, "signature": "Avery Q"}, "/submit").status == 200
+    assert api(srv, "PUT", pt, {"answers": {"satisfaction": 2, "history": "Her <b>view</b>"}}).status == 200
+    assert api(srv, "POST", pt, {"answers": {**CALM, "satisfaction": 2, "history": "Her <b>view</b>",
+                                             "outside_relationship": "yes"}, "signature": "J M"}, "/submit").status == 200
+    # Nobody signed in: no intake.
+    assert srv.get(f"/admin/bookings/{doc['id']}/intake").status in (303, 401)
+    assert srv.get(f"/admin/bookings/{doc['id']}/intake.json").status in (303, 401)
+    c = signed_in(srv)
+    before = int(srv.sql("SELECT count(*) FROM audit_log WHERE action LIKE 'intake.%'")[0][0])
+    r = c.get(f"/admin/bookings/{doc['id']}/intake")
+    assert r.status == 200, r.body[:300]
+    body = r.body
+    # Flags first, with whose answers raised them.
+    assert body.index("Screening flags") < body.index("Scale answers") < body.index("Your relationship")
+    assert 'data-flag="affair"' in body and "raised by Partner 2" in body and 'data-flag="ambivalence"' in body
+    assert "raised by Partner 1" not in body
+    # Side by side, differences marked, markup escaped, the chart drawn.
+    assert "Her &lt;b&gt;view&lt;/b&gt;" in body and "<b>view</b>" not in body
+    assert "&quot;&gt;&lt;img src=x" in body and "<img src=x" not in body
+    assert body.count('class="differ"') >= 3  # history, satisfaction, outside relationship
+    assert "<svg" in body and 'class="bar-a"' in body and 'class="bar-b"' in body
+    assert "signed “Avery Q”" in body
+    e = c.get(f"/admin/bookings/{doc['id']}/intake.json")
+    assert e.status == 200 and "attachment" in e.headers["content-disposition"]
+    j = json.loads(e.body)
+    assert j["reference"] == doc["reference"] and j["needs_review"] is True
+    assert [cl["flags"] for cl in j["clients"]] == [[], ["affair", "ambivalence"]]
+    assert j["clients"][0]["answers"]["history"] == XSS[1] and j["clients"][1]["signature"] == "J M"
+    assert j["form"]["sha256"] == hashlib.sha256((FORMS / "intensive-intake.json").read_bytes()).hexdigest()
+    rows = srv.sql("SELECT action, target, actor FROM audit_log WHERE action LIKE 'intake.%' ORDER BY id")
+    assert len(rows) == before + 2
+    assert [r[:2] for r in rows[-2:]] == [("intake.view", f"booking:{doc['id']}"),
+                                          ("intake.export", f"booking:{doc['id']}")]
+    assert rows[-1][2].startswith("clinician:")
+    # The audit log holds no answer.
+    assert not srv.sql("SELECT 1 FROM audit_log WHERE detail::text LIKE '%view%' OR target LIKE '%Her%'")
+    # Unknown booking: 404.
+    assert c.get("/admin/bookings/999999/intake").status == 404
