@@ -135,6 +135,10 @@ int booking_mail_status(struct ctx *c, const struct mailer *m, int64_t booking_i
  * client's link into the message they get, and invites a partner who gets
  * none. */
 int booking_mail_intake_invites(struct ctx *c, const struct mailer *m, int64_t booking_id);
+/* Queues "intake_reminder" to each client of a held booking whose form
+ * is not sent, at each of cfg->intake_reminder_hours before the hold
+ * lapses, once per client, mark and hold expiry. *n counts messages. */
+int booking_mail_intake_reminders(struct ctx *c, const struct mailer *m, int *n);
 /* Queues the reminder of confirmed bookings starting within
  * reminder_hours, once per booking and date (safe with several
  * processes); bookings made or moved inside that window are only marked.

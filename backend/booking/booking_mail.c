@@ -393,3 +393,71 @@ int booking_mail_reminders(struct ctx *c, const struct mailer *m, int *n)
 		log_info("%d appointment reminder%s queued", *n, *n == 1 ? "" : "s");
 	return rc;
 }
+
+/* ---- intake reminders ------------------------------------------------------ */
+
+/* Clients of held bookings whose form is not sent, hours before the hold
+ * lapses; not when the booking was made inside that window (its
+ * invitation just went out). */
+static const char SQL_INTAKE_DUE[] =
+    "SELECT b.id, p.position, extract(epoch FROM b.hold_expires_at)::bigint FROM booking b"
+    " JOIN offering o ON o.id = b.offering_id AND o.intake_form IS NOT NULL"
+    " JOIN booking_client p ON p.booking_id = b.id AND p.erased_at IS NULL"
+    " LEFT JOIN intake i ON i.booking_id = b.id AND i.position = p.position"
+    " WHERE b.status = 'held' AND i.submitted_at IS NULL"
+    " AND b.hold_expires_at > to_timestamp($1::bigint)"
+    " AND b.hold_expires_at <= to_timestamp($1::bigint) + make_interval(hours => $2::int)"
+    " AND b.created_at < b.hold_expires_at - make_interval(hours => $2::int)"
+    " AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.dedupe_key = 'intake_reminder:' || b.id || ':' ||"
+    "  p.position || ':' || $2 || ':' || extract(epoch FROM b.hold_expires_at)::bigint)"
+    " ORDER BY b.hold_expires_at LIMIT 100";
+
+int booking_mail_intake_reminders(struct ctx *c, const struct mailer *m, int *n)
+{
+	*n = 0;
+	const char *p = m->cfg->intake_reminder_hours ? m->cfg->intake_reminder_hours : "";
+	while (*p) {
+		char *end;
+		long hours = strtol(p, &end, 10);
+		p = *end ? end + 1 : end;
+		if (hours <= 0)
+			continue;
+		PGresult *r;
+		int rc = db_query(c->db, c->a, &r, SQL_INTAKE_DUE, num(c->a, c->now), num(c->a, hours));
+		if (rc)
+			return rc;
+		for (int i = 0; i < PQntuples(r); i++) {
+			int64_t id = db_ll(r, i, 0);
+			int pos = (int)db_ll(r, i, 1);
+			struct booking_mail bm;
+			if ((rc = load(c, m, id, &bm)))
+				return rc;
+			for (int k = 0; k < bm.npeople; k++) {
+				const struct person *who = &bm.people[k];
+				if (who->position != pos || !who->intake_link || !mime_address_valid(who->email))
+					continue;
+				json_t *view = view_for(c, &bm, pos, who->intake_link);
+				if (!view)
+					return ERR_INTERNAL;
+				struct mail_out out = {
+				    .kind = "intake_reminder",
+				    .booking_id = id,
+				    .recipient_role = pos == 1 ? "booker" : "partner",
+				    .to = {who->name, who->email},
+				    .view = view,
+				    .dedupe_key = arena_printf(c->a, "intake_reminder:%lld:%d:%ld:%s", (long long)id, pos,
+				                               hours, db_val(r, i, 2)),
+				};
+				int64_t mid = 0;
+				rc = mail_enqueue(c, m, &out, &mid);
+				json_decref(view);
+				if (rc)
+					return rc;
+				*n += mid != 0;
+			}
+		}
+	}
+	if (*n)
+		log_info("%d intake reminder%s queued", *n, *n == 1 ? "" : "s");
+	return 0;
+}

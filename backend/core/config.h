@@ -40,6 +40,7 @@ struct config {
 	long mail_poll_ms;            /* how often the sender looks for due messages */
 	long mail_keep_days;          /* sent messages' sealed bodies are purged after this */
 	long reminder_hours;          /* appointment reminder this long before; 0 = none */
+	const char *intake_reminder_hours; /* "72,24": intake reminders this long before a hold lapses */
 	char *smtp_url;               /* smtp://host:587 (STARTTLS) or smtps://host:465 */
 	char *smtp_user;              /* AUTH user; "" = no AUTH */
 	char *smtp_password;          /* AUTH password; secret */

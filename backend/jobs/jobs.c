@@ -30,6 +30,9 @@ int jobs_run_once(struct db *db, const struct app *app)
 	int rc2 = booking_mail_reminders(&c, &m, &n);
 	if (rc2 && rc2 != ERR_UNAVAILABLE)
 		log_warn("job reminders failed: %s", err_code(rc2));
+	int rc5 = booking_mail_intake_reminders(&c, &m, &n);
+	if (rc5 && rc5 != ERR_UNAVAILABLE)
+		log_warn("job intake-reminders failed: %s", err_code(rc5));
 	int rc3 = outbox_purge(&c, &m, &n);
 	if (rc3 && rc3 != ERR_UNAVAILABLE)
 		log_warn("job mail-purge failed: %s", err_code(rc3));

@@ -457,3 +457,32 @@ def test_the_clinician_reads_both_side_by_side_and_every_read_is_audited(srv, he
     assert not srv.sql("SELECT 1 FROM audit_log WHERE detail::text LIKE '%view%' OR target LIKE '%Her%'")
     # Unknown booking: 404.
     assert c.get("/admin/bookings/999999/intake").status == 404
+
+
+def test_reminders_before_the_hold_lapses_only_to_who_has_not_sent(server_factory, helpers):
+    d = tempfile.mkdtemp(prefix="tandem-intake-mail.", dir="/tmp")
+    srv = server_factory(env={"TANDEM_MAIL_DIR": d, "TANDEM_MAIL_POLL_MS": "100", "TANDEM_JOBS_INTERVAL_S": "1",
+                              "TANDEM_INTAKE_REMINDER_HOURS": "72,24"})
+    srv.mail_dir = d
+    doc, booker, partner, bt, pt, _ = both_tokens(srv, helpers)
+    accept(srv, bt)
+    assert api(srv, "POST", bt, {"answers": CALM, "signature": "Avery Quill"}, "/submit").status == 200
+    # Made days ago; the hold lapses in 10 hours: inside both marks.
+    srv.sql("UPDATE booking SET created_at = now() - interval '5 days',"
+            " hold_expires_at = now() + interval '10 hours' WHERE id = :'p1'", str(doc["id"]))
+
+    def reminders():
+        return srv.sql("SELECT recipient_role, dedupe_key FROM outbox WHERE booking_id = :'p1'"
+                       " AND kind = 'intake_reminder' ORDER BY id", str(doc["id"]))
+    helpers.wait_until(lambda: len(reminders()) >= 2, timeout=15, interval=0.2, what="two reminders")
+    time.sleep(2.5)  # more job runs: still once per mark
+    rows = reminders()
+    assert [r[0] for r in rows] == ["partner", "partner"]
+    assert sorted(r[1].split(":")[3] for r in rows) == ["24", "72"]
+    msgs = messages(srv, helpers, 5)
+    rem = [m for m in to(msgs, partner["email"]) if "reminder" in m["Subject"]]
+    assert len(rem) == 2 and intake_token(rem[0]) == pt
+    for m in rem:
+        t = text_of(m)
+        assert booker["name"] not in t and bt not in t and not FORBIDDEN.search(t) and not FLAG_NAMES.search(t)
+    shutil.rmtree(d, ignore_errors=True)
