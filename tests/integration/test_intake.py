@@ -486,3 +486,61 @@ def test_reminders_before_the_hold_lapses_only_to_who_has_not_sent(server_factor
         t = text_of(m)
         assert booker["name"] not in t and bt not in t and not FORBIDDEN.search(t) and not FLAG_NAMES.search(t)
     shutil.rmtree(d, ignore_errors=True)
+
+
+KEY_OF = "convert_from(substring({c} FROM 3 FOR get_byte({c}, 1)), 'UTF8')"
+
+
+def test_key_rotation_reencrypts_while_serving(server_factory, helpers, tandem, tmp_path):
+    from test_admin import signed_in
+    keys = tmp_path / "tandem.keys"
+    subprocess.run([str(helpers.tandem_bin()), "keygen", str(keys)], check=True, capture_output=True)
+    d = tempfile.mkdtemp(prefix="tandem-intake-mail.", dir="/tmp")
+    env = {"TANDEM_KEY_FILE": str(keys), "TANDEM_MAIL_DIR": d, "TANDEM_MAIL_POLL_MS": "100",
+           "TANDEM_INSECURE_DEV_COOKIES": "true"}
+    srv = server_factory(env=env)
+    srv.mail_dir = d
+    doc, booker, _, bt, pt, _ = both_tokens(srv, helpers)
+    accept(srv, bt)
+    accept(srv, pt)
+    assert api(srv, "POST", bt, {"answers": {**CALM, "hopes": "kept safe"}, "signature": "Avery Quill"},
+               "/submit").status == 200
+    assert api(srv, "PUT", pt, {"answers": {"history": "a draft"}}).status == 200
+    old_id = srv.sql("SELECT " + KEY_OF.format(c="answers_enc") + " FROM intake WHERE position = 1")[0][0]
+    # A new key first; the old one still opens.
+    lines = keys.read_text().splitlines()
+    new_line = "key k2rot " + secrets.token_hex(32)
+    i = next(n for n, line in enumerate(lines) if line.startswith("key "))
+    keys.write_text("\n".join(lines[:i] + [new_line] + lines[i:]) + "\n")
+    os.chmod(keys, 0o600)
+    srv.restart()
+    r = tandem(["keys", "status"], srv.dsn, env=env)
+    assert r.returncode == 0, r.stderr
+    before = int(re.search(r"(\d+) value\(s\) under older keys", r.stdout).group(1))
+    assert before >= 8  # two intakes' columns, four clients' contact columns, the outbox
+    # Rotate in small batches while the server answers.
+    p = subprocess.Popen([str(helpers.tandem_bin()), "keys", "rotate", "--batch", "2"],
+                         env=helpers.tandem_env(srv.dsn, srv.port, env), cwd=str(REPO),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while p.poll() is None:
+        assert api(srv, "GET", pt).status == 200
+        assert api(srv, "PUT", pt, {"answers": {"hopes": "typed during rotation"}}).status == 200
+    out, err = p.communicate()
+    assert p.returncode == 0, err
+    m = re.search(r"rotated (\d+) value\(s\) to key k2rot; 0 did not open; (\d+) left", out)
+    assert m and int(m.group(1)) >= before and m.group(2) == "0", out
+    for tbl, col in (("intake", "answers_enc"), ("intake", "draft_enc"), ("intake", "flags_enc"),
+                     ("intake", "signature_enc"), ("booking_client", "name_enc"), ("outbox", "message_enc")):
+        ids = {r[0] for r in srv.sql(f"SELECT DISTINCT {KEY_OF.format(c=col)} FROM {tbl} WHERE {col} IS NOT NULL")}
+        assert ids == {"k2rot"}, (tbl, col, ids, old_id)
+    # The old key can go: everything still opens.
+    keys.write_text("\n".join(line for line in keys.read_text().splitlines()
+                              if not line.startswith(f"key {old_id} ")) + "\n")
+    os.chmod(keys, 0o600)
+    srv.restart()
+    assert api(srv, "GET", bt).json()["answers"]["hopes"] == "kept safe"
+    assert api(srv, "GET", pt).json()["answers"] == {"history": "a draft", "hopes": "typed during rotation"}
+    c = signed_in(srv)
+    r = c.get(f"/admin/bookings/{doc['id']}/intake.json")
+    assert r.status == 200 and json.loads(r.body)["clients"][0]["signature"] == "Avery Quill"
+    shutil.rmtree(d, ignore_errors=True)
