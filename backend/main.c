@@ -169,13 +169,15 @@ static int cmd_keys(const struct config *cfg, int argc, char **argv)
 		long left = 0;
 		rc = rotate_count_old(&c, k, &left);
 		if (!rc)
-			printf("current key %s; %ld value(s) under older keys\n", keyring_current_id(k), left);
+			printf("current key %s; %ld value(s) under older keys\n", keyring_current_id(k),
+			       left);
 	} else {
 		struct rotate_report rep;
 		rc = rotate_all(&c, k, batch, &rep);
 		if (!rc)
-			printf("rotated %ld value(s) to key %s; %ld did not open; %ld left under older keys\n",
-			       rep.rotated, keyring_current_id(k), rep.failed, rep.left);
+			printf(
+			    "rotated %ld value(s) to key %s; %ld did not open; %ld left under older keys\n",
+			    rep.rotated, keyring_current_id(k), rep.failed, rep.left);
 		if (!rc && rep.failed)
 			rc = ERR_INTERNAL;
 	}

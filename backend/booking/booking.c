@@ -516,7 +516,8 @@ static int create_tx(struct db *db, void *arg)
 	/* The booker's own intake (the same capability as the manage link);
 	 * never the partner's. */
 	if (t->o->intake_form[0])
-		json_object_set_new(resp, "intake_url", json_string(arena_printf(c->a, "%s/intake/%s", t->base_url, token)));
+		json_object_set_new(resp, "intake_url",
+		                    json_string(arena_printf(c->a, "%s/intake/%s", t->base_url, token)));
 	if (rq->idempotency_key) {
 		char *text = json_dumps(resp, JSON_COMPACT);
 		char ad[260];

@@ -16,10 +16,10 @@
 #include "mail/mail.h"
 
 struct person {
-	int position;     /* 1 the booker, 2 the partner */
-	char *name;       /* opened from booking_client */
-	char *email;      /* opened from booking_client */
-	const char *link; /* their own link (or the site's address when it cannot be made) */
+	int position;            /* 1 the booker, 2 the partner */
+	char *name;              /* opened from booking_client */
+	char *email;             /* opened from booking_client */
+	const char *link;        /* their own link (or the site's address when it cannot be made) */
 	const char *intake_link; /* the same token at /intake/ (NULL when the link cannot be made) */
 };
 
@@ -249,7 +249,8 @@ static int to_clinician(struct ctx *c, const struct mailer *m, const struct book
 
 /* Each listed client's own intake link, in a message only to them; none
  * names the other, the kind of work, or anything about the form. */
-static int intake_invites(struct ctx *c, const struct mailer *m, const struct booking_mail *bm, const char *kind)
+static int intake_invites(struct ctx *c, const struct mailer *m, const struct booking_mail *bm,
+                          const char *kind)
 {
 	for (int i = 0; i < bm->npeople; i++) {
 		const struct person *p = &bm->people[i];
@@ -434,7 +435,8 @@ int booking_mail_intake_reminders(struct ctx *c, const struct mailer *m, int *n)
 				return rc;
 			for (int k = 0; k < bm.npeople; k++) {
 				const struct person *who = &bm.people[k];
-				if (who->position != pos || !who->intake_link || !mime_address_valid(who->email))
+				if (who->position != pos || !who->intake_link ||
+				    !mime_address_valid(who->email))
 					continue;
 				json_t *view = view_for(c, &bm, pos, who->intake_link);
 				if (!view)
@@ -445,8 +447,8 @@ int booking_mail_intake_reminders(struct ctx *c, const struct mailer *m, int *n)
 				    .recipient_role = pos == 1 ? "booker" : "partner",
 				    .to = {who->name, who->email},
 				    .view = view,
-				    .dedupe_key = arena_printf(c->a, "intake_reminder:%lld:%d:%ld:%s", (long long)id, pos,
-				                               hours, db_val(r, i, 2)),
+				    .dedupe_key = arena_printf(c->a, "intake_reminder:%lld:%d:%ld:%s",
+				                               (long long)id, pos, hours, db_val(r, i, 2)),
 				};
 				int64_t mid = 0;
 				rc = mail_enqueue(c, m, &out, &mid);

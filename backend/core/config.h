@@ -40,7 +40,6 @@ struct config {
 	long mail_poll_ms;            /* how often the sender looks for due messages */
 	long mail_keep_days;          /* sent messages' sealed bodies are purged after this */
 	long reminder_hours;          /* appointment reminder this long before; 0 = none */
-	const char *intake_reminder_hours; /* "72,24": intake reminders this long before a hold lapses */
 	char *smtp_url;               /* smtp://host:587 (STARTTLS) or smtps://host:465 */
 	char *smtp_user;              /* AUTH user; "" = no AUTH */
 	char *smtp_password;          /* AUTH password; secret */
@@ -54,6 +53,9 @@ struct config {
 	long login_free_attempts;     /* failed sign-ins per account before waits begin */
 	long login_backoff_base_s;    /* the first wait; each further failure doubles it */
 	long login_backoff_max_s;     /* the longest wait */
+
+	/* "72,24": reminders of an unsent intake this many hours before a hold lapses. */
+	const char *intake_reminder_hours;
 };
 
 /* Fills cfg from defaults, the file (NULL for none) and the environment.

@@ -115,7 +115,8 @@ static const char *seal_json(struct ctx *c, const struct keyring *k, json_t *j, 
 	return rc ? NULL : crypto_bytea_hex(c->a, env, n);
 }
 
-static const char *seal_text(struct ctx *c, const struct keyring *k, const char *s, const char *col, int64_t id)
+static const char *seal_text(struct ctx *c, const struct keyring *k, const char *s, const char *col,
+                             int64_t id)
 {
 	unsigned char *env;
 	size_t n;
@@ -243,8 +244,8 @@ static int save_tx(struct db *db, void *arg)
 	                num(c.a, c.now));
 }
 
-int intake_save(struct ctx *c, const struct keyring *k, const char *token, json_t *answers, bool accept_policy,
-                json_t **fields)
+int intake_save(struct ctx *c, const struct keyring *k, const char *token, json_t *answers,
+                bool accept_policy, json_t **fields)
 {
 	struct save_tx t = {c, k, token, answers, accept_policy, NULL, json_object()};
 	int rc = db_tx(c->db, "READ COMMITTED", save_tx, &t);
@@ -293,10 +294,12 @@ static int submit_tx(struct db *db, void *arg)
 	while (sl && (sig[sl - 1] == ' ' || sig[sl - 1] == '\t'))
 		sl--;
 	if (!sl)
-		json_object_set_new(t->fields, "signature", json_string("Please type your full name to sign."));
-	else if (sl > INTAKE_SIGNATURE_MAX || !str_valid_text((struct str){sig, sl}) || memchr(sig, '\n', sl) ||
-	         memchr(sig, '\r', sl))
-		json_object_set_new(t->fields, "signature", json_string("Please type your name on one line."));
+		json_object_set_new(t->fields, "signature",
+		                    json_string("Please type your full name to sign."));
+	else if (sl > INTAKE_SIGNATURE_MAX || !str_valid_text((struct str){sig, sl}) ||
+	         memchr(sig, '\n', sl) || memchr(sig, '\r', sl))
+		json_object_set_new(t->fields, "signature",
+		                    json_string("Please type your name on one line."));
 	if (json_object_size(t->fields))
 		return ERR_INVALID;
 	char *name = arena_strndup(c.a, sig, sl);
@@ -312,8 +315,8 @@ static int submit_tx(struct db *db, void *arg)
 		return rc;
 	if (flagged && (rc = db_query(db, c.a, NULL, SQL_NEEDS_REVIEW, num(c.a, v.booking_id))))
 		return rc;
-	log_info("intake %lld submitted (booking %lld, position %d)", (long long)v.id, (long long)v.booking_id,
-	         v.position);
+	log_info("intake %lld submitted (booking %lld, position %d)", (long long)v.id,
+	         (long long)v.booking_id, v.position);
 	return 0;
 }
 
@@ -346,11 +349,11 @@ int intake_for_booking(struct ctx *c, const struct keyring *k, int64_t booking_i
 	int rc = db_query(c->db, c->a, &r, SQL_BOTH, num(c->a, booking_id));
 	if (rc)
 		return rc;
-	json_t *doc = keep(c->a, json_pack("{s:I, s:n, s:n, s:[]}", "booking_id", (json_int_t)booking_id, "form",
-	                                   "definition", "clients"));
+	json_t *doc = keep(c->a, json_pack("{s:I, s:n, s:n, s:[]}", "booking_id", (json_int_t)booking_id,
+	                                   "form", "definition", "clients"));
 	for (int i = 0; i < PQntuples(r); i++) {
-		json_t *cl = json_pack("{s:i, s:s, s:n, s:[], s:{}}", "position", (int)db_ll(r, i, 0), "state",
-		                       "not started", "submitted_at", "flags", "answers");
+		json_t *cl = json_pack("{s:i, s:s, s:n, s:[], s:{}}", "position", (int)db_ll(r, i, 0),
+		                       "state", "not started", "submitted_at", "flags", "answers");
 		json_array_append_new(json_object_get(doc, "clients"), cl);
 		if (strcmp(db_val(r, i, 11), "t"))
 			continue;

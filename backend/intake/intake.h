@@ -98,8 +98,8 @@ int intake_open(struct ctx *c, const struct keyring *k, const char *token, struc
  * null removes) into the stored draft; accept_policy records the
  * acceptance. ERR_CONFLICT once submitted; ERR_FORBIDDEN when answers
  * come before the policy is accepted; ERR_INVALID with *fields. */
-int intake_save(struct ctx *c, const struct keyring *k, const char *token, json_t *answers, bool accept_policy,
-                json_t **fields);
+int intake_save(struct ctx *c, const struct keyring *k, const char *token, json_t *answers,
+                bool accept_policy, json_t **fields);
 
 /* Submits the draft (after merging answers, which may be NULL) with the
  * typed full name: every shown required question answered, signature 1..

@@ -101,14 +101,17 @@ int intake_http_admin_view(struct req *r)
 		json_int_t at = json_integer_value(json_object_get(cl, "submitted_at"));
 		if (at)
 			json_object_set_new(
-			    p, "sent", json_string(arena_printf(r->a, "%s, %s", humantime_date(r->a, z, at),
-			                                        humantime_clock(r->a, z, at))));
+			    p, "sent",
+			    json_string(arena_printf(r->a, "%s, %s", humantime_date(r->a, z, at),
+			                             humantime_clock(r->a, z, at))));
 		if (json_is_string(json_object_get(cl, "signature")))
 			json_object_set(p, "signature", json_object_get(cl, "signature"));
 		json_array_append_new(people, p);
 		json_t *f;
 		json_array_foreach(json_object_get(cl, "flags"), j, f)
-		    json_array_append_new(flags, json_pack("{s:s, s:O}", "who", who, "flag", f));
+		{
+			json_array_append_new(flags, json_pack("{s:s, s:O}", "who", who, "flag", f));
+		}
 	}
 	/* Question by question, and the scale answers as bars. */
 	json_t *pages = json_array(), *scales = json_array();
@@ -121,33 +124,38 @@ int intake_http_admin_view(struct req *r)
 		{
 			const char *id = json_string_value(json_object_get(q, "id"));
 			json_t *v0 = json_object_get(a0, id), *v1 = json_object_get(a1, id);
-			const char *t0 = intake_answer_text(r->a, q, v0), *t1 = intake_answer_text(r->a, q, v1);
+			const char *t0 = intake_answer_text(r->a, q, v0),
+			           *t1 = intake_answer_text(r->a, q, v1);
 			bool differ = (v0 || v1) && !(v0 && v1 && json_equal(v0, v1));
-			json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:b}", "label",
-			                                      json_string_value(json_object_get(q, "label")), "a", t0,
-			                                      "b", t1, "differ", differ && *t0 && *t1));
+			json_array_append_new(rows,
+			                      json_pack("{s:s, s:s, s:s, s:b}", "label",
+			                                json_string_value(json_object_get(q, "label")), "a",
+			                                t0, "b", t1, "differ", differ && *t0 && *t1));
 			if (strcmp(json_string_value(json_object_get(q, "type")), "scale"))
 				continue;
 			json_int_t mn = json_integer_value(json_object_get(q, "min"));
 			json_int_t mx = json_integer_value(json_object_get(q, "max"));
 			int y = 20 + nscale * ROW_H;
-			json_t *s = json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:I}", "label",
-			                      json_string_value(json_object_get(q, "label")), "y", y, "y_a", y + 6,
-			                      "y_b", y + 20, "y_text", y - 4, "min", mx > mn ? mn : 0, "max", mx);
+			json_t *s =
+			    json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:I}", "label",
+			              json_string_value(json_object_get(q, "label")), "y", y, "y_a", y + 6,
+			              "y_b", y + 20, "y_text", y - 4, "min", mx > mn ? mn : 0, "max", mx);
 			if (json_is_integer(v0))
-				json_object_set_new(s, "w_a",
-				                    json_integer((json_integer_value(v0) - mn) * CHART_W / (mx - mn) + 2));
+				json_object_set_new(
+				    s, "w_a",
+				    json_integer((json_integer_value(v0) - mn) * CHART_W / (mx - mn) + 2));
 			if (json_is_integer(v1))
-				json_object_set_new(s, "w_b",
-				                    json_integer((json_integer_value(v1) - mn) * CHART_W / (mx - mn) + 2));
+				json_object_set_new(
+				    s, "w_b",
+				    json_integer((json_integer_value(v1) - mn) * CHART_W / (mx - mn) + 2));
 			json_object_set_new(s, "a", json_string(t0));
 			json_object_set_new(s, "b", json_string(t1));
 			json_array_append_new(scales, s);
 			nscale++;
 		}
 		json_array_append_new(pages, json_pack("{s:s, s:o}", "title",
-		                                       json_string_value(json_object_get(page, "title")), "rows",
-		                                       rows));
+		                                       json_string_value(json_object_get(page, "title")),
+		                                       "rows", rows));
 	}
 	json_t *view = admin_http_page_view(
 	    r, arena_printf(r->a, "Intake for %s", json_string_value(json_object_get(b, "reference"))));
@@ -159,12 +167,13 @@ int intake_http_admin_view(struct req *r)
 	json_object_set_new(view, "has_form", json_boolean(json_is_object(def)));
 	if (nscale)
 		json_object_set_new(view, "chart",
-		                    json_pack("{s:o, s:i, s:i, s:i}", "scales", scales, "height", 20 + nscale * ROW_H,
-		                              "width", CHART_W + 60, "bar_x", 10));
+		                    json_pack("{s:o, s:i, s:i, s:i}", "scales", scales, "height",
+		                              20 + nscale * ROW_H, "width", CHART_W + 60, "bar_x", 10));
 	else
 		json_decref(scales);
-	json_object_set_new(view, "export_url",
-	                    json_string(arena_printf(r->a, "/admin/bookings/%lld/intake.json",
-	                                             (long long)json_integer_value(json_object_get(b, "id")))));
+	json_object_set_new(
+	    view, "export_url",
+	    json_string(arena_printf(r->a, "/admin/bookings/%lld/intake.json",
+	                             (long long)json_integer_value(json_object_get(b, "id")))));
 	return http_send_page(r, 200, "admin/intake", view);
 }

@@ -72,21 +72,25 @@ int intake_form_check(json_t *def, char *err, size_t errlen)
 	size_t i, j, k;
 	json_t *page, *q, *ch, *rule;
 	if (!json_is_object(def) || !jstr(def, "slug") || !jstr(def, "title") ||
-	    !json_is_array(json_object_get(def, "pages")) || !json_array_size(json_object_get(def, "pages"))) {
+	    !json_is_array(json_object_get(def, "pages")) ||
+	    !json_array_size(json_object_get(def, "pages"))) {
 		snprintf(err, errlen, "a form needs slug, title and pages");
 		return ERR_INVALID;
 	}
 	json_array_foreach(json_object_get(def, "pages"), i, page)
 	{
-		if (!jstr(page, "id") || !jstr(page, "title") || !json_is_array(json_object_get(page, "questions"))) {
+		if (!jstr(page, "id") || !jstr(page, "title") ||
+		    !json_is_array(json_object_get(page, "questions"))) {
 			snprintf(err, errlen, "page %zu needs id, title and questions", i);
 			return ERR_INVALID;
 		}
 		json_array_foreach(json_object_get(page, "questions"), j, q)
 		{
 			const char *id = jstr(q, "id"), *type = jstr(q, "type");
-			if (!id || !jstr(q, "label") || !in_list(type, TYPES, ARRAY_LEN(TYPES)) || strlen(id) > 64) {
-				snprintf(err, errlen, "page %zu question %zu: id, label and a known type", i, j);
+			if (!id || !jstr(q, "label") || !in_list(type, TYPES, ARRAY_LEN(TYPES)) ||
+			    strlen(id) > 64) {
+				snprintf(err, errlen, "page %zu question %zu: id, label and a known type", i,
+				         j);
 				return ERR_INVALID;
 			}
 			if (intake_question(def, id) != q) {
@@ -98,18 +102,20 @@ int intake_form_check(json_t *def, char *err, size_t errlen)
 					snprintf(err, errlen, "question %s has no choices", id);
 					return ERR_INVALID;
 				}
-				json_array_foreach(json_object_get(q, "choices"), k, ch) if (!jstr(ch, "value") ||
-				                                                             !jstr(ch, "label"))
+				json_array_foreach(json_object_get(q, "choices"), k, ch)
 				{
-					snprintf(err, errlen, "question %s: a choice needs value and label", id);
+					if (jstr(ch, "value") && jstr(ch, "label"))
+						continue;
+					snprintf(err, errlen, "question %s: a choice needs value and label",
+					         id);
 					return ERR_INVALID;
 				}
 			}
 			if (!strcmp(type, "scale")) {
 				json_t *mn = json_object_get(q, "min"), *mx = json_object_get(q, "max");
 				if (!json_is_integer(mn) || !json_is_integer(mx) ||
-				    json_integer_value(mn) >= json_integer_value(mx) || json_integer_value(mx) > 100 ||
-				    json_integer_value(mn) < -100) {
+				    json_integer_value(mn) >= json_integer_value(mx) ||
+				    json_integer_value(mx) > 100 || json_integer_value(mn) < -100) {
 					snprintf(err, errlen, "question %s: a scale needs min < max", id);
 					return ERR_INVALID;
 				}
@@ -120,7 +126,9 @@ int intake_form_check(json_t *def, char *err, size_t errlen)
 				const char *dep = jstr(si, "question");
 				json_t *dq = dep ? intake_question(def, dep) : NULL;
 				if (!dq || dq == q || !jstr(si, "equals")) {
-					snprintf(err, errlen, "question %s: show_if needs an earlier question and equals", id);
+					snprintf(err, errlen,
+					         "question %s: show_if needs an earlier question and equals",
+					         id);
 					return ERR_INVALID;
 				}
 			}
@@ -135,10 +143,13 @@ int intake_form_check(json_t *def, char *err, size_t errlen)
 	{
 		json_t *w = json_object_get(rule, "when");
 		const char *qid = jstr(w, "question");
-		if (!in_list(jstr(rule, "flag"), FLAGS, ARRAY_LEN(FLAGS)) || !qid || !intake_question(def, qid) ||
-		    !(jstr(w, "equals") || jstr(w, "includes") || json_is_integer(json_object_get(w, "at_most")) ||
+		if (!in_list(jstr(rule, "flag"), FLAGS, ARRAY_LEN(FLAGS)) || !qid ||
+		    !intake_question(def, qid) ||
+		    !(jstr(w, "equals") || jstr(w, "includes") ||
+		      json_is_integer(json_object_get(w, "at_most")) ||
 		      json_is_integer(json_object_get(w, "at_least")))) {
-			snprintf(err, errlen, "screening rule %zu: a known flag and a condition on a question", i);
+			snprintf(err, errlen,
+			         "screening rule %zu: a known flag and a condition on a question", i);
 			return ERR_INVALID;
 		}
 	}
@@ -149,7 +160,8 @@ static bool valid_date(const char *s)
 {
 	int y, m, d;
 	char tail;
-	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || s[4] != '-' || s[7] != '-')
+	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || s[4] != '-' ||
+	    s[7] != '-')
 		return false;
 	for (int i = 0; i < 10; i++)
 		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
@@ -184,9 +196,12 @@ static const char *check_one(json_t *q, json_t *v)
 		return NULL;
 	}
 	if (!strcmp(type, "single_choice"))
-		return json_is_string(v) && choice_ok(q, json_string_value(v)) ? NULL : "Please choose one of the options.";
+		return json_is_string(v) && choice_ok(q, json_string_value(v))
+		           ? NULL
+		           : "Please choose one of the options.";
 	if (!strcmp(type, "yes_no"))
-		return json_is_string(v) && (!strcmp(json_string_value(v), "yes") || !strcmp(json_string_value(v), "no"))
+		return json_is_string(v) &&
+		               (!strcmp(json_string_value(v), "yes") || !strcmp(json_string_value(v), "no"))
 		           ? NULL
 		           : "Please answer yes or no.";
 	if (!strcmp(type, "multi_choice")) {
@@ -198,7 +213,11 @@ static const char *check_one(json_t *q, json_t *v)
 		{
 			if (!json_is_string(e) || !choice_ok(q, json_string_value(e)))
 				return "Please choose from the options.";
-			json_array_foreach(v, j, f) if (j < i && json_equal(e, f)) return "Each option can be chosen once.";
+			json_array_foreach(v, j, f)
+			{
+				if (j < i && json_equal(e, f))
+					return "Each option can be chosen once.";
+			}
 		}
 		return NULL;
 	}
@@ -210,7 +229,9 @@ static const char *check_one(json_t *q, json_t *v)
 		return NULL;
 	}
 	if (!strcmp(type, "date"))
-		return json_is_string(v) && valid_date(json_string_value(v)) ? NULL : "Please give a date as YYYY-MM-DD.";
+		return json_is_string(v) && valid_date(json_string_value(v))
+		           ? NULL
+		           : "Please give a date as YYYY-MM-DD.";
 	return "This question cannot be answered.";
 }
 
@@ -298,7 +319,8 @@ int intake_missing(json_t *def, json_t *answers, json_t *fields)
 			if (!json_is_true(json_object_get(q, "required")) || !intake_visible(def, q, answers))
 				continue;
 			if (!answered(json_object_get(answers, jstr(q, "id")))) {
-				json_object_set_new(fields, jstr(q, "id"), json_string("Please answer this question."));
+				json_object_set_new(fields, jstr(q, "id"),
+				                    json_string("Please answer this question."));
 				n++;
 			}
 		}
@@ -319,7 +341,10 @@ void intake_drop_hidden(json_t *def, json_t *answers)
 			json_array_append_new(gone, json_string(key));
 	}
 	size_t i;
-	json_array_foreach(gone, i, v) json_object_del(answers, json_string_value(v));
+	json_array_foreach(gone, i, v)
+	{
+		json_object_del(answers, json_string_value(v));
+	}
 	json_decref(gone);
 }
 
@@ -333,7 +358,11 @@ static bool rule_hits(json_t *when, json_t *answers)
 	if (inc) {
 		size_t i;
 		json_t *e;
-		json_array_foreach(a, i, e) if (json_is_string(e) && !strcmp(json_string_value(e), inc)) return true;
+		json_array_foreach(a, i, e)
+		{
+			if (json_is_string(e) && !strcmp(json_string_value(e), inc))
+				return true;
+		}
 		return false;
 	}
 	if (json_is_integer(most))
@@ -354,7 +383,10 @@ json_t *intake_screen(json_t *def, json_t *answers)
 		if (!flag || !rule_hits(json_object_get(rule, "when"), answers))
 			continue;
 		bool have = false;
-		json_array_foreach(flags, j, f) have = have || !strcmp(json_string_value(f), flag);
+		json_array_foreach(flags, j, f)
+		{
+			have = have || !strcmp(json_string_value(f), flag);
+		}
 		if (!have)
 			json_array_append_new(flags, json_string(flag));
 	}
@@ -380,9 +412,11 @@ const char *intake_answer_text(struct arena *a, json_t *q, json_t *v)
 			const char *label = json_is_string(e) ? json_string_value(e) : "";
 			size_t k;
 			json_t *ch;
-			json_array_foreach(json_object_get(q, "choices"), k, ch) if (jstr(ch, "value") &&
-			                                                             !strcmp(jstr(ch, "value"), label))
-			    label = jstr(ch, "label");
+			json_array_foreach(json_object_get(q, "choices"), k, ch)
+			{
+				if (jstr(ch, "value") && !strcmp(jstr(ch, "value"), label))
+					label = jstr(ch, "label");
+			}
 			int w = snprintf(out + o, cap - o, "%s%s", i ? "; " : "", label);
 			if (w < 0 || (size_t)w >= cap - o)
 				break;

@@ -60,9 +60,9 @@ static json_t *api_json(const struct intake_view *v)
 	json_t *def = json_deep_copy(v->def);
 	json_object_del(def, "screening"); /* the rules are the clinician's, not the client's */
 	json_t *j = json_pack("{s:{s:s, s:i, s:s, s:o}, s:s, s:b, s:b, s:O}", "form", "slug", v->form_slug,
-	                      "version", v->form_version, "sha256", v->form_sha256, "definition", def, "policy",
-	                      v->policy ? v->policy : "", "policy_accepted", v->policy_accepted, "submitted",
-	                      v->submitted, "answers", v->answers);
+	                      "version", v->form_version, "sha256", v->form_sha256, "definition", def,
+	                      "policy", v->policy ? v->policy : "", "policy_accepted", v->policy_accepted,
+	                      "submitted", v->submitted, "answers", v->answers);
 	if (!j)
 		core_oom();
 	return j;
@@ -174,7 +174,11 @@ static bool has_value(json_t *v, const char *s)
 		return !strcmp(json_string_value(v), s);
 	size_t i;
 	json_t *e;
-	json_array_foreach(v, i, e) if (json_is_string(e) && !strcmp(json_string_value(e), s)) return true;
+	json_array_foreach(v, i, e)
+	{
+		if (json_is_string(e) && !strcmp(json_string_value(e), s))
+			return true;
+	}
 	return false;
 }
 
@@ -184,8 +188,8 @@ static json_t *question_view(struct req *r, json_t *def, json_t *q, json_t *answ
 	const char *id = jstr(q, "id"), *type = jstr(q, "type");
 	json_t *v = json_object_get(answers, id);
 	json_t *qv = json_pack("{s:s, s:s, s:s, s:b, s:b}", "id", id, "name", arena_printf(r->a, "q.%s", id),
-	                       "label", jstr(q, "label"), "required", json_is_true(json_object_get(q, "required")),
-	                       "read_only", ro);
+	                       "label", jstr(q, "label"), "required",
+	                       json_is_true(json_object_get(q, "required")), "read_only", ro);
 	json_object_set_new(qv, arena_printf(r->a, "is_%s", type), json_true());
 	if (jstr(q, "help"))
 		json_object_set_new(qv, "help", json_string(jstr(q, "help")));
@@ -194,20 +198,20 @@ static json_t *question_view(struct req *r, json_t *def, json_t *q, json_t *answ
 		json_t *dq = intake_question(def, jstr(si, "question"));
 		json_object_set_new(qv, "show_if_question", json_string(jstr(si, "question")));
 		json_object_set_new(qv, "show_if_value", json_string(jstr(si, "equals")));
-		json_object_set_new(qv, "condition",
-		                    json_string(arena_printf(r->a, "Only if your answer to “%s” was “%s”.",
-		                                             dq ? jstr(dq, "label") : "",
-		                                             jstr(si, "equals"))));
+		json_object_set_new(
+		    qv, "condition",
+		    json_string(arena_printf(r->a, "Only if your answer to “%s” was “%s”.",
+		                             dq ? jstr(dq, "label") : "", jstr(si, "equals"))));
 	}
 	json_object_set_new(qv, "value", json_string(value_text(r->a, v)));
 	if (json_is_integer(json_object_get(q, "max_length")))
 		json_object_set(qv, "max_length", json_object_get(q, "max_length"));
 	json_t *choices = json_array();
 	if (!strcmp(type, "yes_no")) {
-		json_array_append_new(choices, json_pack("{s:s, s:s, s:b}", "value", "yes", "label", "Yes", "checked",
-		                                         has_value(v, "yes")));
-		json_array_append_new(choices, json_pack("{s:s, s:s, s:b}", "value", "no", "label", "No", "checked",
-		                                         has_value(v, "no")));
+		json_array_append_new(choices, json_pack("{s:s, s:s, s:b}", "value", "yes", "label", "Yes",
+		                                         "checked", has_value(v, "yes")));
+		json_array_append_new(choices, json_pack("{s:s, s:s, s:b}", "value", "no", "label", "No",
+		                                         "checked", has_value(v, "no")));
 	} else if (!strcmp(type, "scale")) {
 		json_int_t mn = json_integer_value(json_object_get(q, "min"));
 		json_int_t mx = json_integer_value(json_object_get(q, "max"));
@@ -217,30 +221,37 @@ static json_t *question_view(struct req *r, json_t *def, json_t *q, json_t *answ
 			                      json_pack("{s:s, s:s, s:b}", "value", s, "label", s, "checked",
 			                                json_is_integer(v) && json_integer_value(v) == i));
 		}
-		json_object_set_new(qv, "min_label", json_string(jstr(q, "min_label") ? jstr(q, "min_label") : ""));
-		json_object_set_new(qv, "max_label", json_string(jstr(q, "max_label") ? jstr(q, "max_label") : ""));
+		json_object_set_new(qv, "min_label",
+		                    json_string(jstr(q, "min_label") ? jstr(q, "min_label") : ""));
+		json_object_set_new(qv, "max_label",
+		                    json_string(jstr(q, "max_label") ? jstr(q, "max_label") : ""));
 	} else {
 		size_t i;
 		json_t *ch;
 		json_array_foreach(json_object_get(q, "choices"), i, ch)
 		{
-			json_array_append_new(choices, json_pack("{s:s, s:s, s:b}", "value", jstr(ch, "value"), "label",
-			                                         jstr(ch, "label"), "checked",
-			                                         has_value(v, jstr(ch, "value"))));
+			json_array_append_new(choices,
+			                      json_pack("{s:s, s:s, s:b}", "value", jstr(ch, "value"),
+			                                "label", jstr(ch, "label"), "checked",
+			                                has_value(v, jstr(ch, "value"))));
 		}
 	}
 	size_t i;
 	json_t *ch;
-	json_array_foreach(choices, i, ch) json_object_set_new(
-	    ch, "input_id", json_string(arena_printf(r->a, "q-%s-%zu", id, i)));
+	json_array_foreach(choices, i, ch)
+	{
+		json_object_set_new(ch, "input_id", json_string(arena_printf(r->a, "q-%s-%zu", id, i)));
+	}
 	if (ro) {
 		/* The answer in words, for the read-only summary. */
 		const char *shown = value_text(r->a, v);
 		if (json_is_array(v) || !strcmp(type, "single_choice") || !strcmp(type, "yes_no")) {
 			struct buf b;
 			buf_init(&b, r->a, 16 * 1024);
-			json_array_foreach(choices, i, ch) if (json_is_true(json_object_get(ch, "checked")))
+			json_array_foreach(choices, i, ch)
 			{
+				if (!json_is_true(json_object_get(ch, "checked")))
+					continue;
 				if (b.len)
 					buf_puts(&b, "; ");
 				buf_puts(&b, jstr(ch, "label"));
@@ -259,9 +270,10 @@ static int render(struct req *r, const char *token, struct intake_view *v, int p
                   const char *message, int status)
 {
 	int n = npages(v->def);
-	json_t *view = json_pack("{s:s, s:s, s:s, s:s}", "title", jstr(v->def, "title"), "intro",
-	                         jstr(v->def, "intro") ? jstr(v->def, "intro") : "", "policy",
-	                         v->policy ? v->policy : "", "action", arena_printf(r->a, "/intake/%s", token));
+	json_t *view =
+	    json_pack("{s:s, s:s, s:s, s:s}", "title", jstr(v->def, "title"), "intro",
+	              jstr(v->def, "intro") ? jstr(v->def, "intro") : "", "policy",
+	              v->policy ? v->policy : "", "action", arena_printf(r->a, "/intake/%s", token));
 	if (message)
 		json_object_set_new(view, "error", json_string(message));
 	if (errors && json_object_size(errors))
@@ -278,9 +290,11 @@ static int render(struct req *r, const char *token, struct intake_view *v, int p
 			json_array_foreach(json_object_get(p, "questions"), j, q)
 			{
 				if (json_object_get(v->answers, jstr(q, "id")))
-					json_array_append_new(qs, question_view(r, v->def, q, v->answers, NULL, true));
+					json_array_append_new(
+					    qs, question_view(r, v->def, q, v->answers, NULL, true));
 			}
-			json_array_append_new(pages, json_pack("{s:s, s:o}", "title", jstr(p, "title"), "questions", qs));
+			json_array_append_new(
+			    pages, json_pack("{s:s, s:o}", "title", jstr(p, "title"), "questions", qs));
 		}
 		json_object_set_new(view, "submitted", json_true());
 		json_object_set_new(view, "pages", pages);
@@ -301,14 +315,18 @@ static int render(struct req *r, const char *token, struct intake_view *v, int p
 	size_t j;
 	json_t *q;
 	json_array_foreach(json_object_get(p, "questions"), j, q)
-	    json_array_append_new(qs, question_view(r, v->def, q, v->answers, errors, false));
-	json_object_set_new(view, "page", json_pack("{s:s, s:s, s:o}", "title", jstr(p, "title"), "intro",
-	                                            jstr(p, "intro") ? jstr(p, "intro") : "", "questions", qs));
+	{
+		json_array_append_new(qs, question_view(r, v->def, q, v->answers, errors, false));
+	}
+	json_object_set_new(view, "page",
+	                    json_pack("{s:s, s:s, s:o}", "title", jstr(p, "title"), "intro",
+	                              jstr(p, "intro") ? jstr(p, "intro") : "", "questions", qs));
 	json_object_set_new(view, "page_no", json_integer(page));
 	json_object_set_new(view, "page_count", json_integer(n));
 	if (page > 1)
 		json_object_set_new(view, "back_page", json_integer(page - 1));
-	json_object_set_new(view, "autosave_url", json_string(arena_printf(r->a, "/api/v1/intake/%s", token)));
+	json_object_set_new(view, "autosave_url",
+	                    json_string(arena_printf(r->a, "/api/v1/intake/%s", token)));
 	return http_send_page(r, status, "pages/intake", view);
 }
 
@@ -322,7 +340,8 @@ int intake_http_page(struct req *r)
 		return not_valid(r);
 	if (rc)
 		return rc;
-	return render(r, token, &v, page_number(http_query_param(r, "page"), npages(v.def) + 1), NULL, NULL, 200);
+	return render(r, token, &v, page_number(http_query_param(r, "page"), npages(v.def) + 1), NULL, NULL,
+	              200);
 }
 
 /* The answers to one page's questions from its form fields: every
@@ -353,7 +372,8 @@ static json_t *page_answers(struct req *r, json_t *page, json_t *errors)
 			char *end;
 			long long n = strtoll(s, &end, 10);
 			if (*end || end == s || strlen(s) > 4)
-				json_object_set_new(errors, id, json_string("Please choose a point on the scale."));
+				json_object_set_new(errors, id,
+				                    json_string("Please choose a point on the scale."));
 			else
 				json_object_set_new(out, id, json_integer(n));
 		} else {
@@ -382,8 +402,8 @@ int intake_http_page_post(struct req *r)
 		return render(r, token, &v, 1, NULL, MSG_SUBMITTED, 409);
 	if (action && !strcmp(action, "accept")) {
 		if (!form_get(&r->form, "accept"))
-			return render(r, token, &v, 1, NULL, "Please tick the box to say you have read the policy.",
-			              422);
+			return render(r, token, &v, 1, NULL,
+			              "Please tick the box to say you have read the policy.", 422);
 		rc = intake_save(&c, r->app->keys, token, NULL, true, &fields);
 		if (rc)
 			return rc == ERR_NOT_FOUND ? not_valid(r) : rc;
@@ -395,10 +415,11 @@ int intake_http_page_post(struct req *r)
 		if (rc == ERR_INVALID) {
 			/* A required answer is missing: say so on the signing step. */
 			json_t *sig = json_object_get(fields, "signature");
-			const char *msg = json_object_size(fields) > (sig ? 1u : 0u)
-			                      ? "Some required questions are not answered yet. Please use Back to "
-			                        "find them; they are marked."
-			                      : NULL;
+			const char *msg =
+			    json_object_size(fields) > (sig ? 1u : 0u)
+			        ? "Some required questions are not answered yet. Please use Back to "
+			          "find them; they are marked."
+			        : NULL;
 			return render(r, token, &v, n + 1, fields, msg, 422);
 		}
 		if (rc == ERR_CONFLICT)
@@ -418,7 +439,8 @@ int intake_http_page_post(struct req *r)
 		if (rc == ERR_INVALID)
 			json_object_update(errors, fields);
 		else if (rc == ERR_CONFLICT || rc == ERR_FORBIDDEN)
-			return render(r, token, &v, page, NULL, rc == ERR_CONFLICT ? MSG_SUBMITTED : MSG_POLICY, 409);
+			return render(r, token, &v, page, NULL,
+			              rc == ERR_CONFLICT ? MSG_SUBMITTED : MSG_POLICY, 409);
 		else if (rc)
 			return rc == ERR_NOT_FOUND ? not_valid(r) : rc;
 	}

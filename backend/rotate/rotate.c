@@ -12,10 +12,11 @@
 /* The key id inside an envelope: 0x01 | idlen | id | … */
 #define KEY_ID(col) "convert_from(substring(" col " FROM 3 FOR get_byte(" col ", 1)), 'UTF8')"
 #define PICK(tbl, col, ad)                                                                                   \
-	"SELECT ctid::text, " col ", " ad " FROM " tbl " WHERE " col " IS NOT NULL AND length(" col ") > 2"     \
+	"SELECT ctid::text, " col ", " ad " FROM " tbl " WHERE " col " IS NOT NULL AND length(" col ") > 2"  \
 	" AND " KEY_ID(col) " <> $1 LIMIT $2::int FOR UPDATE SKIP LOCKED"
 #define COUNT(tbl, col)                                                                                      \
-	"SELECT count(*) FROM " tbl " WHERE " col " IS NOT NULL AND length(" col ") > 2 AND " KEY_ID(col) " <> $1"
+	"SELECT count(*) FROM " tbl " WHERE " col " IS NOT NULL AND length(" col                             \
+	") > 2 AND " KEY_ID(col) " <> $1"
 #define PUT(tbl, col) "UPDATE " tbl " SET " col " = $2::bytea WHERE ctid = $1::tid"
 
 struct column {
@@ -25,7 +26,10 @@ struct column {
 	const char *put;   /* writes the new envelope */
 };
 
-#define COL(tbl, col, ad) {tbl "." col, PICK(tbl, col, ad), COUNT(tbl, col), PUT(tbl, col)}
+#define COL(tbl, col, ad)                                                                                    \
+	{                                                                                                    \
+		tbl "." col, PICK(tbl, col, ad), COUNT(tbl, col), PUT(tbl, col)                              \
+	}
 
 static const struct column COLUMNS[] = {
     COL("intake", "draft_enc", "'intake.draft_enc:' || id"),
@@ -70,7 +74,8 @@ static int batch_tx(struct db *db, void *arg)
 		size_t n, fn, pn;
 		char *pt;
 		const char *ad = db_val(r, i, 2);
-		if (crypto_bytea_parse(a, db_val(r, i, 1), &env, &n) || crypto_open(t->k, a, env, n, ad, &pt, &pn)) {
+		if (crypto_bytea_parse(a, db_val(r, i, 1), &env, &n) ||
+		    crypto_open(t->k, a, env, n, ad, &pt, &pn)) {
 			t->failed++;
 			continue;
 		}
@@ -78,7 +83,8 @@ static int batch_tx(struct db *db, void *arg)
 		explicit_bzero(pt, pn);
 		if (rc)
 			goto out;
-		if ((rc = db_query(db, a, NULL, t->col->put, db_val(r, i, 0), crypto_bytea_hex(a, fresh, fn))))
+		if ((rc =
+		         db_query(db, a, NULL, t->col->put, db_val(r, i, 0), crypto_bytea_hex(a, fresh, fn))))
 			goto out;
 		t->rotated++;
 	}
@@ -109,7 +115,8 @@ int rotate_all(struct ctx *c, const struct keyring *k, int batch, struct rotate_
 		}
 		out->failed += col_failed;
 		if (col_failed)
-			log_warn("keys rotate: %s: %ld value(s) do not open with any key", COLUMNS[i].name, col_failed);
+			log_warn("keys rotate: %s: %ld value(s) do not open with any key", COLUMNS[i].name,
+			         col_failed);
 	}
 	return rotate_count_old(c, k, &out->left);
 }

@@ -16,8 +16,8 @@ static json_t *shipped(const char *slug)
 	for (size_t i = 0; i < intake_form_files_count; i++)
 		if (!strcmp(intake_form_files[i].slug, slug)) {
 			json_error_t e;
-			return json_loadb(intake_form_files[i].text, intake_form_files[i].len, JSON_REJECT_DUPLICATES,
-			                  &e);
+			return json_loadb(intake_form_files[i].text, intake_form_files[i].len,
+			                  JSON_REJECT_DUPLICATES, &e);
 		}
 	return NULL;
 }
@@ -44,13 +44,15 @@ static void test_broken_definitions_are_refused(void **state)
 	    "{\"slug\":\"x\",\"title\":\"t\",\"pages\":[{\"id\":\"p\",\"title\":\"P\",\"questions\":"
 	    "[{\"id\":\"a\",\"type\":\"essay\",\"label\":\"A\"}]}]}",
 	    "{\"slug\":\"x\",\"title\":\"t\",\"pages\":[{\"id\":\"p\",\"title\":\"P\",\"questions\":"
-	    "[{\"id\":\"a\",\"type\":\"short_text\",\"label\":\"A\"},{\"id\":\"a\",\"type\":\"yes_no\",\"label\":\"B\"}]}]}",
+	    "[{\"id\":\"a\",\"type\":\"short_text\",\"label\":\"A\"},{\"id\":\"a\",\"type\":\"yes_no\","
+	    "\"label\":\"B\"}]}]}",
 	    "{\"slug\":\"x\",\"title\":\"t\",\"pages\":[{\"id\":\"p\",\"title\":\"P\",\"questions\":"
 	    "[{\"id\":\"a\",\"type\":\"single_choice\",\"label\":\"A\",\"choices\":[]}]}]}",
 	    "{\"slug\":\"x\",\"title\":\"t\",\"pages\":[{\"id\":\"p\",\"title\":\"P\",\"questions\":"
 	    "[{\"id\":\"a\",\"type\":\"scale\",\"label\":\"A\",\"min\":5,\"max\":5}]}]}",
 	    "{\"slug\":\"x\",\"title\":\"t\",\"pages\":[{\"id\":\"p\",\"title\":\"P\",\"questions\":"
-	    "[{\"id\":\"a\",\"type\":\"yes_no\",\"label\":\"A\",\"show_if\":{\"question\":\"zz\",\"equals\":\"yes\"}}]}]}",
+	    "[{\"id\":\"a\",\"type\":\"yes_no\",\"label\":\"A\",\"show_if\":{\"question\":\"zz\",\"equals\":"
+	    "\"yes\"}}]}]}",
 	    "{\"slug\":\"x\",\"title\":\"t\",\"pages\":[{\"id\":\"p\",\"title\":\"P\",\"questions\":"
 	    "[{\"id\":\"a\",\"type\":\"yes_no\",\"label\":\"A\"}]}],\"screening\":[{\"flag\":\"grumpy\","
 	    "\"when\":{\"question\":\"a\",\"equals\":\"yes\"}}]}",
@@ -88,10 +90,12 @@ static void test_decoder(void **state)
 	(void)state;
 	json_t *def = shipped("intensive-intake");
 	const char *m;
-	assert_int_equal(decode(def, "{\"history\":\"We met in 2010.\",\"satisfaction\":0,\"body_signals\":"
-	                             "[\"racing\",\"numb\"],\"together_since\":\"2012-02-29\",\"prior_therapy\":\"no\"}",
-	                        NULL, &m),
-	                 0);
+	assert_int_equal(
+	    decode(def,
+	           "{\"history\":\"We met in 2010.\",\"satisfaction\":0,\"body_signals\":"
+	           "[\"racing\",\"numb\"],\"together_since\":\"2012-02-29\",\"prior_therapy\":\"no\"}",
+	           NULL, &m),
+	    0);
 	assert_int_equal(decode(def, "{\"history\":null}", NULL, &m), 0); /* null removes */
 	assert_int_equal(decode(def, "[1]", NULL, &m), ERR_MALFORMED);
 	assert_int_equal(decode(def, "{\"a\":", NULL, &m), ERR_MALFORMED);
@@ -105,7 +109,8 @@ static void test_decoder(void **state)
 	assert_int_equal(decode(def, "{\"body_signals\":\"racing\"}", "body_signals", &m), ERR_INVALID);
 	assert_int_equal(decode(def, "{\"body_signals\":[\"racing\",\"racing\"]}", "body_signals", &m),
 	                 ERR_INVALID);
-	assert_int_equal(decode(def, "{\"together_since\":\"2013-02-29\"}", "together_since", &m), ERR_INVALID);
+	assert_int_equal(decode(def, "{\"together_since\":\"2013-02-29\"}", "together_since", &m),
+	                 ERR_INVALID);
 	assert_int_equal(decode(def, "{\"together_since\":\"2013-2-1\"}", "together_since", &m), ERR_INVALID);
 	assert_int_equal(decode(def, "{\"prior_therapy\":true}", "prior_therapy", &m), ERR_INVALID);
 	assert_int_equal(decode(def, "{\"history\":\"a\\u0007b\"}", "history", &m), ERR_INVALID);
@@ -124,7 +129,8 @@ static void test_decoder(void **state)
 	assert_string_equal(m, "This answer is too long.");
 	/* Over the whole limit: refused before parsing. */
 	json_t *out, *fields;
-	assert_int_equal(intake_decode_answers(def, "{}", INTAKE_ANSWERS_MAX + 1, &out, &fields), ERR_TOO_LARGE);
+	assert_int_equal(intake_decode_answers(def, "{}", INTAKE_ANSWERS_MAX + 1, &out, &fields),
+	                 ERR_TOO_LARGE);
 	json_decref(def);
 }
 
@@ -133,7 +139,8 @@ static void test_conditions_and_required(void **state)
 	(void)state;
 	json_t *def = shipped("intensive-intake");
 	json_error_t e;
-	json_t *ans = json_loads("{\"prior_therapy\":\"no\",\"prior_therapy_detail\":\"x\",\"history\":\"h\"}", 0, &e);
+	json_t *ans =
+	    json_loads("{\"prior_therapy\":\"no\",\"prior_therapy_detail\":\"x\",\"history\":\"h\"}", 0, &e);
 	json_t *detail = intake_question(def, "prior_therapy_detail");
 	assert_false(intake_visible(def, detail, ans));
 	intake_drop_hidden(def, ans);
@@ -162,7 +169,8 @@ static const char *flags_of(json_t *def, const char *answers)
 	buf[0] = 0;
 	size_t i, o = 0;
 	json_t *v;
-	json_array_foreach(f, i, v) o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s ", json_string_value(v));
+	json_array_foreach(f, i, v) o +=
+	    (size_t)snprintf(buf + o, sizeof(buf) - o, "%s ", json_string_value(v));
 	json_decref(f);
 	json_decref(a);
 	return buf;
@@ -172,7 +180,8 @@ static void test_screening_rules(void **state)
 {
 	(void)state;
 	json_t *def = shipped("intensive-intake");
-	assert_string_equal(flags_of(def, "{\"afraid_of_partner\":\"no\",\"stay_together\":\"committed\"}"), "");
+	assert_string_equal(flags_of(def, "{\"afraid_of_partner\":\"no\",\"stay_together\":\"committed\"}"),
+	                    "");
 	assert_string_equal(flags_of(def, "{\"afraid_of_partner\":\"yes\",\"threats\":\"yes\"}"), "ipv ");
 	assert_string_equal(flags_of(def, "{\"safe_at_home\":\"no\"}"), "ipv ");
 	assert_string_equal(flags_of(def, "{\"control\":[\"none\"]}"), "");
@@ -185,17 +194,20 @@ static void test_screening_rules(void **state)
 	assert_string_equal(flags_of(def, "{\"satisfaction\":2}"), "ambivalence ");
 	assert_string_equal(flags_of(def, "{\"satisfaction\":3}"), "");
 	assert_string_equal(flags_of(def, "{\"satisfaction\":\"2\"}"), "");
-	assert_string_equal(flags_of(def, "{\"physical_harm\":\"yes\",\"outside_relationship\":\"yes\","
-	                                  "\"self_harm_thoughts\":\"sometimes\",\"stay_together\":\"leaning_out\"}"),
-	                    "ipv affair suicide_risk ambivalence ");
+	assert_string_equal(
+	    flags_of(def, "{\"physical_harm\":\"yes\",\"outside_relationship\":\"yes\","
+	                  "\"self_harm_thoughts\":\"sometimes\",\"stay_together\":\"leaning_out\"}"),
+	    "ipv affair suicide_risk ambivalence ");
 	json_decref(def);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_shipped_forms_are_valid),  cmocka_unit_test(test_broken_definitions_are_refused),
-	    cmocka_unit_test(test_decoder),                  cmocka_unit_test(test_conditions_and_required),
+	    cmocka_unit_test(test_shipped_forms_are_valid),
+	    cmocka_unit_test(test_broken_definitions_are_refused),
+	    cmocka_unit_test(test_decoder),
+	    cmocka_unit_test(test_conditions_and_required),
 	    cmocka_unit_test(test_screening_rules),
 	};
 	return cmocka_run_group_tests_name("intake", tests, NULL, NULL);
