@@ -620,9 +620,11 @@ static const char SQL_BY_TOKEN[] =
     " SELECT booking_id, position FROM booking_client"
     "  WHERE link_token_hash = $1::bytea AND link_expires_at > to_timestamp($2::bigint)"
     "  AND link_revoked_at IS NULL AND erased_at IS NULL)"
-    " SELECT " VIEW_COLUMNS ", who.position FROM who JOIN booking b ON b.id = who.booking_id" VIEW_JOINS;
-static const char SQL_BY_ID[] = "SELECT " VIEW_COLUMNS ", 1 FROM booking b" VIEW_JOINS
-                                " WHERE b.id = $1::bigint AND $2::bigint IS NOT NULL";
+    " SELECT " VIEW_COLUMNS ", who.position, o.intake_form IS NOT NULL FROM who"
+    " JOIN booking b ON b.id = who.booking_id" VIEW_JOINS;
+static const char SQL_BY_ID[] =
+    "SELECT " VIEW_COLUMNS ", 1, o.intake_form IS NOT NULL FROM booking b" VIEW_JOINS
+    " WHERE b.id = $1::bigint AND $2::bigint IS NOT NULL";
 
 static bool open_status(const char *s)
 {
@@ -663,6 +665,7 @@ static int load_view(struct ctx *c, const char *sql, const char *key, struct boo
 			p++;
 	}
 	v->position = (int)db_ll(r, 0, 15);
+	v->has_form = !strcmp(db_val(r, 0, 16), "t");
 	v->changeable = v->position == 1 && open_status(v->status) &&
 	                c->now < v->starts_at - (int64_t)v->cancel_window_hours * 3600;
 	return 0;

@@ -69,6 +69,7 @@ struct booking_view {
 	int nblocks;
 	struct avail_interval blocks[AVAIL_MAX_DAYS];
 	int position;    /* whose link opened it: 1 the booker, 2 the partner (read-only) */
+	bool has_form;   /* the offering gives each client a private intake form (/intake/{token}) */
 	bool changeable; /* the booker's link, an open status, and inside the window */
 };
 

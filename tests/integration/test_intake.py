@@ -153,6 +153,10 @@ def test_each_client_gets_only_their_own_link(srv, helpers):
     assert bt not in partner_text and booker["name"] not in partner_text and booker["email"] not in partner_text
     for m in msgs:
         assert not FORBIDDEN.search(text_of(m)), m["Subject"]
+    # Each booking page (the booker's confirmation, the partner's page) links its holder's own form only.
+    for mine, theirs in ((bt, pt), (pt, bt)):
+        page = srv.get(f"/b/{mine}").text
+        assert f'href="/intake/{mine}"' in page and theirs not in page
     roles = sorted(tuple(r) for r in srv.sql(
         "SELECT kind, recipient_role FROM outbox WHERE booking_id = :'p1' ORDER BY id", str(doc["id"])))
     assert roles == sorted([("received", "booker"), ("new_request", "clinician"), ("intake_invite", "partner")])
