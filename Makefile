@@ -16,14 +16,15 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev llvm \
 	libcivetweb-dev libpq-dev postgresql postgresql-contrib \
 	libmbedtls-dev libical-dev libargon2-dev libjansson-dev libcurl4-openssl-dev \
 	libcmocka-dev wrk chromium python3 python3-pytest curl ca-certificates tzdata \
-	python3-icalendar python3-recurring-ical-events python3-vobject khal calcurse python3-aiosmtpd
+	python3-icalendar python3-recurring-ical-events python3-vobject khal calcurse python3-aiosmtpd \
+	nginx openssl
 
 PQ_INC  := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
 CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -Ibackend -I$(PQ_INC) $(WARN) -g -pthread
 CFLAGS  := $(CFLAGS_COMMON) -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 LDFLAGS := -pie -Wl,-z,relro,-z,now -pthread
-LIBS    := -lcivetweb -lpq -lmbedcrypto -largon2 -ljansson -lcurl
+LIBS    := -lcivetweb -lpq -lmbedcrypto -largon2 -ljansson -lcurl $(shell pkg-config --libs libical 2>/dev/null || echo -lical)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ASAN_CFLAGS := $(CFLAGS_COMMON) -O1 $(SAN_FLAGS)
 
@@ -135,6 +136,11 @@ $(BUILD)/mail_hooks: tests/integration/mail_hooks.c $(BUILD)/libtandem.a $(HDRS)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtandem.a $(LIBS)
 
+# cal_import's result as JSON, for tests/unit/calimport_check.py and timing.
+$(BUILD)/calimport_dump: tests/unit/calimport_dump.c $(BUILD)/libtandem.a $(HDRS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtandem.a $(LIBS)
+
 # libFuzzer targets: the library built once by clang with coverage and
 # sanitizers, each target linked against it.
 FUZZ_CFLAGS := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
@@ -180,10 +186,11 @@ stop:
 # Every suite prints its own summary; tests/run-suites.sh adds them up and
 # prints the final "N passed, M failed" line.
 test: deps build $(BUILD)/asan/tandem $(UNIT_BIN) $(UNIT_ASAN_BIN) $(FUZZ_BIN) $(BUILD)/ics_sample $(BUILD)/mail_hooks \
-		tests/e2e/node_modules tests/ics/node_modules
+		$(BUILD)/calimport_dump tests/e2e/node_modules tests/ics/node_modules
 	@tests/run-suites.sh \
 		"unit" "tests/unit/run.sh $(BUILD)/unit" \
 		"ics-readers" "/usr/bin/python3 tests/unit/ics_check.py $(BUILD)/ics_sample" \
+		"calimport-readers" "/usr/bin/python3 tests/unit/calimport_check.py $(BUILD)/calimport_dump" \
 		"integration" "TANDEM_BIN=$(BUILD)/tandem tests/integration/run.sh" \
 		"e2e" "TANDEM_BIN=$(BUILD)/tandem tests/e2e/run.sh" \
 		"unit-asan" "tests/unit/run.sh $(BUILD)/asan/unit" \

@@ -8,7 +8,12 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
+#include "booking/booking.h"
+#include "calendar/calendar_cli.h"
 #include "core/config.h"
+#include "core/tz.h"
 #include "core/ctx.h"
 #include "core/log.h"
 #include "db/migrate.h"
@@ -52,6 +57,15 @@ static void usage(FILE *f)
 	      "  audit verify          check the audit log's hash chain; names the first broken entry\n"
 	      "  routes                print the route table (method, pattern, access flags)\n"
 	      "  keygen FILE           write a new data key file (mode 0600; never overwrites)\n"
+	      "  booking move-day REFERENCE DAY START | cancel-day REFERENCE DAY\n"
+	      "                        the clinician moves (START: RFC 3339) or cancels one day of a\n"
+	      "                        multi-day booking; invites get a RECURRENCE-ID override\n"
+	      "  calendar import FILE --clinician EMAIL [--name NAME]\n"
+	      "  calendar subscribe URL --clinician EMAIL [--name NAME] [--refresh-minutes N]\n"
+	      "                        [--freshness-minutes N]\n"
+	      "  calendar list --clinician EMAIL | refresh ID | remove ID\n"
+	      "  calendar busy --clinician EMAIL --from YYYY-MM-DD --to YYYY-MM-DD\n"
+	      "                        external calendars that block the clinician's availability\n"
 	      "  version               print the version\n"
 	      "\n"
 	      "configuration: --config FILE or TANDEM_CONFIG, then TANDEM_* variables\n"
@@ -415,6 +429,7 @@ static int cmd_routes(void)
 	             {ROUTE_JSON, "json"},
 	             {ROUTE_FORM, "form"},
 	             {ROUTE_CAPABILITY, "capability"},
+	             {ROUTE_MULTIPART, "multipart"},
 	             {ROUTE_CSP_REPORT, "csp-report"}};
 	for (size_t i = 0; i < routes_count; i++) {
 		printf("%s %s", routes[i].method, routes[i].pattern);
@@ -431,6 +446,92 @@ static int cmd_routes(void)
 	return 0;
 }
 
+static int cmd_booking(const struct config *cfg, int argc, char **argv)
+{
+	bool move = argc == 4 && !strcmp(argv[0], "move-day");
+	bool cancel = argc == 3 && !strcmp(argv[0], "cancel-day");
+	char *end = NULL;
+	long day = (move || cancel) ? strtol(argv[2], &end, 10) : 0;
+	int64_t start = 0;
+	if ((!move && !cancel) || !end || *end || day < 1 || day > 5 ||
+	    (move && tz_parse_rfc3339(argv[3], &start) != 0)) {
+		log_error("usage: tandem booking move-day REFERENCE DAY START | cancel-day REFERENCE DAY "
+		          "(DAY 1-5; START like 2026-12-08T10:00:00-06:00)");
+		return ERR_INVALID;
+	}
+	/* The change mails each client: templates and data keys as serve has them. */
+	char err[512] = "";
+	struct keyring *keys = NULL;
+	struct tpl_set *tpl = tpl_set_new();
+	int rc = keyring_load(cfg->key_file, &keys, err, sizeof(err));
+	if (!rc)
+		rc = tpl_set_load_dir(tpl, cfg->template_dir, err, sizeof(err));
+	struct mailer m = {cfg, tpl, keys};
+	if (!rc)
+		rc = mail_check(&m, err, sizeof(err));
+	if (rc) {
+		log_error("booking: %s", err);
+		keyring_free(keys);
+		tpl_set_free(tpl);
+		return rc;
+	}
+	struct db db;
+	rc = open_db(cfg, &db);
+	if (rc) {
+		keyring_free(keys);
+		tpl_set_free(tpl);
+		return rc;
+	}
+	struct arena a;
+	arena_init(&a);
+	struct ctx c = {&a, &db, ctx_clock_now(), "clinician", "cli"};
+	rc = move ? booking_move_day(&c, &m, argv[1], (int)day, start)
+	          : booking_cancel_day(&c, &m, argv[1], (int)day);
+	if (rc == ERR_NOT_FOUND)
+		log_error("booking: no booking %s with an uncancelled day %ld", argv[1], day);
+	else if (rc == ERR_CONFLICT)
+		log_error("booking: %s is closed, or this is its last day (cancel the booking instead)", argv[1]);
+	else if (rc == ERR_SLOT_UNAVAILABLE)
+		log_error("booking: the clinician already has something at that time");
+	else if (rc)
+		log_error("booking: %s", err_code(rc));
+	else
+		printf("booking %s: day %ld %s\n", argv[1], day, move ? "moved" : "cancelled");
+	arena_release(&a);
+	db_release(&db);
+	keyring_free(keys);
+	tpl_set_free(tpl);
+	return rc;
+}
+
+static int cmd_calendar(const struct config *cfg, int argc, char **argv)
+{
+	struct keyring *keys = NULL;
+	char err[512] = "";
+	int rc = keyring_load(cfg->key_file, &keys, err, sizeof(err));
+	if (rc) {
+		log_error("data keys: %s", err);
+		return rc;
+	}
+	struct db db;
+	if ((rc = open_db(cfg, &db)) != 0) {
+		keyring_free(keys);
+		return rc;
+	}
+	struct arena a;
+	arena_init(&a);
+	struct ctx c = {&a, &db, ctx_clock_now(), "system", "cli"};
+	struct calendar_fetch_opts fo;
+	calendar_fetch_opts_from(cfg, &fo);
+	rc = calendar_cli(&c, keys, &fo, argc, argv);
+	if (rc == ERR_UNAVAILABLE)
+		log_error("calendar: the database is unreachable");
+	arena_release(&a);
+	db_release(&db);
+	keyring_free(keys);
+	return rc;
+}
+
 static int cmd_serve(const struct config *cfg)
 {
 	struct app app = {.cfg = cfg, .started_us = ctx_clock_now() * 1000000};
@@ -445,7 +546,7 @@ static int cmd_serve(const struct config *cfg)
 	                                       "pages/error",      "pages/book",           "pages/manage",
 	                                       "pages/reschedule", "admin/login",          "admin/totp",
 	                                       "admin/dashboard",  "admin/booking",        "admin/account",
-	                                       "admin/totp_enrol", "admin/recovery_codes", "admin/audit"};
+	                                       "admin/totp_enrol", "admin/recovery_codes", "admin/audit", "admin/calendars"};
 	for (size_t i = 0; i < ARRAY_LEN(required); i++)
 		if (!tpl_set_has(app.tpl, required[i])) {
 			log_error("templates: %s.mustache is missing from %s", required[i],
@@ -519,6 +620,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[i++];
+	/* Before any thread exists: libcurl's global state (TLS, resolver). */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		log_error("cannot initialise libcurl");
+		return 1;
+	}
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
 		usage(stdout);
 		return 0;
@@ -558,6 +664,10 @@ int main(int argc, char **argv)
 		rc = cmd_migrate(&cfg);
 	} else if (!strcmp(cmd, "seed-demo")) {
 		rc = cmd_seed_demo(&cfg);
+	} else if (!strcmp(cmd, "booking")) {
+		rc = cmd_booking(&cfg, argc - i, argv + i);
+	} else if (!strcmp(cmd, "calendar")) {
+		rc = cmd_calendar(&cfg, argc - i, argv + i);
 	} else if (!strcmp(cmd, "audit")) {
 		rc = cmd_audit(&cfg, argc - i, argv + i);
 	} else if (!strcmp(cmd, "mail")) {

@@ -38,7 +38,7 @@ static const char SQL_INPUTS[] =
     "  AND b.starts_at < to_timestamp(($4::bigint + 62) * 86400) AND b.ends_at > to_timestamp(($3::bigint - "
     "62) * 86400)"
     " UNION ALL"
-    " SELECT 'f', count(*), 0, 0 FROM calendar_source WHERE clinician_id = $1"
+    " SELECT 'f', count(*), 0, 0 FROM calendar_source WHERE clinician_id = $1 AND kind = 'url'"
     "  AND coalesce(last_success_at, '-infinity') < to_timestamp($5::bigint) - freshness_minutes * interval "
     "'1 minute'";
 

@@ -605,9 +605,10 @@ int booking_create(struct ctx *c, const struct mailer *m, const struct booking_r
 	" extract(epoch FROM b.starts_at)::bigint, extract(epoch FROM b.ends_at)::bigint,"                   \
 	" coalesce(extract(epoch FROM b.hold_expires_at)::bigint, 0), b.ical_sequence, b.ical_uid,"          \
 	" coalesce(b.client_timezone, ''), p.timezone,"                                                      \
-	" (SELECT string_agg(extract(epoch FROM k.starts_at)::bigint || ' ' || extract(epoch FROM "          \
-	"k.ends_at)::bigint,"                                                                                \
-	"   ' ' ORDER BY k.day_index) FROM booking_block k WHERE k.booking_id = b.id)"
+	" (SELECT string_agg(extract(epoch FROM k.starts_at)::bigint || ' ' || extract(epoch FROM"            \
+	"   k.ends_at)::bigint || ' ' || extract(epoch FROM k.original_start)::bigint || ' '"                  \
+	"   || (k.cancelled_at IS NOT NULL)::int, ' ' ORDER BY k.day_index)"                                    \
+	"  FROM booking_block k WHERE k.booking_id = b.id)"
 #define VIEW_JOINS " JOIN offering o ON o.id = b.offering_id JOIN practice p ON p.id = b.practice_id"
 
 /* The booker's manage token, or a partner's own link. */
@@ -654,12 +655,17 @@ static int load_view(struct ctx *c, const char *sql, const char *key, struct boo
 	v->ical_uid = db_val(r, 0, 11);
 	v->client_timezone = db_val(r, 0, 12);
 	v->practice_timezone = db_val(r, 0, 13);
+	/* "start end original cancelled" per day, in day order. */
 	const char *p = db_val(r, 0, 14);
-	while (*p && v->nblocks < AVAIL_MAX_DAYS) {
+	while (*p && v->ndays < AVAIL_MAX_DAYS) {
 		char *end;
-		long long s = strtoll(p, &end, 10);
-		long long e = strtoll(end, &end, 10);
-		v->blocks[v->nblocks++] = (struct avail_interval){s, e};
+		struct booking_day *d = &v->days[v->ndays++];
+		d->start = strtoll(p, &end, 10);
+		d->end = strtoll(end, &end, 10);
+		d->original_start = strtoll(end, &end, 10);
+		d->cancelled = strtoll(end, &end, 10) != 0;
+		if (!d->cancelled)
+			v->blocks[v->nblocks++] = (struct avail_interval){d->start, d->end};
 		p = end;
 		while (*p == ' ')
 			p++;
@@ -884,6 +890,99 @@ int booking_reschedule_by_token(struct ctx *c, const struct mailer *m, const cha
 	return rc;
 }
 
+/* ---- one day of a multi-day booking (the clinician's change) ---------- */
+
+static const char SQL_DAY[] =
+    "SELECT b.id, b.status, k.id, extract(epoch FROM k.starts_at)::bigint,"
+    " extract(epoch FROM k.ends_at)::bigint, k.cancelled_at IS NOT NULL, o.buffer_before_minutes,"
+    " o.buffer_after_minutes,"
+    " (SELECT count(*) FROM booking_block x WHERE x.booking_id = b.id AND x.cancelled_at IS NULL)"
+    " FROM booking b JOIN offering o ON o.id = b.offering_id"
+    " JOIN booking_block k ON k.booking_id = b.id AND k.day_index = $2::int - 1"
+    " WHERE b.reference = $1 FOR UPDATE OF b";
+static const char SQL_MOVE_DAY[] =
+    "UPDATE booking_block SET starts_at = to_timestamp($2::bigint), ends_at = to_timestamp($3::bigint),"
+    " blocked = tstzrange(to_timestamp($2::bigint) - make_interval(mins => $4::int),"
+    "                     to_timestamp($3::bigint) + make_interval(mins => $5::int))"
+    " WHERE id = $1";
+static const char SQL_CANCEL_DAY[] =
+    "UPDATE booking_block SET cancelled_at = now(), active = false WHERE id = $1";
+/* The booking spans its remaining days; the invite's SEQUENCE goes up. */
+static const char SQL_DAYS_CHANGED[] =
+    "UPDATE booking b SET starts_at = k.s, ends_at = k.e, ical_sequence = ical_sequence + 1, updated_at = now()"
+    " FROM (SELECT min(starts_at) AS s, max(ends_at) AS e FROM booking_block"
+    "  WHERE booking_id = $1 AND cancelled_at IS NULL) k"
+    " WHERE b.id = $1";
+
+struct day_tx {
+	struct ctx *c;
+	const struct mailer *m;
+	const char *reference;
+	int day;
+	int64_t start; /* 0: cancel the day */
+};
+
+static int day_tx(struct db *db, void *arg)
+{
+	struct day_tx *t = arg;
+	struct ctx *c = t->c;
+	PGresult *r;
+	int rc = db_query(db, c->a, &r, SQL_DAY, t->reference, num(c->a, t->day));
+	if (rc)
+		return rc;
+	if (PQntuples(r) != 1 || db_val(r, 0, 5)[0] == 't')
+		return ERR_NOT_FOUND;
+	int64_t id = db_ll(r, 0, 0), block = db_ll(r, 0, 2), s = db_ll(r, 0, 3), e = db_ll(r, 0, 4);
+	const char *status = db_val(r, 0, 1);
+	if (!open_status(status))
+		return ERR_CONFLICT;
+	const char *reason;
+	char *detail;
+	if (t->start) {
+		if (t->start == s)
+			return 0;
+		rc = db_query(db, c->a, NULL, SQL_MOVE_DAY, num(c->a, block), num(c->a, t->start),
+		              num(c->a, t->start + (e - s)), db_val(r, 0, 6), db_val(r, 0, 7));
+		if (rc == ERR_CONFLICT)
+			return ERR_SLOT_UNAVAILABLE;
+		if (rc)
+			return rc;
+		reason = "day moved by clinician";
+		detail = arena_printf(c->a, "{\"day\":%d,\"from\":%lld,\"to\":%lld}", t->day, (long long)s,
+		                      (long long)t->start);
+	} else {
+		if (db_ll(r, 0, 8) <= 1)
+			return ERR_CONFLICT; /* the last day: cancel the booking instead */
+		if ((rc = db_query(db, c->a, NULL, SQL_CANCEL_DAY, num(c->a, block))))
+			return rc;
+		reason = "day cancelled by clinician";
+		detail = arena_printf(c->a, "{\"day\":%d,\"from\":%lld}", t->day, (long long)s);
+	}
+	if ((rc = db_query(db, c->a, NULL, SQL_DAYS_CHANGED, num(c->a, id))))
+		return rc;
+	rc = db_query(db, c->a, NULL, SQL_INSERT_EVENT, num(c->a, id), c->actor, status, status, reason, detail);
+	if (rc)
+		return rc;
+	/* Each client's updated invite (same UID, higher SEQUENCE, the override). */
+	return booking_mail_status(c, t->m, id, "rescheduled");
+}
+
+int booking_move_day(struct ctx *c, const struct mailer *m, const char *reference, int day, int64_t new_start)
+{
+	if (day < 1 || day > AVAIL_MAX_DAYS || new_start <= 0)
+		return ERR_INVALID;
+	struct day_tx t = {c, m, reference, day, new_start};
+	return db_tx(c->db, "READ COMMITTED", day_tx, &t);
+}
+
+int booking_cancel_day(struct ctx *c, const struct mailer *m, const char *reference, int day)
+{
+	if (day < 1 || day > AVAIL_MAX_DAYS)
+		return ERR_INVALID;
+	struct day_tx t = {c, m, reference, day, 0};
+	return db_tx(c->db, "READ COMMITTED", day_tx, &t);
+}
+
 /* ---- holds ----------------------------------------------------------- */
 
 enum { EXPIRE_BATCH = 100 };
@@ -976,9 +1075,18 @@ int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_
 		return rc;
 	bool cancelled = !strcmp(v->status, "cancelled") || !strcmp(v->status, "declined");
 	struct ics_attendee who = {name, email};
+	/* The series as it was sent whole (each day at its original start),
+	 * and a RECURRENCE-ID override for each day since moved or cancelled
+	 * on its own: calendars holding the series change just that day. */
 	struct ics_block blocks[AVAIL_MAX_DAYS];
-	for (int i = 0; i < v->nblocks; i++)
-		blocks[i] = (struct ics_block){v->blocks[i].start, v->blocks[i].end};
+	struct ics_override over[AVAIL_MAX_DAYS];
+	int nover = 0;
+	for (int i = 0; i < v->ndays; i++) {
+		const struct booking_day *d = &v->days[i];
+		blocks[i] = (struct ics_block){d->original_start, d->original_start + (d->end - d->start)};
+		if (v->ndays > 1 && (d->cancelled || d->start != d->original_start))
+			over[nover++] = (struct ics_override){d->original_start, d->start, d->end, d->cancelled};
+	}
 	struct ics_invite inv = {
 	    .method = cancelled ? "CANCEL" : "REQUEST",
 	    .uid = v->ical_uid,
@@ -995,7 +1103,9 @@ int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_
 	    .attendees = &who,
 	    .nattendees = 1,
 	    .blocks = blocks,
-	    .nblocks = v->nblocks,
+	    .nblocks = v->ndays,
+	    .overrides = over,
+	    .noverrides = nover,
 	    .cancelled = cancelled,
 	    .tentative = !strcmp(v->status, "held") || !strcmp(v->status, "requested"),
 	};

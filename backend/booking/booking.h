@@ -51,6 +51,14 @@ struct booking_result {
 };
 
 /* What the manage page and changes need to know about one booking. */
+/* One day of a booking as the invite needs it: where it is now, where the
+ * series put it (its RECURRENCE-ID when it differs), whether it is off. */
+struct booking_day {
+	int64_t start, end;     /* UTC seconds */
+	int64_t original_start; /* UTC seconds */
+	bool cancelled;         /* this day alone was cancelled */
+};
+
 struct booking_view {
 	int64_t id;
 	const char *reference;
@@ -66,8 +74,10 @@ struct booking_view {
 	const char *ical_uid;
 	const char *client_timezone; /* or "" */
 	const char *practice_timezone;
-	int nblocks;
-	struct avail_interval blocks[AVAIL_MAX_DAYS];
+	int nblocks;                                 /* the days that still take place */
+	struct avail_interval blocks[AVAIL_MAX_DAYS]; /* their times, in order */
+	int ndays;                                   /* every day, cancelled ones too */
+	struct booking_day days[AVAIL_MAX_DAYS];
 	int position;    /* whose link opened it: 1 the booker, 2 the partner (read-only) */
 	bool has_form;   /* the offering gives each client a private intake form (/intake/{token}) */
 	bool changeable; /* the booker's link, an open status, and inside the window */
@@ -100,6 +110,16 @@ int booking_cancel_by_token(struct ctx *c, const struct mailer *m, const char *t
                             const char **why);
 int booking_reschedule_by_token(struct ctx *c, const struct mailer *m, const char *token, const char *start,
                                 json_t **fields, const char **why);
+
+/* The clinician moves one day (1-based) of an open booking to new_start
+ * (same length; the practice's hours are the clinician's call, but no
+ * overlap with any other active time of theirs: ERR_SLOT_UNAVAILABLE), or
+ * cancels it alone (ERR_CONFLICT for the last remaining day: cancel the
+ * booking). Either raises the SEQUENCE; invites then carry a RECURRENCE-ID
+ * override for that day, and each client is sent it (the "rescheduled"
+ * message) in the same transaction. ERR_NOT_FOUND: no such booking or day. */
+int booking_move_day(struct ctx *c, const struct mailer *m, const char *reference, int day, int64_t new_start);
+int booking_cancel_day(struct ctx *c, const struct mailer *m, const char *reference, int day);
 
 /* The booking's calendar file for the person whose link opened v
  * (v->position): METHOD:REQUEST, or METHOD:CANCEL once cancelled or

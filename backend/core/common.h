@@ -14,6 +14,8 @@
 
 #include "core/err.h"
 
+#define TANDEM_VERSION "0.1.0"
+
 #define ARRAY_LEN(a)      (sizeof(a) / sizeof((a)[0]))
 #define UNUSED(x)         ((void)(x))
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))

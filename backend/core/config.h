@@ -26,6 +26,9 @@ struct config {
 	bool access_log;              /* one line per request on stderr */
 	char *key_file;               /* data keys for values encrypted at rest (keys.h) */
 	long jobs_interval_s;         /* how often background jobs run (hold expiry, ...) */
+	long calendar_fetch_timeout_s; /* one subscribed calendar's whole transfer */
+	long calendar_max_bytes;       /* largest calendar file fetched or uploaded */
+	bool calendar_allow_private;   /* fetch from loopback/private addresses (tests, LAN) */
 	long feed_past_days;          /* clinician feed: days of past bookings it shows */
 	long feed_future_days;        /* clinician feed: days ahead it shows */
 	long feed_rate_limit;         /* fetches of one feed token allowed per window ... */

@@ -254,15 +254,15 @@ static const char SQL_AUDIT[] =
 static const char SQL_VALIDATOR[] =
     "SELECT count(*), coalesce(sum(hashtextextended(concat_ws('|', k.id, k.day_index,"
     " extract(epoch FROM k.starts_at), extract(epoch FROM k.ends_at), b.id, b.reference, b.status,"
-    " b.ical_uid, b.ical_sequence, extract(epoch FROM b.updated_at), o.name, o.days," FEED_INITIALS
-    "), 0)), 0),"
+    " b.ical_uid, b.ical_sequence, extract(epoch FROM b.updated_at), o.name, o.days,"
+    " k.cancelled_at IS NOT NULL," FEED_INITIALS "), 0)), 0),"
     " coalesce(floor(extract(epoch FROM max(b.updated_at)))::bigint, 0)" FEED_FROM;
 
 static const char SQL_EVENTS[] =
     "SELECT k.day_index, floor(extract(epoch FROM k.starts_at))::bigint,"
     " floor(extract(epoch FROM k.ends_at))::bigint, b.id, b.reference, b.status, b.ical_uid,"
     " b.ical_sequence, floor(extract(epoch FROM b.updated_at))::bigint, o.name, o.days," FEED_INITIALS
-        FEED_FROM " ORDER BY k.starts_at, k.id LIMIT 20001"; /* FEED_MAX_EVENTS + 1: to notice more */
+    ", k.cancelled_at IS NOT NULL" FEED_FROM " ORDER BY k.starts_at, k.id LIMIT 20001"; /* FEED_MAX_EVENTS + 1: to notice more */
 
 /* The fetch being answered. */
 struct fetch {
@@ -359,6 +359,9 @@ static int render(struct fetch *f, PGresult *r)
 	for (int i = 0; i < n; i++) {
 		int day = (int)db_ll(r, i, 0);
 		const char *status = db_val(r, i, 5);
+		/* One day of a multi-day booking cancelled on its own. */
+		if (db_val(r, i, 12)[0] == 't')
+			status = "cancelled";
 		bool cancelled = !strcmp(status, "cancelled") || !strcmp(status, "declined");
 		blk[i] = (struct ics_block){db_ll(r, i, 1), db_ll(r, i, 2)};
 		const char *link =
@@ -510,4 +513,15 @@ int feed_fetch(struct ctx *c, const struct feed_request *rq, struct feed_respons
 	if ((rc = db_query(c->db, c->a, &r, SQL_EVENTS, f.p[0], f.p[1], f.p[2], f.p[3], f.p[4])))
 		return rc;
 	return render(&f, r);
+}
+
+static const char SQL_OWNED[] = "SELECT 1 FROM feed_token WHERE id = $1 AND clinician_id = $2";
+
+int feed_owned(struct ctx *c, int64_t clinician_id, int64_t id)
+{
+	PGresult *r;
+	int rc = db_query(c->db, c->a, &r, SQL_OWNED, num(c->a, id), num(c->a, clinician_id));
+	if (rc)
+		return rc;
+	return PQntuples(r) == 1 ? 0 : ERR_NOT_FOUND;
 }

@@ -58,6 +58,9 @@ struct feed_info {
  * ERR_NOT_FOUND for no such clinician. */
 int feed_list(struct ctx *c, const char *email, struct feed_info **out, size_t *n);
 
+/* 0 when feed token id belongs to clinician_id, else ERR_NOT_FOUND. */
+int feed_owned(struct ctx *c, int64_t clinician_id, int64_t id);
+
 /* Revokes token id; its URL answers 404 from then on. ERR_NOT_FOUND for no
  * such token; *already set when it had been revoked before (nothing changes). */
 int feed_revoke(struct ctx *c, int64_t id, bool *already);

@@ -50,6 +50,7 @@ enum route_flags {
 	ROUTE_CAPABILITY = 1 << 5, /* URL holds a token: no-store, no-referrer, never logged */
 	ROUTE_PARTIAL = 1 << 6,    /* a session with the TOTP code still owed is enough */
 	ROUTE_LOGIN = 1 << 7,      /* the sign-in form: session optional, CSRF by cookie */
+	ROUTE_MULTIPART = 1 << 8,  /* body is multipart/form-data (file uploads): parts → r->form */
 };
 
 /* Any of these: the session is looked up for the route. */

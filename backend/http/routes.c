@@ -8,6 +8,7 @@
 #include "http/router.h"
 #include "avail/avail_http.h"
 #include "booking/booking_http.h"
+#include "calendar/calendar_http.h"
 #include "feed/feed_http.h"
 #include "intake/intake_http.h"
 #include "offering/offering_http.h"
@@ -58,6 +59,20 @@ const struct route routes[] = {
     {"POST", "/admin/account/sessions/{id}/revoke", admin_http_session_revoke,
      ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
     {"GET", "/admin/audit", admin_http_audit, ROUTE_ADMIN, 0},
+    {"GET", "/admin/calendars", calendar_http_page, ROUTE_ADMIN, 0},
+    /* An exported calendar can be large: up to calendar_max_bytes, and
+     * max_body (the ceiling for every route) must allow it. */
+    {"POST", "/admin/calendars/upload", calendar_http_upload, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_MULTIPART,
+     11 << 20},
+    {"POST", "/admin/calendars/subscribe", calendar_http_subscribe, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     8 * 1024},
+    {"POST", "/admin/calendars/{id}/refresh", calendar_http_refresh, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     8 * 1024},
+    {"POST", "/admin/calendars/{id}/remove", calendar_http_remove, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     8 * 1024},
+    {"POST", "/admin/feeds", calendar_http_feed_create, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
+    {"POST", "/admin/feeds/{id}/revoke", calendar_http_feed_revoke, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     8 * 1024},
     {"GET", "/api/v1/admin/session", admin_http_api_session, ROUTE_ADMIN, 0},
     {"GET", "/api/v1/admin/bookings", admin_http_api_bookings, ROUTE_ADMIN, 0},
     {"POST", "/api/v1/csp-report", ops_http_csp_report, ROUTE_CSP_REPORT, 16 * 1024},

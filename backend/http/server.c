@@ -4,6 +4,7 @@
 #include <civetweb.h>
 #include <ctype.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <strings.h>
 #include <time.h>
 
@@ -12,6 +13,7 @@
 #include "crypto/crypto.h"
 #include "http/json_body.h"
 #include "http/metrics.h"
+#include "http/multipart.h"
 #include "http/router.h"
 
 struct worker {
@@ -20,6 +22,14 @@ struct worker {
 };
 
 static const struct server_hooks *hooks;
+
+/* Graceful stop: civetweb's mg_stop abandons responses still being
+ * written, so on SIGTERM the main thread first waits (up to DRAIN_MAX_US)
+ * until no request is inside dispatch(); requests arriving meanwhile get
+ * 503 (with Retry-After) and Connection: close. */
+enum { DRAIN_MAX_US = 25 * 1000000, DRAIN_POLL_NS = 10 * 1000000 };
+static atomic_int inflight;
+static atomic_bool draining;
 
 void server_set_hooks(const struct server_hooks *h)
 {
@@ -128,6 +138,8 @@ static bool body_type_ok(const struct route *rt, const char *ct)
 		return media_type_is(ct, "application/json");
 	if (rt->flags & ROUTE_FORM)
 		return media_type_is(ct, "application/x-www-form-urlencoded");
+	if (rt->flags & ROUTE_MULTIPART)
+		return ct && strncasecmp(ct, "multipart/form-data", 19) == 0;
 	if (rt->flags & ROUTE_CSP_REPORT)
 		return media_type_is(ct, "application/json") || media_type_is(ct, "application/csp-report") ||
 		       media_type_is(ct, "application/reports+json");
@@ -149,7 +161,7 @@ static int read_body(struct req *r, const struct mg_request_info *ri, json_t **f
 		*message = "A request may not carry both Transfer-Encoding and Content-Length.";
 		return ERR_MALFORMED; /* the request smuggling shape: refuse */
 	}
-	bool wants_body = rt->flags & (ROUTE_JSON | ROUTE_FORM | ROUTE_CSP_REPORT);
+	bool wants_body = rt->flags & (ROUTE_JSON | ROUTE_FORM | ROUTE_MULTIPART | ROUTE_CSP_REPORT);
 	if (!wants_body)
 		return 0; /* any body is ignored (and discarded by civetweb) */
 	if (!te && ri->content_length <= 0 && !mg_get_header(r->conn, "Content-Type"))
@@ -191,6 +203,14 @@ static int read_body(struct req *r, const struct mg_request_info *ri, json_t **f
 		return rc;
 	}
 	const char *bad;
+	if (rt->flags & ROUTE_MULTIPART) {
+		int rc = multipart_parse(r->a, mg_get_header(r->conn, "Content-Type"), body, got, &r->form, &bad);
+		if (rc == ERR_INVALID)
+			*fields = json_pack("{s:s}", bad ? bad : "(form)", "must be text without control characters");
+		else if (rc == ERR_MALFORMED)
+			*message = "The upload could not be read (a broken or truncated multipart body).";
+		return rc;
+	}
 	int rc = form_parse(r->a, body, got, &r->form, &bad);
 	if (rc == ERR_INVALID)
 		*fields = json_pack("{s:s}", bad ? bad : "(form)", "must be text without control characters");
@@ -218,11 +238,13 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 	r.remote_addr = admin_http_client_addr(&r, ri->remote_addr);
 	make_request_id(&r);
 	log_set_request_id(r.id);
+	atomic_fetch_add(&inflight, 1);
 
 	char allow[128];
 	int rc;
 	json_t *fields = NULL;
 	const char *message = NULL;
+	bool stopping = atomic_load(&draining);
 	/* Paths are text: no NUL (civetweb cuts the path at a decoded %00),
 	 * no control characters, valid UTF-8. Nor two Content-Lengths. */
 	int ncl = 0;
@@ -234,6 +256,13 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 	if (!bad_path)
 		r.path = path;
 	r.api = strncmp(r.path, "/api/", 5) == 0;
+	if (stopping) {
+		r.close = true;
+		rc = ERR_UNAVAILABLE;
+		message = "The server is restarting; please try again in a moment.";
+		r.route = NULL;
+		goto answer;
+	}
 	if (bad_path || ncl > 1) {
 		r.close = ncl > 1;
 		rc = ERR_MALFORMED;
@@ -264,7 +293,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 	}
 answer:
 	if (rc && !r.sent) {
-		if (rc == ERR_UNAVAILABLE)
+		if (rc == ERR_UNAVAILABLE && !stopping)
 			metrics_db_state(false);
 		if (rc == ERR_INTERNAL)
 			log_error("request failed: %s %s", r.method, r.route ? r.route->pattern : "?");
@@ -284,6 +313,7 @@ answer:
 		         r.status, r.bytes_out, (double)dt / 1000.0);
 	log_set_request_id(NULL);
 	arena_reset(&w->arena);
+	atomic_fetch_sub(&inflight, 1);
 	return r.status;
 }
 
@@ -379,6 +409,15 @@ int server_run(struct app *app)
 	int sig = 0;
 	sigwait(&set, &sig);
 	log_info("received %s: finishing in-flight requests", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	atomic_store(&draining, true);
+	int64_t until = mono_us() + DRAIN_MAX_US;
+	while (atomic_load(&inflight) > 0 && mono_us() < until) {
+		struct timespec ts = {0, DRAIN_POLL_NS};
+		nanosleep(&ts, NULL);
+	}
+	if (atomic_load(&inflight) > 0)
+		log_warn("%d requests still running after %d s; stopping anyway", atomic_load(&inflight),
+		         DRAIN_MAX_US / 1000000);
 	if (hooks && hooks->stop)
 		hooks->stop();
 	mg_stop(ctx);

@@ -6,6 +6,7 @@
 
 #include "admin/session.h"
 #include "booking/booking.h"
+#include "calendar/calendar_cli.h"
 #include "core/log.h"
 #include "mail/mail.h"
 
@@ -39,6 +40,19 @@ int jobs_run_once(struct db *db, const struct app *app)
 	int rc4 = session_purge(&c, &n);
 	if (rc4 && rc4 != ERR_UNAVAILABLE)
 		log_warn("job purge-sessions failed: %s", err_code(rc4));
+	/* Subscribed calendars: a few per round, so one slow server cannot
+	 * hold the other jobs back for long. */
+	if (app && app->keys) {
+		struct calendar_fetch_opts fo;
+		calendar_fetch_opts_from(app->cfg, &fo);
+		arena_reset(&a);
+		c.now = ctx_clock_now();
+		int rc5 = calendar_refresh_due(&c, app->keys, &m, &fo, 10, &n);
+		if (rc5 && rc5 != ERR_UNAVAILABLE)
+			log_warn("job calendar-refresh failed: %s", err_code(rc5));
+		if (!rc)
+			rc = rc5;
+	}
 	arena_release(&a);
 	return rc ? rc : rc2 ? rc2 : rc3;
 }

@@ -65,3 +65,20 @@ int practice_clinician_upsert(struct ctx *c, const char *email, const char *name
 	*id = db_ll(r, 0, 0);
 	return 0;
 }
+
+static const char SQL_CLINICIAN_BY_EMAIL[] =
+    "SELECT id, timezone FROM clinician WHERE lower(email) = lower($1) AND active";
+
+int practice_clinician_by_email(struct ctx *c, const char *email, int64_t *id, char **timezone)
+{
+	PGresult *r;
+	int rc = db_query(c->db, c->a, &r, SQL_CLINICIAN_BY_EMAIL, email);
+	if (rc)
+		return rc;
+	if (PQntuples(r) != 1)
+		return ERR_NOT_FOUND;
+	*id = db_ll(r, 0, 0);
+	if (timezone)
+		*timezone = arena_strdup(c->a, db_val(r, 0, 1));
+	return 0;
+}

@@ -32,6 +32,10 @@ json_t *practice_to_view(const struct practice *p);
 int practice_clinician_upsert(struct ctx *c, const char *email, const char *name, const char *password,
                               const char *role, int64_t *id);
 
+/* The active clinician with this email (any case): id and zone (arena).
+ * ERR_NOT_FOUND when there is none. */
+int practice_clinician_by_email(struct ctx *c, const char *email, int64_t *id, char **timezone);
+
 /* Creates or refreshes the demo practice (idempotent). The demo login is
  * written to login_email / login_password (static strings). */
 int practice_seed_demo(struct ctx *c, const char **login_email, const char **login_password);

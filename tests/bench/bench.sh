@@ -66,6 +66,15 @@ UPDATE offering SET active = true WHERE slug = 'bench';
 ANALYZE;
 SQL
 
+# The feed: a second clinician with 5,000 bookings (its own, so they cannot
+# collide with the demo clinician's), one device token, no rate limit.
+psql_ -c "INSERT INTO clinician (practice_id, name, email, timezone) VALUES (1, 'Feed Bench', 'feed@bench.example', 'America/Chicago')"
+"$pg" psql "$work/pg" tandem -q -v ON_ERROR_STOP=1 -v n=5000 -v clinician=feed@bench.example -f "$here/feed_seed.sql" >/dev/null
+psql_ -c ANALYZE
+feed_url=$("$bin" feed create --clinician feed@bench.example --name bench 2>/dev/null | sed -n 's/^url: //p')
+feed_path=${feed_url#http://127.0.0.1:$port}
+export TANDEM_FEED_RATE_LIMIT=100000
+
 "$bin" serve 2>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
@@ -79,11 +88,12 @@ nslots=$(curl -fs "http://127.0.0.1:$port$avail" | /usr/bin/python3 -c 'import j
 for path in /readyz / "$avail" /offerings/intensive-2day; do
 	wrk -t2 -c"$conns" -d1s "http://127.0.0.1:$port$path" >/dev/null 2>&1
 done
+wrk_headers=()
 printf '%-44s %10s %10s %10s  %s\n' endpoint "req/s" p50 p99 statuses
 run() {
 	local name=$1 path=$2 script=${3:-$here/report.lua}
 	local out
-	out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$script" "http://127.0.0.1:$port$path" 2>&1)
+	out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$script" "${wrk_headers[@]}" "http://127.0.0.1:$port$path" 2>&1)
 	local rps p50 p99 st
 	rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
 	p50=$(echo "$out" | awk '$1=="50%" {print $2}')
@@ -102,8 +112,24 @@ cat "$here/book.lua" "$here/report.lua" >"$work/book.lua"
 export BENCH_BASE_EPOCH
 BENCH_BASE_EPOCH=$(TZ=America/Chicago date -d "$today + 1 day" +%s)
 run "POST /api/v1/bookings (distinct starts)" / "$work/book.lua"
+run "GET /feeds/{token}.ics (5,000 bookings)" "$feed_path"
+etag=$(curl -fsI "http://127.0.0.1:$port$feed_path" | sed -n 's/^[Ee][Tt][Aa][Gg]: //p' | tr -d '\r')
+wrk_headers=(-H "If-None-Match: $etag")
+run "GET /feeds/{token}.ics, If-None-Match (304)" "$feed_path"
+wrk_headers=()
+echo "feed: $(curl -fs "http://127.0.0.1:$port$feed_path" | wc -c) bytes, $(curl -fs "http://127.0.0.1:$port$feed_path" | grep -c '^BEGIN:VEVENT') events"
 echo "availability window: $nslots slots from $(psql_ -c "SELECT count(*) FROM booking") bookings, $(psql_ -c "SELECT count(*) FROM busy_interval") busy intervals"
 echo "server peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$server_pid/status)"
+
+# Importing a 10,000-event file with 200 recurring series (tests/bench/gen_ics.py):
+# parse, expand over the horizon, merge, seal the file, replace the busy time.
+/usr/bin/python3 "$here/gen_ics.py" --events 10000 --series 200 --year "$(date +%Y)" --out "$work/big.ics"
+for i in 1 2 3; do
+	t0=$(date +%s%N)
+	out=$("$bin" calendar import "$work/big.ics" --clinician feed@bench.example --name Big 2>&1 | head -n1)
+	t1=$(date +%s%N)
+	echo "calendar import, 10,000 events / 200 series ($(du -k "$work/big.ics" | cut -f1) KiB), run $i: $(( (t1 - t0) / 1000000 )) ms: $out"
+done
 
 # The database's ceiling: pgbench inserting into a bare table with the same
 # exclusion constraint, distinct ranges, same connection count.

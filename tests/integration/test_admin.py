@@ -16,6 +16,7 @@ import html
 import http.client
 import json
 import re
+import secrets
 import struct
 import time
 import urllib.parse
@@ -45,6 +46,20 @@ CURRENT_PARAMS = "$argon2id$v=19$m=19456,t=2,p=1$"
 Resp = namedtuple("Resp", "status headers body set_cookies")
 
 
+def multipart_body(form, files):
+    """multipart/form-data as a browser sends it: fields, then files
+    ({name: (filename, bytes)})."""
+    boundary = "----tandemtest" + secrets.token_hex(8)
+    out = b""
+    for k, v in form.items():
+        out += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").encode()
+    for k, (fname, data) in files.items():
+        out += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{fname}\"\r\n"
+                "Content-Type: text/calendar\r\n\r\n").encode() + data + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return out, f"multipart/form-data; boundary={boundary}"
+
+
 class Client:
     """Keeps cookies like a browser would (by name), sends forms."""
 
@@ -52,9 +67,12 @@ class Client:
         self.srv = srv
         self.cookies = {}
 
-    def request(self, method, path, form=None, headers=None, body=None):
+    def request(self, method, path, form=None, headers=None, body=None, files=None, multipart=False):
         h = dict(headers or {})
-        if form is not None:
+        if multipart or files:
+            body, ctype = multipart_body(form or {}, files or {})
+            h.setdefault("Content-Type", ctype)
+        elif form is not None:
             body = urllib.parse.urlencode(form)
             h.setdefault("Content-Type", "application/x-www-form-urlencoded")
         if self.cookies:
@@ -394,7 +412,7 @@ def test_every_admin_route_refuses_without_a_session(server_factory, tandem):
             continue
         path = concrete(pattern)
         c = Client(srv)
-        r = c.request(method, path, form={} if method != "GET" else None)
+        r = c.request(method, path, form={} if method != "GET" else None, multipart="multipart" in flags)
         if path.startswith("/api/"):
             assert r.status == 401, (method, path, r)
             err = json.loads(r.body)["error"]
@@ -424,11 +442,12 @@ def test_csrf_missing_or_wrong_is_403_on_every_state_changing_route(server_facto
     for method, pattern, flags in changing:
         path = concrete(pattern)
         wrong = "0" * 64 if "login" not in flags else "C" * 43
+        mp = "multipart" in flags
         for form in ({}, {"csrf": wrong}, {"csrf": csrf[:-1] + ("0" if csrf[-1] != "0" else "1")}):
-            r = c.request(method, path, form=form)
+            r = c.request(method, path, form=form, multipart=mp)
             assert r.status == 403, (method, path, form, r.status, r.body[:200])
             assert "This form has expired" in r.body
-        r = c.request(method, path, form={}, headers={"X-CSRF-Token": wrong})
+        r = c.request(method, path, form={}, headers={"X-CSRF-Token": wrong}, multipart=mp)
         assert r.status == 403, (method, path)
     # None of it did anything: still signed in, nothing revoked, TOTP off.
     assert c.get("/admin").status == 200
