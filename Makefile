@@ -31,8 +31,9 @@ ASAN_CFLAGS := $(CFLAGS_COMMON) -O1 $(SAN_FLAGS)
 SRC      := $(shell find backend -name '*.c' | sort)
 LIB_SRC  := $(filter-out backend/main.c,$(SRC))
 HDRS     := $(shell find backend -name '*.h')
-OBJ      := $(patsubst backend/%.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(BUILD)/obj/gen/migrations.o
-ASAN_OBJ := $(patsubst backend/%.c,$(BUILD)/asan/obj/%.o,$(LIB_SRC)) $(BUILD)/asan/obj/gen/migrations.o
+OBJ      := $(patsubst backend/%.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(BUILD)/obj/gen/migrations.o $(BUILD)/obj/gen/forms.o
+ASAN_OBJ := $(patsubst backend/%.c,$(BUILD)/asan/obj/%.o,$(LIB_SRC)) $(BUILD)/asan/obj/gen/migrations.o \
+            $(BUILD)/asan/obj/gen/forms.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 UNIT_ASAN_BIN := $(patsubst tests/unit/%.c,$(BUILD)/asan/unit/%,$(UNIT_SRC))
@@ -67,6 +68,23 @@ $(BUILD)/gen/migrations.c: $(wildcard sql/*.sql) backend/db/embed_sql.sh
 $(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c backend/db/migrate.h
 	@mkdir -p $(@D)
 	@$(CC) $(CFLAGS) -c -o $@ $<
+
+# The intake form definitions (forms/*.json), seeded by migrate and seed-demo.
+$(BUILD)/gen/forms.c: $(wildcard forms/*.json) backend/intake/embed_forms.sh
+	@mkdir -p $(@D)
+	@backend/intake/embed_forms.sh forms > $@
+
+$(BUILD)/obj/gen/forms.o: $(BUILD)/gen/forms.c backend/intake/intake.h
+	@mkdir -p $(@D)
+	@$(CC) $(CFLAGS) -Ibackend -c -o $@ $<
+
+$(BUILD)/asan/obj/gen/forms.o: $(BUILD)/gen/forms.c backend/intake/intake.h
+	@mkdir -p $(@D)
+	@$(CC) $(ASAN_CFLAGS) -Ibackend -c -o $@ $<
+
+$(BUILD)/fuzz/obj/gen/forms.o: $(BUILD)/gen/forms.c backend/intake/intake.h
+	@mkdir -p $(@D)
+	@$(CLANG) $(FUZZ_CFLAGS) -Ibackend -c -o $@ $<
 
 $(BUILD)/obj/%.o: backend/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -126,7 +144,8 @@ $(BUILD)/calimport_dump: tests/unit/calimport_dump.c $(BUILD)/libtandem.a $(HDRS
 # libFuzzer targets: the library built once by clang with coverage and
 # sanitizers, each target linked against it.
 FUZZ_CFLAGS := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
-FUZZ_OBJ := $(patsubst backend/%.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRC)) $(BUILD)/fuzz/obj/gen/migrations.o
+FUZZ_OBJ := $(patsubst backend/%.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRC)) $(BUILD)/fuzz/obj/gen/migrations.o \
+            $(BUILD)/fuzz/obj/gen/forms.o
 
 $(BUILD)/fuzz/obj/gen/migrations.o: $(BUILD)/gen/migrations.c backend/db/migrate.h
 	@mkdir -p $(@D)

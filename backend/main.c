@@ -17,6 +17,7 @@
 #include "core/ctx.h"
 #include "core/log.h"
 #include "db/migrate.h"
+#include "intake/intake.h"
 #include "http/assets.h"
 #include "http/server.h"
 #include "http/template.h"
@@ -28,6 +29,7 @@
 #include "jobs/jobs.h"
 #include "mail/mail.h"
 #include "practice/practice.h"
+#include "rotate/rotate.h"
 
 #define TANDEM_VERSION "0.1.0"
 
@@ -39,6 +41,8 @@ static void usage(FILE *f)
 	      "  serve                 serve HTTP on the configured address\n"
 	      "  migrate               apply pending database migrations\n"
 	      "  seed-demo             create or refresh the demo practice (idempotent)\n"
+	      "  keys rotate [--batch N]  re-encrypt sealed values under the current (first) key\n"
+	      "  keys status           count sealed values still under older keys\n"
 	      "  clinician-add --email EMAIL --name NAME [--role owner|clinician] [--password-file FILE]\n"
 	      "                        create or update a clinician login; the password is read from\n"
 	      "                        FILE or asked for at the terminal, never taken from arguments\n"
@@ -92,6 +96,19 @@ static int cmd_migrate(const struct config *cfg)
 		log_error("migrate: %s", err);
 	else
 		log_info("migrate: %d applied, schema at version %d", applied, migrate_latest());
+	if (!rc) {
+		/* The intake forms in forms/ are part of the schema's content. */
+		struct arena a;
+		arena_init(&a);
+		struct ctx c = {&a, &db, ctx_clock_now(), "system", "cli"};
+		int added = 0;
+		rc = intake_forms_sync(&c, &added);
+		if (rc)
+			log_error("migrate: intake forms: %s", err_code(rc));
+		else if (added)
+			log_info("migrate: %d new intake form version(s)", added);
+		arena_release(&a);
+	}
 	db_release(&db);
 	return rc;
 }
@@ -111,7 +128,10 @@ static int cmd_seed_demo(const struct config *cfg)
 		log_error("seed-demo: the database is %s; run `tandem migrate` first",
 		          rc == ERR_UNAVAILABLE ? "unreachable" : "not migrated");
 	} else {
-		rc = practice_seed_demo(&c, &email, &password);
+		int added = 0;
+		rc = intake_forms_sync(&c, &added);
+		if (!rc)
+			rc = practice_seed_demo(&c, &email, &password);
 		if (rc)
 			log_error("seed-demo failed: %s", err_code(rc));
 		else
@@ -119,6 +139,67 @@ static int cmd_seed_demo(const struct config *cfg)
 	}
 	arena_release(&a);
 	db_release(&db);
+	return rc;
+}
+
+/* `keys rotate [--batch N]`: re-encrypt every sealed value under the
+ * current key while servers keep running; `keys status`: how many are
+ * still under older keys. */
+static int cmd_keys(const struct config *cfg, int argc, char **argv)
+{
+	if (argc < 1 || (strcmp(argv[0], "rotate") && strcmp(argv[0], "status"))) {
+		log_error("usage: tandem keys rotate [--batch N] | tandem keys status");
+		return ERR_CONFIG;
+	}
+	int batch = 200;
+	if (argc == 3 && !strcmp(argv[1], "--batch")) {
+		char *end;
+		long b = strtol(argv[2], &end, 10);
+		if (*end || b < 1 || b > 10000) {
+			log_error("keys rotate: --batch must be 1 to 10000");
+			return ERR_CONFIG;
+		}
+		batch = (int)b;
+	} else if (argc != 1) {
+		log_error("usage: tandem keys rotate [--batch N] | tandem keys status");
+		return ERR_CONFIG;
+	}
+	struct keyring *k;
+	char err[256];
+	if (keyring_load(cfg->key_file, &k, err, sizeof(err))) {
+		log_error("keys: %s", err);
+		return ERR_CONFIG;
+	}
+	struct db db;
+	int rc = open_db(cfg, &db);
+	if (rc) {
+		keyring_free(k);
+		return rc;
+	}
+	struct arena a;
+	arena_init(&a);
+	struct ctx c = {&a, &db, ctx_clock_now(), "system", "cli"};
+	if (!strcmp(argv[0], "status")) {
+		long left = 0;
+		rc = rotate_count_old(&c, k, &left);
+		if (!rc)
+			printf("current key %s; %ld value(s) under older keys\n", keyring_current_id(k),
+			       left);
+	} else {
+		struct rotate_report rep;
+		rc = rotate_all(&c, k, batch, &rep);
+		if (!rc)
+			printf(
+			    "rotated %ld value(s) to key %s; %ld did not open; %ld left under older keys\n",
+			    rep.rotated, keyring_current_id(k), rep.failed, rep.left);
+		if (!rc && rep.failed)
+			rc = ERR_INTERNAL;
+	}
+	if (rc && rc != ERR_INTERNAL)
+		log_error("keys: %s", err_code(rc));
+	arena_release(&a);
+	db_release(&db);
+	keyring_free(k);
 	return rc;
 }
 
@@ -593,6 +674,8 @@ int main(int argc, char **argv)
 		rc = cmd_mail(&cfg, argc - i, argv + i);
 	} else if (!strcmp(cmd, "feed")) {
 		rc = cmd_feed(&cfg, argc - i, argv + i);
+	} else if (!strcmp(cmd, "keys")) {
+		rc = cmd_keys(&cfg, argc - i, argv + i);
 	} else if (!strcmp(cmd, "clinician-add")) {
 		rc = cmd_clinician_add(&cfg, argc - i, argv + i);
 	} else {

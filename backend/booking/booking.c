@@ -513,6 +513,11 @@ static int create_tx(struct db *db, void *arg)
 	              manage, "ics_url", arena_printf(c->a, "%s/invite.ics", manage), "intake_url");
 	if (!resp)
 		core_oom();
+	/* The booker's own intake (the same capability as the manage link);
+	 * never the partner's. */
+	if (t->o->intake_form[0])
+		json_object_set_new(resp, "intake_url",
+		                    json_string(arena_printf(c->a, "%s/intake/%s", t->base_url, token)));
 	if (rq->idempotency_key) {
 		char *text = json_dumps(resp, JSON_COMPACT);
 		char ad[260];
@@ -616,9 +621,11 @@ static const char SQL_BY_TOKEN[] =
     " SELECT booking_id, position FROM booking_client"
     "  WHERE link_token_hash = $1::bytea AND link_expires_at > to_timestamp($2::bigint)"
     "  AND link_revoked_at IS NULL AND erased_at IS NULL)"
-    " SELECT " VIEW_COLUMNS ", who.position FROM who JOIN booking b ON b.id = who.booking_id" VIEW_JOINS;
-static const char SQL_BY_ID[] = "SELECT " VIEW_COLUMNS ", 1 FROM booking b" VIEW_JOINS
-                                " WHERE b.id = $1::bigint AND $2::bigint IS NOT NULL";
+    " SELECT " VIEW_COLUMNS ", who.position, o.intake_form IS NOT NULL FROM who"
+    " JOIN booking b ON b.id = who.booking_id" VIEW_JOINS;
+static const char SQL_BY_ID[] =
+    "SELECT " VIEW_COLUMNS ", 1, o.intake_form IS NOT NULL FROM booking b" VIEW_JOINS
+    " WHERE b.id = $1::bigint AND $2::bigint IS NOT NULL";
 
 static bool open_status(const char *s)
 {
@@ -664,6 +671,7 @@ static int load_view(struct ctx *c, const char *sql, const char *key, struct boo
 			p++;
 	}
 	v->position = (int)db_ll(r, 0, 15);
+	v->has_form = !strcmp(db_val(r, 0, 16), "t");
 	v->changeable = v->position == 1 && open_status(v->status) &&
 	                c->now < v->starts_at - (int64_t)v->cancel_window_hours * 3600;
 	return 0;

@@ -79,6 +79,7 @@ struct booking_view {
 	int ndays;                                   /* every day, cancelled ones too */
 	struct booking_day days[AVAIL_MAX_DAYS];
 	int position;    /* whose link opened it: 1 the booker, 2 the partner (read-only) */
+	bool has_form;   /* the offering gives each client a private intake form (/intake/{token}) */
 	bool changeable; /* the booker's link, an open status, and inside the window */
 };
 
@@ -149,6 +150,16 @@ int booking_mail_created(struct ctx *c, const struct mailer *m, int64_t booking_
  * the booking's status and SEQUENCE are updated. The clinician area calls
  * this with "confirmed" and "declined" when it approves or declines. */
 int booking_mail_status(struct ctx *c, const struct mailer *m, int64_t booking_id, const char *kind);
+/* Queues each client's own intake invitation ("intake_invite", their
+ * own /intake/ link) when the offering has a form (to send the links
+ * again). A new booking needs no call: booking_mail_created puts each
+ * client's link into the message they get, and invites a partner who gets
+ * none. */
+int booking_mail_intake_invites(struct ctx *c, const struct mailer *m, int64_t booking_id);
+/* Queues "intake_reminder" to each client of a held booking whose form
+ * is not sent, at each of cfg->intake_reminder_hours before the hold
+ * lapses, once per client, mark and hold expiry. *n counts messages. */
+int booking_mail_intake_reminders(struct ctx *c, const struct mailer *m, int *n);
 /* Queues the reminder of confirmed bookings starting within
  * reminder_hours, once per booking and date (safe with several
  * processes); bookings made or moved inside that window are only marked.

@@ -362,6 +362,11 @@ static int manage_view(struct req *r, const char *token, struct booking_view *v,
 	if (v->client_timezone[0] && tz_get(v->client_timezone, &cz))
 		cz = NULL;
 	char *base = arena_printf(r->a, "/b/%s", token);
+	/* The same person's own form: this token opens exactly one intake. */
+	const char *intake = v->has_form && (!strcmp(v->status, "held") || !strcmp(v->status, "requested") ||
+	                                     !strcmp(v->status, "confirmed"))
+	                         ? arena_printf(r->a, "/intake/%s", token)
+	                         : NULL;
 	*view =
 	    json_pack("{s:o, s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:s, s:s, s:s, s:s, s:s}", "practice",
 	              practice_to_view(&p), "title", arena_printf(r->a, "Booking %s", v->reference),
@@ -391,6 +396,8 @@ static int manage_view(struct req *r, const char *token, struct booking_view *v,
 		                             "cancel, please contact the practice.",
 		                             offering_window_text(r->a, v->cancel_window_hours))));
 	json_object_set_new(*view, "cancellation_policy", json_string(p.cancellation_policy));
+	if (intake)
+		json_object_set_new(*view, "intake_url", json_string(intake));
 	return 0;
 }
 

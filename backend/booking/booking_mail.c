@@ -16,10 +16,11 @@
 #include "mail/mail.h"
 
 struct person {
-	int position;     /* 1 the booker, 2 the partner */
-	char *name;       /* opened from booking_client */
-	char *email;      /* opened from booking_client */
-	const char *link; /* their own link (or the site's address when it cannot be made) */
+	int position;            /* 1 the booker, 2 the partner */
+	char *name;              /* opened from booking_client */
+	char *email;             /* opened from booking_client */
+	const char *link;        /* their own link (or the site's address when it cannot be made) */
+	const char *intake_link; /* the same token at /intake/ (NULL when the link cannot be made) */
 };
 
 struct booking_mail {
@@ -27,12 +28,14 @@ struct booking_mail {
 	const char *clinician_name;  /* the organizer */
 	const char *clinician_email; /* gets "new_request" */
 	const char *base_url;        /* links start here */
+	bool has_form;               /* the offering gives each client an intake form */
 	struct person people[2];     /* the clients still on record */
 	int npeople;                 /* how many */
 };
 
-static const char SQL_BOOKING[] = "SELECT c.name, c.email, encode(b.manage_token_hash, 'hex') FROM booking b"
-                                  " JOIN clinician c ON c.id = b.clinician_id WHERE b.id = $1";
+static const char SQL_BOOKING[] =
+    "SELECT c.name, c.email, encode(b.manage_token_hash, 'hex'), o.intake_form IS NOT NULL FROM booking b"
+    " JOIN clinician c ON c.id = b.clinician_id JOIN offering o ON o.id = b.offering_id WHERE b.id = $1";
 static const char SQL_CLIENTS[] =
     "SELECT position, name_enc, email_enc, coalesce(encode(link_token_hash, 'hex'), '') FROM booking_client"
     " WHERE booking_id = $1 AND erased_at IS NULL ORDER BY position";
@@ -58,13 +61,16 @@ static int open_client(struct ctx *c, const struct keyring *k, const char *hex, 
  * record; otherwise (a link replaced since) the site's home page, so a
  * message never carries a link that does not work. */
 static const char *link_for(struct ctx *c, const struct mailer *m, const struct booking_mail *bm,
-                            int position, const char *stored_hex)
+                            int position, const char *stored_hex, const char **intake_link)
 {
 	char *token = booking_link_token(m->keys, c->a, bm->v.ical_uid, position);
 	char hex[65];
 	crypto_sha256_hex(token, strlen(token), hex);
+	*intake_link = NULL;
 	if (strcmp(hex, stored_hex) != 0)
 		return bm->base_url;
+	/* One capability per person: the same token opens their own intake. */
+	*intake_link = arena_printf(c->a, "%s/intake/%s", bm->base_url, token);
 	return arena_printf(c->a, "%s/b/%s", bm->base_url, token);
 }
 
@@ -83,6 +89,7 @@ static int load(struct ctx *c, const struct mailer *m, int64_t id, struct bookin
 	bm->clinician_name = db_val(r, 0, 0);
 	bm->clinician_email = db_val(r, 0, 1);
 	const char *manage_hex = db_val(r, 0, 2);
+	bm->has_form = !strcmp(db_val(r, 0, 3), "t");
 	if ((rc = db_query(c->db, c->a, &r, SQL_CLIENTS, num(c->a, id))))
 		return rc;
 	for (int i = 0; i < PQntuples(r) && bm->npeople < 2; i++) {
@@ -91,7 +98,8 @@ static int load(struct ctx *c, const struct mailer *m, int64_t id, struct bookin
 		if ((rc = open_client(c, m->keys, db_val(r, i, 1), "name", id, p->position, &p->name)) ||
 		    (rc = open_client(c, m->keys, db_val(r, i, 2), "email", id, p->position, &p->email)))
 			return rc;
-		p->link = link_for(c, m, bm, p->position, p->position == 1 ? manage_hex : db_val(r, i, 3));
+		p->link = link_for(c, m, bm, p->position, p->position == 1 ? manage_hex : db_val(r, i, 3),
+		                   &p->intake_link);
 		bm->npeople++;
 	}
 	return 0;
@@ -154,6 +162,9 @@ static int to_person(struct ctx *c, const struct mailer *m, const struct booking
 	json_t *view = view_for(c, bm, p->position, p->link);
 	if (!view)
 		return ERR_INTERNAL;
+	/* Their own form, while it can still be filled in. */
+	if (bm->has_form && p->intake_link && (!strcmp(kind, "received") || !strcmp(kind, "confirmed")))
+		json_object_set_new(view, "intake_link", json_string(p->intake_link));
 	struct mail_out out = {
 	    .kind = kind,
 	    .booking_id = bm->v.id,
@@ -236,14 +247,62 @@ static int to_clinician(struct ctx *c, const struct mailer *m, const struct book
 	return rc;
 }
 
+/* Each listed client's own intake link, in a message only to them; none
+ * names the other, the kind of work, or anything about the form. */
+static int intake_invites(struct ctx *c, const struct mailer *m, const struct booking_mail *bm,
+                          const char *kind)
+{
+	for (int i = 0; i < bm->npeople; i++) {
+		const struct person *p = &bm->people[i];
+		if (!p->intake_link || !mime_address_valid(p->email))
+			continue;
+		json_t *view = view_for(c, bm, p->position, p->intake_link);
+		if (!view)
+			return ERR_INTERNAL;
+		struct mail_out out = {
+		    .kind = kind,
+		    .booking_id = bm->v.id,
+		    .recipient_role = p->position == 1 ? "booker" : "partner",
+		    .to = {p->name, p->email},
+		    .view = view,
+		};
+		int rc = mail_enqueue(c, m, &out, NULL);
+		json_decref(view);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int booking_mail_intake_invites(struct ctx *c, const struct mailer *m, int64_t booking_id)
+{
+	struct booking_mail bm;
+	int rc = load(c, m, booking_id, &bm);
+	if (rc)
+		return rc;
+	return bm.has_form ? intake_invites(c, m, &bm, "intake_invite") : 0;
+}
+
 int booking_mail_created(struct ctx *c, const struct mailer *m, int64_t booking_id)
 {
 	struct booking_mail bm;
 	int rc = load(c, m, booking_id, &bm);
 	if (rc)
 		return rc;
+	/* Each client's form link rides in the message they get anyway (the
+	 * booker's "received", both "confirmed", intake_link in the view);
+	 * a partner who gets nothing else gets their own invitation. */
 	if (!strcmp(bm.v.status, "confirmed"))
 		return to_clients(c, m, &bm, "confirmed", NULL);
+	for (int i = 0; bm.has_form && i < bm.npeople; i++) {
+		if (bm.people[i].position != 2)
+			continue;
+		struct booking_mail only = bm;
+		only.people[0] = bm.people[i];
+		only.npeople = 1;
+		if ((rc = intake_invites(c, m, &only, "intake_invite")))
+			return rc;
+	}
 	/* Waiting for the practice: the booker hears it was received (the
 	 * partner's own invitation comes with their intake), the clinician
 	 * that it waits for them. */
@@ -334,4 +393,73 @@ int booking_mail_reminders(struct ctx *c, const struct mailer *m, int *n)
 	if (*n)
 		log_info("%d appointment reminder%s queued", *n, *n == 1 ? "" : "s");
 	return rc;
+}
+
+/* ---- intake reminders ------------------------------------------------------ */
+
+/* Clients of held bookings whose form is not sent, hours before the hold
+ * lapses; not when the booking was made inside that window (its
+ * invitation just went out). */
+static const char SQL_INTAKE_DUE[] =
+    "SELECT b.id, p.position, extract(epoch FROM b.hold_expires_at)::bigint FROM booking b"
+    " JOIN offering o ON o.id = b.offering_id AND o.intake_form IS NOT NULL"
+    " JOIN booking_client p ON p.booking_id = b.id AND p.erased_at IS NULL"
+    " LEFT JOIN intake i ON i.booking_id = b.id AND i.position = p.position"
+    " WHERE b.status = 'held' AND i.submitted_at IS NULL"
+    " AND b.hold_expires_at > to_timestamp($1::bigint)"
+    " AND b.hold_expires_at <= to_timestamp($1::bigint) + make_interval(hours => $2::int)"
+    " AND b.created_at < b.hold_expires_at - make_interval(hours => $2::int)"
+    " AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.dedupe_key = 'intake_reminder:' || b.id || ':' ||"
+    "  p.position || ':' || $2 || ':' || extract(epoch FROM b.hold_expires_at)::bigint)"
+    " ORDER BY b.hold_expires_at LIMIT 100";
+
+int booking_mail_intake_reminders(struct ctx *c, const struct mailer *m, int *n)
+{
+	*n = 0;
+	const char *p = m->cfg->intake_reminder_hours ? m->cfg->intake_reminder_hours : "";
+	while (*p) {
+		char *end;
+		long hours = strtol(p, &end, 10);
+		p = *end ? end + 1 : end;
+		if (hours <= 0)
+			continue;
+		PGresult *r;
+		int rc = db_query(c->db, c->a, &r, SQL_INTAKE_DUE, num(c->a, c->now), num(c->a, hours));
+		if (rc)
+			return rc;
+		for (int i = 0; i < PQntuples(r); i++) {
+			int64_t id = db_ll(r, i, 0);
+			int pos = (int)db_ll(r, i, 1);
+			struct booking_mail bm;
+			if ((rc = load(c, m, id, &bm)))
+				return rc;
+			for (int k = 0; k < bm.npeople; k++) {
+				const struct person *who = &bm.people[k];
+				if (who->position != pos || !who->intake_link ||
+				    !mime_address_valid(who->email))
+					continue;
+				json_t *view = view_for(c, &bm, pos, who->intake_link);
+				if (!view)
+					return ERR_INTERNAL;
+				struct mail_out out = {
+				    .kind = "intake_reminder",
+				    .booking_id = id,
+				    .recipient_role = pos == 1 ? "booker" : "partner",
+				    .to = {who->name, who->email},
+				    .view = view,
+				    .dedupe_key = arena_printf(c->a, "intake_reminder:%lld:%d:%ld:%s",
+				                               (long long)id, pos, hours, db_val(r, i, 2)),
+				};
+				int64_t mid = 0;
+				rc = mail_enqueue(c, m, &out, &mid);
+				json_decref(view);
+				if (rc)
+					return rc;
+				*n += mid != 0;
+			}
+		}
+	}
+	if (*n)
+		log_info("%d intake reminder%s queued", *n, *n == 1 ? "" : "s");
+	return 0;
 }

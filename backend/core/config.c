@@ -37,6 +37,28 @@ static int validate_listen(const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+/* "", or up to 4 comma-separated whole hours, each 1..720. */
+static int validate_hour_list(const char *v, char *err, size_t errlen)
+{
+	int n = 0;
+	const char *p = v;
+	while (*p) {
+		char *end;
+		long h = strtol(p, &end, 10);
+		if (end == p || h < 1 || h > 720 || ++n > 4 || (*end && *end != ',')) {
+			snprintf(err, errlen,
+			         "must be up to 4 comma-separated hours, each 1 to 720 (e.g. 72,24)");
+			return ERR_CONFIG;
+		}
+		p = *end ? end + 1 : end;
+		if (*end && !*p) {
+			snprintf(err, errlen, "must not end with a comma");
+			return ERR_CONFIG;
+		}
+	}
+	return 0;
+}
+
 static int validate_base_url(const char *v, char *err, size_t errlen)
 {
 	size_t n = strlen(v);
@@ -97,6 +119,8 @@ static const struct cfg_key keys[] = {
     {"mail_poll_ms", CFG_LONG, OFF(mail_poll_ms), "1000", 50, 600000, false, NULL},
     {"mail_keep_days", CFG_LONG, OFF(mail_keep_days), "30", 1, 3650, false, NULL},
     {"reminder_hours", CFG_LONG, OFF(reminder_hours), "48", 0, 720, false, NULL},
+    {"intake_reminder_hours", CFG_STRING, OFF(intake_reminder_hours), "72,24", 0, 0, false,
+     validate_hour_list},
     {"smtp_url", CFG_STRING, OFF(smtp_url), "", 0, 0, true, NULL},
     {"smtp_user", CFG_STRING, OFF(smtp_user), "", 0, 0, false, NULL},
     {"smtp_password", CFG_STRING, OFF(smtp_password), "", 0, 0, true, NULL},

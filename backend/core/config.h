@@ -56,6 +56,9 @@ struct config {
 	long login_free_attempts;     /* failed sign-ins per account before waits begin */
 	long login_backoff_base_s;    /* the first wait; each further failure doubles it */
 	long login_backoff_max_s;     /* the longest wait */
+
+	/* "72,24": reminders of an unsent intake this many hours before a hold lapses. */
+	const char *intake_reminder_hours;
 };
 
 /* Fills cfg from defaults, the file (NULL for none) and the environment.

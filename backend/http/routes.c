@@ -10,6 +10,7 @@
 #include "booking/booking_http.h"
 #include "calendar/calendar_http.h"
 #include "feed/feed_http.h"
+#include "intake/intake_http.h"
 #include "offering/offering_http.h"
 
 const struct route routes[] = {
@@ -29,6 +30,12 @@ const struct route routes[] = {
      8 * 1024},
     {"POST", "/api/v1/manage/{token}/reschedule", booking_http_api_reschedule, ROUTE_CAPABILITY | ROUTE_JSON,
      8 * 1024},
+    {"GET", "/intake/{token}", intake_http_page, ROUTE_CAPABILITY, 0},
+    {"POST", "/intake/{token}", intake_http_page_post, ROUTE_CAPABILITY | ROUTE_FORM, 96 * 1024},
+    {"GET", "/api/v1/intake/{token}", intake_http_api_get, ROUTE_CAPABILITY, 0},
+    {"PUT", "/api/v1/intake/{token}", intake_http_api_put, ROUTE_CAPABILITY | ROUTE_JSON, 96 * 1024},
+    {"POST", "/api/v1/intake/{token}/submit", intake_http_api_submit, ROUTE_CAPABILITY | ROUTE_JSON,
+     96 * 1024},
     {"GET", "/feeds/{token}.ics", feed_http_get, ROUTE_CAPABILITY, 0},
     /* The clinician area: access flags in http/router.h. */
     {"GET", "/admin/login", admin_http_login_page, ROUTE_LOGIN, 0},
@@ -39,6 +46,8 @@ const struct route routes[] = {
     {"POST", "/admin/logout-all", admin_http_logout_all, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
     {"GET", "/admin", admin_http_dashboard, ROUTE_ADMIN, 0},
     {"GET", "/admin/bookings/{id}", admin_http_booking, ROUTE_ADMIN, 0},
+    {"GET", "/admin/bookings/{id}/intake", intake_http_admin_view, ROUTE_ADMIN, 0},
+    {"GET", "/admin/bookings/{id}/intake.json", intake_http_admin_export, ROUTE_ADMIN, 0},
     {"GET", "/admin/account", admin_http_account, ROUTE_ADMIN, 0},
     {"POST", "/admin/account/password", admin_http_password, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
     {"GET", "/admin/account/totp", admin_http_totp_enrol, ROUTE_ADMIN, 0},

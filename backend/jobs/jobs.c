@@ -18,40 +18,39 @@ static bool stop_requested;
 /* The mail sender's view of the app; lives as long as the threads. */
 static struct mailer mailer;
 
+/* One job's outcome: logged unless the database is merely down (the next
+ * round retries), and the first failure kept for the caller. */
+static void note(int *first, int rc, const char *job)
+{
+	if (rc && rc != ERR_UNAVAILABLE)
+		log_warn("job %s failed: %s", job, err_code(rc));
+	if (rc && !*first)
+		*first = rc;
+}
+
 int jobs_run_once(struct db *db, const struct app *app)
 {
 	struct arena a;
 	arena_init(&a);
 	struct ctx c = {&a, db, ctx_clock_now(), "system", "jobs"};
 	struct mailer m = {app->cfg, app->tpl, app->keys};
-	int n = 0;
-	int rc = booking_expire_holds(&c, &m, &n);
-	if (rc && rc != ERR_UNAVAILABLE)
-		log_warn("job expire-holds failed: %s", err_code(rc));
-	int rc2 = booking_mail_reminders(&c, &m, &n);
-	if (rc2 && rc2 != ERR_UNAVAILABLE)
-		log_warn("job reminders failed: %s", err_code(rc2));
-	int rc3 = outbox_purge(&c, &m, &n);
-	if (rc3 && rc3 != ERR_UNAVAILABLE)
-		log_warn("job mail-purge failed: %s", err_code(rc3));
-	int rc4 = session_purge(&c, &n);
-	if (rc4 && rc4 != ERR_UNAVAILABLE)
-		log_warn("job purge-sessions failed: %s", err_code(rc4));
+	int n = 0, first = 0;
+	note(&first, booking_expire_holds(&c, &m, &n), "expire-holds");
+	note(&first, booking_mail_reminders(&c, &m, &n), "reminders");
+	note(&first, booking_mail_intake_reminders(&c, &m, &n), "intake-reminders");
+	note(&first, outbox_purge(&c, &m, &n), "mail-purge");
+	note(&first, session_purge(&c, &n), "purge-sessions");
 	/* Subscribed calendars: a few per round, so one slow server cannot
 	 * hold the other jobs back for long. */
-	if (app && app->keys) {
+	if (app->keys) {
 		struct calendar_fetch_opts fo;
 		calendar_fetch_opts_from(app->cfg, &fo);
 		arena_reset(&a);
 		c.now = ctx_clock_now();
-		int rc5 = calendar_refresh_due(&c, app->keys, &m, &fo, 10, &n);
-		if (rc5 && rc5 != ERR_UNAVAILABLE)
-			log_warn("job calendar-refresh failed: %s", err_code(rc5));
-		if (!rc)
-			rc = rc5;
+		note(&first, calendar_refresh_due(&c, app->keys, &m, &fo, 10, &n), "calendar-refresh");
 	}
 	arena_release(&a);
-	return rc ? rc : rc2 ? rc2 : rc3;
+	return first;
 }
 
 static void *loop(void *arg)

@@ -20,6 +20,8 @@ const char *const mail_kinds[] = {
     "hold_lapsed",      /* to each client: the hold ran out (CANCEL) */
     "new_request",      /* to the clinician: a booking waits for approval */
     "calendar_failing", /* to the clinician: a calendar source stopped refreshing */
+    "intake_invite",    /* to each client of a booking with a form: their own form link */
+    "intake_reminder",  /* to a client whose form is not sent yet, before the hold lapses */
     NULL,
 };
 

@@ -841,7 +841,8 @@ def test_book_consult_is_confirmed(fresh_server):
     assert doc["blocks"] == [{"start": iso(start), "end": iso(end)}]
     token = token_of(doc, srv)
     assert doc["ics_url"] == doc["manage_url"] + "/invite.ics"
-    assert doc["intake_url"] is None
+    # The booker's own intake: the same capability at /intake/ (issue 6).
+    assert doc["intake_url"] == doc["manage_url"].replace("/b/", "/intake/")
 
     row = booking_row(srv, doc["id"])
     assert row == dict(status="confirmed", starts_at=epoch(start), ends_at=epoch(end), hold=None,
@@ -898,7 +899,7 @@ def test_book_intensive_is_held(fresh_server, slug):
         for i in range(days)
     ]
     assert doc["blocks"] == expected_blocks == avail[0]["blocks"]
-    assert doc["intake_url"] is None
+    assert doc["intake_url"] == doc["manage_url"].replace("/b/", "/intake/")
     row = booking_row(srv, doc["id"])
     assert row["status"] == "held"
     assert row["starts_at"] == epoch(local(mon, 9 * 60))

@@ -399,23 +399,30 @@ def test_held_booking_tells_the_booker_and_the_clinician(server_factory, relay, 
     booker, partner = people()
     doc = book(srv, "intensive-2day", intensive_start(srv), [booker, partner])
     assert doc["status"] == "held"
-    wait_for(helpers, lambda: relay.count() >= 2, "received + new request")
+    wait_for(helpers, lambda: relay.count() >= 3, "received + new request + the partner's form invitation")
     time.sleep(0.5)
-    assert relay.count() == 2 and relay.to(partner["email"]) == []
-    [b], [c] = relay.to(booker["email"]), relay.to(CLINICIAN)
+    assert relay.count() == 3
+    [b], [c], [p] = relay.to(booker["email"]), relay.to(CLINICIAN), relay.to(partner["email"])
     assert_common_headers(b, booker["email"], booker["name"])
     assert structure(b.msg) == ("multipart/alternative", ["text/plain", "text/html"])
     assert "received" in b.msg["Subject"]
     body = part(b.msg, "text/plain").get_content()
     assert "kept for you until" in body and doc["reference"] in body
     assert_private(b, token_of(doc), [partner["name"], partner["email"]])
+    # The booker's own form link rides in the same message.
+    assert doc["intake_url"] in body
+    # The partner: their own form link only (issue 6), nothing of the booker.
+    assert_common_headers(p, partner["email"], partner["name"])
+    pbody = part(p.msg, "text/plain").get_content()
+    assert "/intake/" in pbody and token_of(doc) not in pbody
+    assert_private(p, None, [booker["name"], booker["email"], token_of(doc)])
     # The clinician: the reference, the dates, a link to review; no client details.
     assert_common_headers(c, CLINICIAN, "Dr. Maya Lindqvist")
     assert doc["reference"] in c.msg["Subject"]
     assert_private(c, None, [booker["name"], booker["email"], partner["name"], partner["email"], token_of(doc)])
     assert f"/admin/bookings/{doc['id']}" in part(c.msg, "text/plain").get_content()
     assert sorted((r.kind, r.role) for r in outbox(srv, doc["id"])) == [
-        ("new_request", "clinician"), ("received", "booker")]
+        ("intake_invite", "partner"), ("new_request", "clinician"), ("received", "booker")]
 
 
 def test_cancel_and_reschedule_send_updates_to_each_client(server_factory, relay, helpers):
@@ -614,28 +621,20 @@ def test_hold_lapsed_tells_each_client_with_a_cancel(server_factory, relay, help
     srv = server_factory(env=smtp_env(relay, jobs_interval_s=1))
     booker, partner = people()
     doc = book(srv, "intensive-2day", intensive_start(srv), [booker, partner])
-    wait_for(helpers, lambda: relay.count() >= 2, "received + new request")
+    wait_for(helpers, lambda: relay.count() >= 3, "received + new request + the partner's invitation")
     srv.sql("UPDATE booking SET hold_expires_at = now() - interval '1 minute' WHERE id = :'p1'", doc["id"])
-    wait_for(helpers, lambda: relay.count() >= 3, "the hold lapsed notice")
+    wait_for(helpers, lambda: relay.count() >= 5, "the hold lapsed notices")
     time.sleep(1.5)
-    # The partner was never told of this booking, so hears nothing of its end.
-    assert relay.count() == 3 and relay.to(partner["email"]) == []
+    # The partner was told of this booking (their form invitation), so hears of its end.
+    assert relay.count() == 5 and len(relay.to(partner["email"])) == 2
+    assert "released" in relay.to(partner["email"])[-1].msg["Subject"]
     d = relay.to(booker["email"])[-1]
     assert "released" in d.msg["Subject"]
     cal = assert_invite(d, "CANCEL", booker["email"])
     assert ics_value(cal, "SEQUENCE") == ["1"]
     assert_private(d, token_of(doc), [partner["name"], partner["email"]])
     assert srv.sql("SELECT status FROM booking WHERE id = :'p1'", doc["id"]) == [("cancelled",)]
-    # Once told of a booking (here a stand-in for the intake's invitation),
-    # the partner hears of its changes too.
-    doc2 = book(srv, "intensive-2day", intensive_start(srv), people())
-    wait_for(helpers, lambda: relay.count() >= 5, "received + new request")
-    srv.sql("INSERT INTO outbox (kind, booking_id, recipient_role, message_id, envelope_from, status, sent_at)"
-            " VALUES ('received', :'p1', 'partner', '<told@riverbend.example>', 'x@y.z', 'sent', now())",
-            doc2["id"])
-    srv.sql("UPDATE booking SET hold_expires_at = now() - interval '1 minute' WHERE id = :'p1'", doc2["id"])
-    wait_for(helpers, lambda: len(outbox(srv, doc2["id"])) == 5, "two lapsed notices")
-    assert sorted(r.role for r in outbox(srv, doc2["id"]) if r.kind == "hold_lapsed") == ["booker", "partner"]
+    assert sorted(r.role for r in outbox(srv, doc["id"]) if r.kind == "hold_lapsed") == ["booker", "partner"]
 
 
 def test_reminder_is_sent_once_with_two_server_processes(server_factory, relay, helpers):
@@ -706,21 +705,22 @@ def test_declined_and_calendar_failing(server_factory, relay, helpers):
     hooks = _mail_hooks(helpers)
     booker, partner = people()
     doc = book(srv, "intensive-2day", intensive_start(srv), [booker, partner])
-    wait_for(helpers, lambda: relay.count() >= 2, "received + new request")
+    wait_for(helpers, lambda: relay.count() >= 3, "received + new request + invitation")
     env = helpers.tandem_env(srv.dsn, srv.port, smtp_env(relay))
     r = subprocess.run([str(hooks), "decline", str(doc["id"])], env=env, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0, r.stderr
-    wait_for(helpers, lambda: relay.count() >= 3, "the declined notice")
+    wait_for(helpers, lambda: relay.count() >= 5, "the declined notices")
     wait_for(helpers, lambda: all(r.status == "sent" for r in outbox(srv, doc["id"])), "all sent")
     assert sorted((r.kind, r.role) for r in outbox(srv, doc["id"])) == [
-        ("declined", "booker"), ("new_request", "clinician"), ("received", "booker")]
+        ("declined", "booker"), ("declined", "partner"), ("intake_invite", "partner"), ("new_request", "clinician"),
+        ("received", "booker")]
     d = relay.to(booker["email"])[-1]
     assert "not accepted" in d.msg["Subject"]
     cal = assert_invite(d, "CANCEL", booker["email"])
     assert ics_value(cal, "STATUS") == ["CANCELLED"] and ics_value(cal, "SEQUENCE") == ["1"]
     assert_private(d, token_of(doc), [partner["name"], partner["email"]])
-    assert relay.to(partner["email"]) == []  # never told of the request
+    assert [m.msg["Subject"] for m in relay.to(partner["email"])][-1] == d.msg["Subject"]  # told: the invitation
     assert srv.sql("SELECT status FROM booking WHERE id = :'p1'", doc["id"]) == [("declined",)]
     # Declining something not open is refused, and sends nothing.
     r = subprocess.run([str(hooks), "decline", str(doc["id"])], env=env, capture_output=True, text=True,
