@@ -5,6 +5,7 @@
  * operators.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -534,6 +535,12 @@ static int cmd_calendar(const struct config *cfg, int argc, char **argv)
 
 static int cmd_serve(const struct config *cfg)
 {
+	/* Big per-request buffers (a feed of thousands of events, an uploaded
+	 * calendar) go straight to mmap and back to the system when freed; by
+	 * default glibc raises that threshold after the first such free and
+	 * then keeps the memory in each worker's heap for good. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_ARENA_MAX, 4);
 	struct app app = {.cfg = cfg, .started_us = ctx_clock_now() * 1000000};
 	char err[512] = "", path[4096];
 	app.tpl = tpl_set_new();
