@@ -335,6 +335,25 @@ static int expand_rrule(struct importer *im, const struct event *m, const struct
 	icalerror_clear_errno();
 	if (rt.freq == ICAL_NO_RECURRENCE)
 		return 0; /* refused when read; cannot happen */
+	bool negative_monthday = false;
+	for (int i = 0; i < ICAL_BY_MONTHDAY_SIZE && rt.by_month_day[i] != ICAL_RECURRENCE_ARRAY_MAX; i++)
+		negative_monthday |= rt.by_month_day[i] < 0;
+	if (negative_monthday && rt.freq < ICAL_MONTHLY_RECURRENCE) {
+		/* libical 3.0.16 never matches a negative BYMONTHDAY ("the
+		 * last day") below MONTHLY. DAILY;INTERVAL=1 is the same set
+		 * as MONTHLY with the same parts (every day, filtered), so
+		 * read it that way; other shapes cannot be repaired. */
+		if (rt.freq == ICAL_DAILY_RECURRENCE && rt.interval <= 1 &&
+		    rt.by_set_pos[0] == ICAL_RECURRENCE_ARRAY_MAX &&
+		    rt.by_year_day[0] == ICAL_RECURRENCE_ARRAY_MAX &&
+		    rt.by_week_no[0] == ICAL_RECURRENCE_ARRAY_MAX)
+			rt.freq = ICAL_MONTHLY_RECURRENCE;
+		else
+			cal_warn(im,
+			         "line %d: libical cannot expand a negative BYMONTHDAY in this RRULE; its "
+			         "instances may be missing",
+			         rr->line);
+	}
 	bool allday = m->start.kind == TV_DATE;
 	int64_t start = rr->has_count ? m->start.local : shifted_start(&rt, m->start.local, lo);
 	if (start > hi)

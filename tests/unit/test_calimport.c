@@ -535,6 +535,26 @@ static void test_dtstart_and_several_rules(void **state)
 	       {U(2024, 1, 15, 15, 0), U(2024, 1, 15, 16, 0)});
 }
 
+/* libical 3.0.16 never matches a negative BYMONTHDAY below MONTHLY;
+ * DAILY;INTERVAL=1 is read as the MONTHLY rule with the same set. */
+static void test_daily_last_day(void **state)
+{
+	(void)state;
+	EXPECT(CAL(EVENT("UID:l@x\r\nDTSTART:20240101T150000Z\r\nDTEND:20240101T160000Z\r\n"
+	                 "RRULE:FREQ=DAILY;BYMONTHDAY=-1;COUNT=3\r\n")),
+	       {U(2024, 1, 1, 15, 0), U(2024, 1, 1, 16, 0)}, {U(2024, 1, 31, 15, 0), U(2024, 1, 31, 16, 0)},
+	       {U(2024, 2, 29, 15, 0), U(2024, 2, 29, 16, 0)},
+	       {U(2024, 3, 31, 15, 0), U(2024, 3, 31, 16, 0)});
+	assert_int_equal(res.nwarnings, 0);
+	/* Every other day cannot be repaired: a warning. */
+	EXPECT(CAL(EVENT("UID:l@x\r\nDTSTART:20240101T150000Z\r\nDTEND:20240101T160000Z\r\n"
+	                 "RRULE:FREQ=DAILY;INTERVAL=2;BYMONTHDAY=-1;COUNT=3\r\n")),
+	       {U(2024, 1, 1, 15, 0), U(2024, 1, 1, 16, 0)});
+	assert_string_equal(res.warning,
+	                    "line 8: libical cannot expand a negative BYMONTHDAY in this RRULE; its "
+	                    "instances may be missing");
+}
+
 /* ------------------------------------------------------------ overrides */
 
 static void test_overrides(void **state)
@@ -638,8 +658,8 @@ static void test_transparent_and_cancelled(void **state)
 	(void)state;
 	EXPECT(
 	    CAL(EVENT("UID:1@x\r\nDTSTART:20240601T150000Z\r\nDTEND:20240601T160000Z\r\nTRANSP:"
-	              "TRANSPARENT\r\n") EVENT(
-	        "UID:2@x\r\nDTSTART:20240602T150000Z\r\nDTEND:20240602T160000Z\r\nSTATUS:CANCELLED\r\n")
+	              "TRANSPARENT\r\n") EVENT("UID:2@x\r\nDTSTART:20240602T150000Z\r\nDTEND:"
+	                                       "20240602T160000Z\r\nSTATUS:CANCELLED\r\n")
 	            EVENT("UID:3@x\r\nDTSTART:20240603T150000Z\r\nDTEND:20240603T160000Z\r\n"
 	                  "STATUS:CANCELLED\r\nTRANSP:TRANSPARENT\r\n")
 	                EVENT("UID:4@x\r\nDTSTART:20240604T150000Z\r\nDTEND:20240604T160000Z\r\n"
@@ -1046,6 +1066,7 @@ int main(void)
 	    cmocka_unit_test(test_rdate),
 	    cmocka_unit_test(test_until_forms),
 	    cmocka_unit_test(test_dtstart_and_several_rules),
+	    cmocka_unit_test(test_daily_last_day),
 	    cmocka_unit_test(test_overrides),
 	    cmocka_unit_test(test_overrides_across_window),
 	    cmocka_unit_test(test_overrides_other_shapes),
