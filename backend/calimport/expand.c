@@ -25,17 +25,22 @@ static int64_t floor_div(int64_t a, int64_t b)
 
 /* ---------------------------------------------------------------- budget and output */
 
-static int charge(struct importer *im, size_t n)
+int cal_charge(struct importer *im, size_t n)
 {
 	if (n > im->max_steps - im->steps) {
 		im->steps = im->max_steps;
-		return cal_fail(
-		    im, ERR_TOO_LARGE,
-		    "the recurring events in this file need too much work to expand (over %zu steps)",
-		    im->max_steps);
+		return cal_fail(im, ERR_TOO_LARGE,
+		                "the recurrences and time zones in this file need too much work to expand "
+		                "(over %zu steps)",
+		                im->max_steps);
 	}
 	im->steps += n;
 	return 0;
+}
+
+static int charge(struct importer *im, size_t n)
+{
+	return cal_charge(im, n);
 }
 
 /* One busy interval, when it is one and overlaps the window. */
@@ -130,18 +135,21 @@ static int64_t clock_to_local(struct importer *im, const struct clock *c, int64_
 }
 
 /* An IANA name, also behind a "/freeassociation.sourceforge.net/" or
- * other "/vendor/" prefix. */
+ * other "/vendor/" prefix: the suffixes of up to three components are
+ * tried (IANA names have at most three). */
 static bool iana_zone(const char *name, const struct tz **out)
 {
 	if (tz_get(name, out) == 0)
 		return true;
 	if (name[0] != '/' && !strstr(name, "sourceforge.net/"))
 		return false;
-	for (const char *p = strchr(name, '/'); p; p = strchr(p, '/')) {
-		p++;
-		if (*p && tz_get(p, out) == 0)
+	size_t n = strlen(name), at[3], k = 0;
+	for (size_t i = n; i-- > 0 && k < 3;)
+		if (name[i] == '/')
+			at[k++] = i + 1;
+	while (k-- > 0) /* the longest first */
+		if (at[k] < n && tz_get(name + at[k], out) == 0)
 			return true;
-	}
 	return false;
 }
 
