@@ -14,8 +14,9 @@
 #include "calimport/calimport_int.h"
 #include "core/tz.h"
 
-#define SLACK       (2 * CAL_DAY) /* more than any UTC offset we accept */
-#define MIN_TZ_YEAR 1600          /* VTIMEZONE offsets before this year repeat it */
+#define SLACK             (2 * CAL_DAY) /* more than any UTC offset we accept */
+#define MIN_TZ_YEAR       1600          /* VTIMEZONE offsets before this year repeat it */
+#define UNSURE_RULE_STEPS 30000         /* a YEARLY rule rule_possible cannot judge */
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -314,6 +315,107 @@ static int64_t shifted_start(const struct icalrecurrencetype *rt, int64_t s0, in
 	return s0;
 }
 
+static int by_count(const short *a, int size)
+{
+	int n = 0;
+	while (n < size && a[n] != ICAL_RECURRENCE_ARRAY_MAX)
+		n++;
+	return n;
+}
+
+/*
+ * The most days the BYMONTHDAY and BYDAY parts can pick in month m (1..12)
+ * of any year, over every month length and weekday of the 1st that month
+ * can have; dtday is DTSTART's day, used when neither part is given.
+ */
+static int month_days(const struct icalrecurrencetype *rt, int m, int dtday)
+{
+	static const int len31[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int nmd = by_count(rt->by_month_day, ICAL_BY_MONTHDAY_SIZE);
+	int nd = by_count(rt->by_day, ICAL_BY_DAY_SIZE);
+	int best = 0;
+	for (int len = len31[m]; len <= (m == 2 ? 29 : len31[m]); len++) {
+		for (int w = 0; w < 7; w++) { /* weekday of the 1st, 0 = Sunday */
+			bool in[32] = {false};
+			for (int d = 1; d <= len; d++)
+				in[d] = nmd == 0 && (nd > 0 || d == dtday);
+			for (int i = 0; i < nmd; i++) {
+				int v = rt->by_month_day[i], d = v > 0 ? v : len + 1 + v;
+				if (d >= 1 && d <= len)
+					in[d] = true;
+			}
+			if (nd > 0) {
+				bool byd[32] = {false};
+				for (int i = 0; i < nd; i++) {
+					int wd = icalrecurrencetype_day_day_of_week(rt->by_day[i]) -
+					         1; /* 0 = Sunday */
+					int n = icalrecurrencetype_day_position(rt->by_day[i]);
+					int first = 1 + (wd - w + 7) % 7, k = (len - first) / 7 + 1;
+					for (int j = 0; j < k; j++)
+						if (n == 0 || (n > 0 && n == j + 1) || (n < 0 && k + n == j))
+							byd[first + 7 * j] = true;
+				}
+				for (int d = 1; d <= len; d++)
+					in[d] = in[d] && byd[d];
+			}
+			int count = 0;
+			for (int d = 1; d <= len; d++)
+				count += in[d];
+			if (count > best)
+				best = count;
+		}
+	}
+	return best;
+}
+
+/*
+ * Can a MONTHLY or YEARLY rule ever give an instance? 1 yes, 0 never, -1
+ * cannot tell cheaply. libical 3.0.16 looks for the first instance of such
+ * a rule month by month up to the year 2582, ignoring UNTIL, which takes
+ * seconds for one that never matches ("BYDAY=-6FR", "BYMONTH=4;
+ * BYMONTHDAY=31"); a rule that can match finds one within decades.
+ * MONTHLY is decided exactly (the day parts, BYMONTH, BYSETPOS against
+ * the most days and times a month can have); YEARLY with BYMONTH as the
+ * months it names; other YEARLY shapes are -1.
+ */
+static int rule_possible(const struct icalrecurrencetype *rt, int dtday)
+{
+	if (rt->freq != ICAL_MONTHLY_RECURRENCE && rt->freq != ICAL_YEARLY_RECURRENCE)
+		return 1;
+	if (by_count(rt->by_week_no, ICAL_BY_WEEKNO_SIZE) || by_count(rt->by_year_day, ICAL_BY_YEARDAY_SIZE))
+		return rt->freq == ICAL_YEARLY_RECURRENCE ? -1 : 0;
+	int nm = by_count(rt->by_month, ICAL_BY_MONTH_SIZE);
+	bool day_parts =
+	    by_count(rt->by_month_day, ICAL_BY_MONTHDAY_SIZE) || by_count(rt->by_day, ICAL_BY_DAY_SIZE);
+	if (rt->freq == ICAL_YEARLY_RECURRENCE && nm == 0)
+		return day_parts ? -1 : 1; /* the date of DTSTART, or libical's reading of the parts */
+	int days = 0;
+	for (int m = 1; m <= 12; m++) {
+		bool named = nm == 0;
+		for (int i = 0; i < nm; i++)
+			named |= rt->by_month[i] == m;
+		if (named) {
+			int n = month_days(rt, m, dtday);
+			days = rt->freq == ICAL_YEARLY_RECURRENCE ? days + n : (n > days ? n : days);
+		}
+	}
+	if (days == 0)
+		return 0;
+	int nsp = by_count(rt->by_set_pos, ICAL_BY_SETPOS_SIZE);
+	if (nsp == 0)
+		return 1;
+	int64_t size = days;
+	int nh = by_count(rt->by_hour, ICAL_BY_HOUR_SIZE), nmi = by_count(rt->by_minute, ICAL_BY_MINUTE_SIZE);
+	int ns = by_count(rt->by_second, ICAL_BY_SECOND_SIZE);
+	size *= (nh ? nh : 1) * (int64_t)(nmi ? nmi : 1) * (ns ? ns : 1);
+	for (int i = 0; i < nsp; i++) {
+		int p = rt->by_set_pos[i];
+		if (p != 0 && (p > 0 ? p : -p) <= size)
+			return rt->freq == ICAL_MONTHLY_RECURRENCE ? 1 : -1;
+	}
+	return 0;
+}
+
 /* Is wall-clock instance local past the rule's UNTIL? */
 static bool past_until(struct importer *im, const struct rrule *rr, const struct clock *fr, int64_t local,
                        bool allday)
@@ -361,6 +463,19 @@ static int expand_rrule(struct importer *im, const struct event *m, const struct
 			         "line %d: libical cannot expand a negative BYMONTHDAY in this RRULE; its "
 			         "instances may be missing",
 			         rr->line);
+	}
+	int y, mo, dd;
+	tz_civil_from_days(floor_div(m->start.local, CAL_DAY), &y, &mo, &dd);
+	int possible = rule_possible(&rt, dd);
+	if (possible == 0) {
+		cal_warn(im, "line %d: RRULE never matches a date; only DTSTART and RDATE are used",
+		         rr->line);
+		return 0;
+	}
+	if (possible < 0) { /* what libical may spend searching for a first instance */
+		int rc = charge(im, UNSURE_RULE_STEPS);
+		if (rc)
+			return rc;
 	}
 	bool allday = m->start.kind == TV_DATE;
 	int64_t start = rr->has_count ? m->start.local : shifted_start(&rt, m->start.local, lo);

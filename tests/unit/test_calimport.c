@@ -940,6 +940,41 @@ static void test_long_series_bounded(void **state)
 	                      "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;COUNT=5\r\n")));
 }
 
+/* libical searches month by month up to the year 2582 for the first
+ * instance of a MONTHLY rule that can never match (seconds each); such
+ * rules are recognised first: only DTSTART, and a warning. */
+static void test_rules_that_never_match(void **state)
+{
+	(void)state;
+#define NEVER(rule) EVENT("UID:" rule "\r\nDTSTART:20240105T150000Z\r\nDURATION:PT1H\r\nRRULE:" rule "\r\n")
+	EXPECT(CAL(NEVER("FREQ=MONTHLY;BYDAY=-6FR") NEVER("FREQ=MONTHLY;BYMONTH=4;BYMONTHDAY=31") NEVER(
+	           "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6") NEVER("FREQ=YEARLY;BYMONTH=2;BYDAY=5MO;BYMONTHDAY=1")
+	               NEVER("FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30;COUNT=3")),
+	       {U(2024, 1, 5, 15, 0), U(2024, 1, 5, 16, 0)}, {U(2024, 1, 5, 15, 0), U(2024, 1, 5, 16, 0)},
+	       {U(2024, 1, 5, 15, 0), U(2024, 1, 5, 16, 0)}, {U(2024, 1, 5, 15, 0), U(2024, 1, 5, 16, 0)},
+	       {U(2024, 1, 5, 15, 0), U(2024, 1, 5, 16, 0)});
+	assert_int_equal(res.nwarnings, 5);
+	assert_string_equal(res.warning,
+	                    "line 8: RRULE never matches a date; only DTSTART and RDATE are used");
+	/* Rare but possible: five Fridays in February (2036), 29 February on
+	 * a Monday (2044). */
+	struct cal_import_opts o = opts();
+	o.to = U(2045, 1, 1, 0, 0);
+	assert_int_equal(run_opts(CAL(NEVER("FREQ=MONTHLY;BYDAY=5FR;BYMONTH=2")
+	                                  NEVER("FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO")),
+	                          &o),
+	                 0);
+	assert_int_equal(res.nwarnings, 0);
+	const int64_t want[][2] = {
+	    {U(2024, 1, 5, 15, 0), U(2024, 1, 5, 16, 0)},
+	    {U(2024, 1, 5, 15, 0), U(2024, 1, 5, 16, 0)},
+	    {U(2036, 2, 29, 15, 0), U(2036, 2, 29, 16, 0)},
+	    {U(2044, 2, 29, 15, 0), U(2044, 2, 29, 16, 0)},
+	};
+	check_busy(want, 4);
+#undef NEVER
+}
+
 static void test_max_instances_exact(void **state)
 {
 	(void)state;
@@ -1086,6 +1121,7 @@ int main(void)
 	    cmocka_unit_test(test_too_large),
 	    cmocka_unit_test(test_endless_rules_bounded_by_window),
 	    cmocka_unit_test(test_long_series_bounded),
+	    cmocka_unit_test(test_rules_that_never_match),
 	    cmocka_unit_test(test_max_instances_exact),
 	    cmocka_unit_test(test_busy_merge),
 	    cmocka_unit_test(test_windows_names),
