@@ -1024,6 +1024,7 @@ int cal_import(struct arena *a, const char *data, size_t len, const struct cal_i
 	rc = scan(&im, data, len);
 	if (rc == 0)
 		rc = cal_expand(&im);
+	r->nsteps = im.steps;
 	cal_release(&im);
 	icalmemory_free_ring();
 	cal_libical_unlock();

@@ -333,12 +333,15 @@ static int month_days(const struct icalrecurrencetype *rt, int m, int dtday)
 	static const int len31[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	int nmd = by_count(rt->by_month_day, ICAL_BY_MONTHDAY_SIZE);
 	int nd = by_count(rt->by_day, ICAL_BY_DAY_SIZE);
+	/* Below MONTHLY every day of the month is a candidate; from MONTHLY
+	 * up, DTSTART's day when no day part is given. */
+	bool every = rt->freq < ICAL_MONTHLY_RECURRENCE;
 	int best = 0;
 	for (int len = len31[m]; len <= (m == 2 ? 29 : len31[m]); len++) {
 		for (int w = 0; w < 7; w++) { /* weekday of the 1st, 0 = Sunday */
 			bool in[32] = {false};
 			for (int d = 1; d <= len; d++)
-				in[d] = nmd == 0 && (nd > 0 || d == dtday);
+				in[d] = nmd == 0 && (every || nd > 0 || d == dtday);
 			for (int i = 0; i < nmd; i++) {
 				int v = rt->by_month_day[i], d = v > 0 ? v : len + 1 + v;
 				if (d >= 1 && d <= len)
@@ -369,25 +372,30 @@ static int month_days(const struct icalrecurrencetype *rt, int m, int dtday)
 }
 
 /*
- * Can a MONTHLY or YEARLY rule ever give an instance? 1 yes, 0 never, -1
- * cannot tell cheaply. libical 3.0.16 looks for the first instance of such
- * a rule month by month up to the year 2582, ignoring UNTIL, which takes
- * seconds for one that never matches ("BYDAY=-6FR", "BYMONTH=4;
- * BYMONTHDAY=31"); a rule that can match finds one within decades.
- * MONTHLY is decided exactly (the day parts, BYMONTH, BYSETPOS against
- * the most days and times a month can have); YEARLY with BYMONTH as the
- * months it names; other YEARLY shapes are -1.
+ * Can a rule ever give an instance? 1 yes, 0 never, -1 cannot tell
+ * cheaply. libical 3.0.16 looks for the next instance of a MONTHLY or
+ * YEARLY rule month by month up to the year 2582, ignoring UNTIL, which
+ * takes seconds for one that never matches ("BYDAY=-6FR", "BYMONTH=4;
+ * BYMONTHDAY=31"); below MONTHLY its walk is bounded by our synthetic
+ * UNTIL but still costs a step per day. A rule that can match finds one
+ * within decades. The day parts (BYMONTH, BYMONTHDAY, BYDAY, BYSETPOS
+ * against the most days and times a month can have) are checked against
+ * every month shape; YEARLY without BYMONTH, or with BYWEEKNO or
+ * BYYEARDAY, is -1.
  */
 static int rule_possible(const struct icalrecurrencetype *rt, int dtday)
 {
-	if (rt->freq != ICAL_MONTHLY_RECURRENCE && rt->freq != ICAL_YEARLY_RECURRENCE)
-		return 1;
+	bool yearly = rt->freq == ICAL_YEARLY_RECURRENCE, monthly = rt->freq == ICAL_MONTHLY_RECURRENCE;
+	int nd = by_count(rt->by_day, ICAL_BY_DAY_SIZE);
+	if (!yearly && !monthly)
+		for (int i = 0; i < nd; i++)
+			if (icalrecurrencetype_day_position(rt->by_day[i]) != 0)
+				return 0; /* "the 2nd Monday" means nothing to DAILY or WEEKLY */
 	if (by_count(rt->by_week_no, ICAL_BY_WEEKNO_SIZE) || by_count(rt->by_year_day, ICAL_BY_YEARDAY_SIZE))
-		return rt->freq == ICAL_YEARLY_RECURRENCE ? -1 : 0;
+		return yearly ? -1 : 1; /* libical refuses the others at once */
 	int nm = by_count(rt->by_month, ICAL_BY_MONTH_SIZE);
-	bool day_parts =
-	    by_count(rt->by_month_day, ICAL_BY_MONTHDAY_SIZE) || by_count(rt->by_day, ICAL_BY_DAY_SIZE);
-	if (rt->freq == ICAL_YEARLY_RECURRENCE && nm == 0)
+	bool day_parts = by_count(rt->by_month_day, ICAL_BY_MONTHDAY_SIZE) || nd;
+	if (yearly && nm == 0)
 		return day_parts ? -1 : 1; /* the date of DTSTART, or libical's reading of the parts */
 	int days = 0;
 	for (int m = 1; m <= 12; m++) {
@@ -396,13 +404,13 @@ static int rule_possible(const struct icalrecurrencetype *rt, int dtday)
 			named |= rt->by_month[i] == m;
 		if (named) {
 			int n = month_days(rt, m, dtday);
-			days = rt->freq == ICAL_YEARLY_RECURRENCE ? days + n : (n > days ? n : days);
+			days = yearly ? days + n : (n > days ? n : days);
 		}
 	}
 	if (days == 0)
 		return 0;
 	int nsp = by_count(rt->by_set_pos, ICAL_BY_SETPOS_SIZE);
-	if (nsp == 0)
+	if (nsp == 0 || !(yearly || monthly))
 		return 1;
 	int64_t size = days;
 	int nh = by_count(rt->by_hour, ICAL_BY_HOUR_SIZE), nmi = by_count(rt->by_minute, ICAL_BY_MINUTE_SIZE);
@@ -411,7 +419,7 @@ static int rule_possible(const struct icalrecurrencetype *rt, int dtday)
 	for (int i = 0; i < nsp; i++) {
 		int p = rt->by_set_pos[i];
 		if (p != 0 && (p > 0 ? p : -p) <= size)
-			return rt->freq == ICAL_MONTHLY_RECURRENCE ? 1 : -1;
+			return monthly ? 1 : -1;
 	}
 	return 0;
 }
@@ -524,10 +532,13 @@ static int expand_rrule(struct importer *im, const struct event *m, const struct
 	icalerror_clear_errno();
 	if (rc)
 		return rc;
-	int64_t walked = ((ended ? until : last) - start) / unit;
+	/* Ended by COUNT, libical stopped at the last instance; else at
+	 * our UNTIL. */
+	bool counted = rr->has_count && emitted >= rt.count;
+	int64_t walked = ((ended && !counted ? until : last) - start) / unit;
 	if ((rc = charge(im, walked > 0 ? (size_t)walked : 0)) != 0)
 		return rc;
-	if (ended && capped && !(rr->has_count && emitted >= rt.count))
+	if (ended && capped && !counted)
 		return charge(im, im->max_steps); /* the budget ended the walk */
 	return 0;
 }

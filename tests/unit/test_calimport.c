@@ -925,19 +925,27 @@ static void test_long_series_bounded(void **state)
 	assert_string_equal(
 	    err, "the recurrences and time zones in this file need too much work to expand (over 100000 "
 	         "steps)");
-	/* Never matches (30 February): libical would search to year 2582. */
+	/* 29 February every day-step since 1700 with COUNT (walked from
+	 * DTSTART, one step per day): the budget ends the walk in 1974. */
 	assert_int_equal(run(CAL(EVENT("UID:n@x\r\nDTSTART:17000101T090000Z\r\nDURATION:PT1H\r\n"
-	                               "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;COUNT=5\r\n"))),
+	                               "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;COUNT=500\r\n"))),
 	                 ERR_TOO_LARGE);
 	assert_string_equal(
 	    err, "the recurrences and time zones in this file need too much work to expand (over 100000 "
 	         "steps)");
-	assert_int_equal(run(CAL(EVENT("UID:s@x\r\nDTSTART:20230101T000000Z\r\nDURATION:PT1S\r\n"
-	                               "RRULE:FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30;COUNT=5\r\n"))),
+	assert_int_equal(run(CAL(EVENT("UID:s@x\r\nDTSTART:20230301T000000Z\r\nDURATION:PT1S\r\n"
+	                               "RRULE:FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=29;COUNT=5\r\n"))),
 	                 ERR_TOO_LARGE);
-	/* The same rule near the window: only its DTSTART, outside. */
-	expect_none(CAL(EVENT("UID:n@x\r\nDTSTART:20200101T090000Z\r\nDURATION:PT1H\r\n"
+	/* The same rule with a COUNT it reaches in time: 29 February 2024
+	 * is its 5th instance since 2008. */
+	EXPECT(CAL(EVENT("UID:n@x\r\nDTSTART:20080229T090000Z\r\nDURATION:PT1H\r\n"
+	                 "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;COUNT=5\r\n")),
+	       {U(2024, 2, 29, 9, 0), U(2024, 2, 29, 10, 0)});
+	/* Never matches (30 February): recognised, not walked. */
+	expect_none(CAL(EVENT("UID:n@x\r\nDTSTART:17000101T090000Z\r\nDURATION:PT1H\r\n"
 	                      "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;COUNT=5\r\n")));
+	assert_string_equal(res.warning,
+	                    "line 8: RRULE never matches a date; only DTSTART and RDATE are used");
 }
 
 /* libical searches month by month up to the year 2582 for the first
