@@ -21,8 +21,8 @@
 
 #define MAX_DEPTH      32   /* nested components */
 #define MAX_NAME       64   /* octets of a component name */
-#define MAX_TZ_PARTS   1000 /* STANDARD/DAYLIGHT parts of one VTIMEZONE */
-#define MAX_TZ_PARTS_F 4000 /* ... of all VTIMEZONEs of a file */
+#define MAX_TZ_PARTS   300  /* STANDARD/DAYLIGHT parts of one VTIMEZONE */
+#define MAX_TZ_PARTS_F 1000 /* ... of all VTIMEZONEs of a file */
 #define MIN_TZ_YEAR    1600 /* earliest DTSTART of a VTIMEZONE part */
 
 /* ---------------------------------------------------------------- lock */
@@ -383,9 +383,7 @@ static int read_list(struct importer *im, const struct prop *p, int line, bool p
 {
 	if (p->bad_params || p->vallen == 0)
 		return bad_value(im, line, p);
-	struct tlist **tail = list;
-	while (*tail)
-		tail = &(*tail)->next;
+	struct tlist *head = NULL, **tail = &head;
 	const char *s = p->val, *end = p->val + p->vallen;
 	while (s <= end) {
 		const char *c = memchr(s, ',', (size_t)(end - s));
@@ -417,6 +415,8 @@ static int read_list(struct importer *im, const struct prop *p, int line, bool p
 			break;
 		s = c + 1;
 	}
+	*tail = *list; /* this property's values before the earlier ones: order does not matter */
+	*list = head;
 	return 0;
 }
 
@@ -462,10 +462,8 @@ static int read_rrule(struct importer *im, const struct prop *p, int line, struc
 		return bad_value(im, line, p);
 	rr->text = text;
 	rr->freq = rt.freq;
-	struct rrule **tail = list;
-	while (*tail)
-		tail = &(*tail)->next;
-	*tail = rr;
+	rr->next = *list;
+	*list = rr;
 	return 0;
 }
 
@@ -496,6 +494,9 @@ struct vtz {
 	bool part_start; /* the part being read has a DTSTART */
 	bool part_to;    /* ... a TZOFFSETTO */
 	bool part_from;  /* ... a TZOFFSETFROM */
+	bool part_rule;  /* ... an RRULE */
+	int part_year;   /* ... its DTSTART's year */
+	size_t cost;     /* libical's work to expand it, in steps */
 	struct buf text; /* its lines for libical */
 };
 
@@ -578,6 +579,11 @@ static void vtz_prop(struct importer *im, struct scanner *sc, const struct prop 
 			vtz_bad(z, "a bad DTSTART");
 		else if (local < tz_days_from_civil(MIN_TZ_YEAR, 1, 1) * CAL_DAY)
 			vtz_bad(z, "a DTSTART before 1600");
+		else {
+			int y, m, d;
+			tz_civil_from_days(local / CAL_DAY - (local % CAL_DAY < 0), &y, &m, &d);
+			z->part_year = y;
+		}
 		z->part_start = true;
 	} else if (ieq(p->name, p->namelen, "TZOFFSETTO") || ieq(p->name, p->namelen, "TZOFFSETFROM")) {
 		if (!valid_offset(p->val, p->vallen))
@@ -589,6 +595,7 @@ static void vtz_prop(struct importer *im, struct scanner *sc, const struct prop 
 	} else if (ieq(p->name, p->namelen, "RRULE")) {
 		if (p->bad_params || !valid_tz_rule(p->val, p->vallen))
 			vtz_bad(z, "an unusual RRULE");
+		z->part_rule = true;
 	} else if (ieq(p->name, p->namelen, "RDATE")) {
 		const char *s = p->val, *end = p->val + p->vallen;
 		while (s <= end && !z->bad) {
@@ -599,6 +606,7 @@ static void vtz_prop(struct importer *im, struct scanner *sc, const struct prop 
 			int64_t local;
 			if (cal_parse_dt(s, (size_t)((slash ? slash : e) - s), &kind, &local) != 0)
 				vtz_bad(z, "a bad RDATE");
+			z->cost++;
 			if (!c)
 				break;
 			s = c + 1;
@@ -612,11 +620,14 @@ static void vtz_prop(struct importer *im, struct scanner *sc, const struct prop 
 	}
 }
 
-static void vtz_end(struct importer *im, struct scanner *sc)
+/* A usable VTIMEZONE goes to the calendar's text for libical, and its
+ * expansion is charged to the step budget: libical walks each yearly rule
+ * from its DTSTART to a few years past the window, once per zone used. */
+static int vtz_end(struct importer *im, struct scanner *sc)
 {
 	struct vtz *z = &sc->vtz;
 	if (!z->tzid)
-		return; /* nothing can refer to it */
+		return 0; /* nothing can refer to it */
 	char q[48];
 	cal_quote(q, sizeof(q), z->tzid, strlen(z->tzid));
 	if (z->parts == 0)
@@ -629,13 +640,14 @@ static void vtz_end(struct importer *im, struct scanner *sc)
 			e->vtz_bad = true;
 		cal_warn(im, "line %d: time zone \"%s\" has %s; it is read by its name instead", z->line, q,
 		         z->bad);
-		return;
+		return 0;
 	}
 	if (e->has_vtz)
-		return; /* the first VTIMEZONE of a TZID wins */
+		return 0; /* the first VTIMEZONE of a TZID wins */
 	e->has_vtz = true;
 	e->vtz_bad = false;
 	buf_append(&im->cal.vtz, z->text.data, z->text.len);
+	return cal_charge(im, z->cost);
 }
 
 static struct event *event_new(struct importer *im, int line)
@@ -774,6 +786,7 @@ static int begin(struct importer *im, struct scanner *sc, const struct prop *p, 
 			z->tzid = NULL;
 			z->parts = 0;
 			z->bad = NULL;
+			z->cost = 0;
 			buf_reset(&z->text);
 			buf_puts(&z->text, "BEGIN:VTIMEZONE\n");
 		} else if (ieq(v, vl, "VFREEBUSY")) {
@@ -786,7 +799,8 @@ static int begin(struct importer *im, struct scanner *sc, const struct prop *p, 
 		sc->tz_parts++;
 		if (z->parts > MAX_TZ_PARTS || sc->tz_parts > MAX_TZ_PARTS_F)
 			vtz_bad(z, "too many STANDARD/DAYLIGHT parts");
-		z->part_start = z->part_to = z->part_from = false;
+		z->part_start = z->part_to = z->part_from = z->part_rule = false;
+		z->part_year = MIN_TZ_YEAR;
 		buf_printf(&z->text, "BEGIN:%s\n", ieq(v, vl, "STANDARD") ? "STANDARD" : "DAYLIGHT");
 	}
 	struct frame *f = &sc->stack[sc->depth++];
@@ -827,12 +841,14 @@ static int end(struct importer *im, struct scanner *sc, const struct prop *p, in
 	}
 	case K_VTIMEZONE:
 		buf_puts(&sc->vtz.text, "END:VTIMEZONE\n");
-		vtz_end(im, sc);
+		rc = vtz_end(im, sc);
 		break;
 	case K_TZPART: {
 		struct vtz *z = &sc->vtz;
 		if (!z->part_start || !z->part_to || !z->part_from)
 			vtz_bad(z, "a part without DTSTART, TZOFFSETFROM or TZOFFSETTO");
+		if (z->part_rule && z->part_year < im->clamp_year + 6)
+			z->cost += (size_t)(im->clamp_year + 6 - z->part_year);
 		buf_printf(&z->text, "END:%s\n",
 		           ieq(f->name, f->namelen, "STANDARD") ? "STANDARD" : "DAYLIGHT");
 		break;
@@ -1008,6 +1024,7 @@ int cal_import(struct arena *a, const char *data, size_t len, const struct cal_i
 	rc = scan(&im, data, len);
 	if (rc == 0)
 		rc = cal_expand(&im);
+	r->nsteps = im.steps;
 	cal_release(&im);
 	icalmemory_free_ring();
 	cal_libical_unlock();

@@ -54,15 +54,22 @@
  * used. Every libical object is freed before cal_import returns.
  *
  * Bounds: the input size (opts->max_bytes), busy intervals returned
- * (opts->max_instances) and recurrence work: at most
- * CAL_IMPORT_STEPS_PER_INSTANCE * max_instances (and at least
- * CAL_IMPORT_MIN_STEPS) candidate instances are generated in total,
- * counting every RRULE iterator step, RDATE and DTSTART. Series are not
- * walked from a DTSTART far in the past: DAILY, WEEKLY and sub-daily rules
- * without COUNT start from a shifted DTSTART (a whole number of periods
- * later) just before the window, MONTHLY and YEARLY ones through
- * icalrecur_iterator_set_start; only rules with COUNT are walked from
- * DTSTART (their length is bounded by COUNT and the step budget).
+ * (opts->max_instances) and recurrence work: a budget of
+ * CAL_IMPORT_STEPS_PER_INSTANCE * max_instances steps (at least
+ * CAL_IMPORT_MIN_STEPS), past which the import fails with ERR_TOO_LARGE.
+ * A step is a candidate instance (an RRULE iterator result, an RDATE, a
+ * DTSTART), a second, minute, hour or day (by the rule's frequency) that
+ * libical's iterator walks between instances, or a year of a VTIMEZONE
+ * rule libical expands. Series are not walked from a DTSTART far in the
+ * past: rules without COUNT start from a DTSTART shifted by a whole number
+ * of periods to just before the window; only rules with COUNT are walked
+ * from DTSTART, and libical's walk stops at a synthetic UNTIL at the
+ * window's end (or where the budget ends). Rules that can never match
+ * ("BYDAY=-6FR", "BYMONTH=4;BYMONTHDAY=31"), for which libical would
+ * search up to the year 2582, are recognised first and give only DTSTART
+ * (a warning). A 10,000-event file with 200 series uses about 90,000
+ * steps; the worst files we could make take about 6 µs of CPU per step
+ * (6 s for 1,000,000 steps, i.e. max_instances 200,000).
  *
  * Thread safety: libical 3.0.16 keeps process-wide state (lazily built UTC
  * zone, time zone expansion years, error state), so every cal_import call
@@ -77,7 +84,7 @@
 #include "core/common.h"
 
 /* Recurrence work allowed per returned interval (see above). */
-#define CAL_IMPORT_STEPS_PER_INSTANCE 10
+#define CAL_IMPORT_STEPS_PER_INSTANCE 5
 #define CAL_IMPORT_MIN_STEPS          100000
 
 /* One busy interval: UTC Unix seconds, half-open, end > start. */
@@ -102,6 +109,7 @@ struct cal_import_result {
 	int ncancelled;           /* of them STATUS:CANCELLED: not busy */
 	char warning[256];        /* the first warning, "" when none */
 	int nwarnings;            /* how many warnings there were */
+	size_t nsteps;            /* recurrence work done, of the budget (see above) */
 };
 
 /*

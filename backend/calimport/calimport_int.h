@@ -147,6 +147,9 @@ int cal_parse_dur(const char *s, size_t n, struct dur *out);
 struct zone *cal_intern_zone(struct importer *im, const char *s, size_t n, int line);
 
 /* expand.c */
+/* Charges n steps of recurrence work; ERR_TOO_LARGE (and err) past the
+ * budget. */
+int cal_charge(struct importer *im, size_t n);
 void cal_calendar_begin(struct importer *im);
 void cal_calendar_end(struct importer *im);
 int cal_expand(struct importer *im);

@@ -14,8 +14,9 @@
 #include "calimport/calimport_int.h"
 #include "core/tz.h"
 
-#define SLACK       (2 * CAL_DAY) /* more than any UTC offset we accept */
-#define MIN_TZ_YEAR 1600          /* VTIMEZONE offsets before this year repeat it */
+#define SLACK             (2 * CAL_DAY) /* more than any UTC offset we accept */
+#define MIN_TZ_YEAR       1600          /* VTIMEZONE offsets before this year repeat it */
+#define UNSURE_RULE_STEPS 30000         /* a YEARLY rule rule_possible cannot judge */
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -25,17 +26,22 @@ static int64_t floor_div(int64_t a, int64_t b)
 
 /* ---------------------------------------------------------------- budget and output */
 
-static int charge(struct importer *im, size_t n)
+int cal_charge(struct importer *im, size_t n)
 {
 	if (n > im->max_steps - im->steps) {
 		im->steps = im->max_steps;
-		return cal_fail(
-		    im, ERR_TOO_LARGE,
-		    "the recurring events in this file need too much work to expand (over %zu steps)",
-		    im->max_steps);
+		return cal_fail(im, ERR_TOO_LARGE,
+		                "the recurrences and time zones in this file need too much work to expand "
+		                "(over %zu steps)",
+		                im->max_steps);
 	}
 	im->steps += n;
 	return 0;
+}
+
+static int charge(struct importer *im, size_t n)
+{
+	return cal_charge(im, n);
 }
 
 /* One busy interval, when it is one and overlaps the window. */
@@ -130,18 +136,21 @@ static int64_t clock_to_local(struct importer *im, const struct clock *c, int64_
 }
 
 /* An IANA name, also behind a "/freeassociation.sourceforge.net/" or
- * other "/vendor/" prefix. */
+ * other "/vendor/" prefix: the suffixes of up to three components are
+ * tried (IANA names have at most three). */
 static bool iana_zone(const char *name, const struct tz **out)
 {
 	if (tz_get(name, out) == 0)
 		return true;
 	if (name[0] != '/' && !strstr(name, "sourceforge.net/"))
 		return false;
-	for (const char *p = strchr(name, '/'); p; p = strchr(p, '/')) {
-		p++;
-		if (*p && tz_get(p, out) == 0)
+	size_t n = strlen(name), at[3], k = 0;
+	for (size_t i = n; i-- > 0 && k < 3;)
+		if (name[i] == '/')
+			at[k++] = i + 1;
+	while (k-- > 0) /* the longest first */
+		if (at[k] < n && tz_get(name + at[k], out) == 0)
 			return true;
-	}
 	return false;
 }
 
@@ -306,6 +315,115 @@ static int64_t shifted_start(const struct icalrecurrencetype *rt, int64_t s0, in
 	return s0;
 }
 
+static int by_count(const short *a, int size)
+{
+	int n = 0;
+	while (n < size && a[n] != ICAL_RECURRENCE_ARRAY_MAX)
+		n++;
+	return n;
+}
+
+/*
+ * The most days the BYMONTHDAY and BYDAY parts can pick in month m (1..12)
+ * of any year, over every month length and weekday of the 1st that month
+ * can have; dtday is DTSTART's day, used when neither part is given.
+ */
+static int month_days(const struct icalrecurrencetype *rt, int m, int dtday)
+{
+	static const int len31[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int nmd = by_count(rt->by_month_day, ICAL_BY_MONTHDAY_SIZE);
+	int nd = by_count(rt->by_day, ICAL_BY_DAY_SIZE);
+	/* Below MONTHLY every day of the month is a candidate; from MONTHLY
+	 * up, DTSTART's day when no day part is given. */
+	bool every = rt->freq < ICAL_MONTHLY_RECURRENCE;
+	int best = 0;
+	for (int len = len31[m]; len <= (m == 2 ? 29 : len31[m]); len++) {
+		for (int w = 0; w < 7; w++) { /* weekday of the 1st, 0 = Sunday */
+			bool in[32] = {false};
+			for (int d = 1; d <= len; d++)
+				in[d] = nmd == 0 && (every || nd > 0 || d == dtday);
+			for (int i = 0; i < nmd; i++) {
+				int v = rt->by_month_day[i], d = v > 0 ? v : len + 1 + v;
+				if (d >= 1 && d <= len)
+					in[d] = true;
+			}
+			if (nd > 0) {
+				bool byd[32] = {false};
+				for (int i = 0; i < nd; i++) {
+					int wd = icalrecurrencetype_day_day_of_week(rt->by_day[i]) -
+					         1; /* 0 = Sunday */
+					int n = icalrecurrencetype_day_position(rt->by_day[i]);
+					int first = 1 + (wd - w + 7) % 7, k = (len - first) / 7 + 1;
+					for (int j = 0; j < k; j++)
+						if (n == 0 || (n > 0 && n == j + 1) || (n < 0 && k + n == j))
+							byd[first + 7 * j] = true;
+				}
+				for (int d = 1; d <= len; d++)
+					in[d] = in[d] && byd[d];
+			}
+			int count = 0;
+			for (int d = 1; d <= len; d++)
+				count += in[d];
+			if (count > best)
+				best = count;
+		}
+	}
+	return best;
+}
+
+/*
+ * Can a rule ever give an instance? 1 yes, 0 never, -1 cannot tell
+ * cheaply. libical 3.0.16 looks for the next instance of a MONTHLY or
+ * YEARLY rule month by month up to the year 2582, ignoring UNTIL, which
+ * takes seconds for one that never matches ("BYDAY=-6FR", "BYMONTH=4;
+ * BYMONTHDAY=31"); below MONTHLY its walk is bounded by our synthetic
+ * UNTIL but still costs a step per day. A rule that can match finds one
+ * within decades. The day parts (BYMONTH, BYMONTHDAY, BYDAY, BYSETPOS
+ * against the most days and times a month can have) are checked against
+ * every month shape; YEARLY without BYMONTH, or with BYWEEKNO or
+ * BYYEARDAY, is -1.
+ */
+static int rule_possible(const struct icalrecurrencetype *rt, int dtday)
+{
+	bool yearly = rt->freq == ICAL_YEARLY_RECURRENCE, monthly = rt->freq == ICAL_MONTHLY_RECURRENCE;
+	int nd = by_count(rt->by_day, ICAL_BY_DAY_SIZE);
+	if (!yearly && !monthly)
+		for (int i = 0; i < nd; i++)
+			if (icalrecurrencetype_day_position(rt->by_day[i]) != 0)
+				return 0; /* "the 2nd Monday" means nothing to DAILY or WEEKLY */
+	if (by_count(rt->by_week_no, ICAL_BY_WEEKNO_SIZE) || by_count(rt->by_year_day, ICAL_BY_YEARDAY_SIZE))
+		return yearly ? -1 : 1; /* libical refuses the others at once */
+	int nm = by_count(rt->by_month, ICAL_BY_MONTH_SIZE);
+	bool day_parts = by_count(rt->by_month_day, ICAL_BY_MONTHDAY_SIZE) || nd;
+	if (yearly && nm == 0)
+		return day_parts ? -1 : 1; /* the date of DTSTART, or libical's reading of the parts */
+	int days = 0;
+	for (int m = 1; m <= 12; m++) {
+		bool named = nm == 0;
+		for (int i = 0; i < nm; i++)
+			named |= rt->by_month[i] == m;
+		if (named) {
+			int n = month_days(rt, m, dtday);
+			days = yearly ? days + n : (n > days ? n : days);
+		}
+	}
+	if (days == 0)
+		return 0;
+	int nsp = by_count(rt->by_set_pos, ICAL_BY_SETPOS_SIZE);
+	if (nsp == 0 || !(yearly || monthly))
+		return 1;
+	int64_t size = days;
+	int nh = by_count(rt->by_hour, ICAL_BY_HOUR_SIZE), nmi = by_count(rt->by_minute, ICAL_BY_MINUTE_SIZE);
+	int ns = by_count(rt->by_second, ICAL_BY_SECOND_SIZE);
+	size *= (nh ? nh : 1) * (int64_t)(nmi ? nmi : 1) * (ns ? ns : 1);
+	for (int i = 0; i < nsp; i++) {
+		int p = rt->by_set_pos[i];
+		if (p != 0 && (p > 0 ? p : -p) <= size)
+			return monthly ? 1 : -1;
+	}
+	return 0;
+}
+
 /* Is wall-clock instance local past the rule's UNTIL? */
 static bool past_until(struct importer *im, const struct rrule *rr, const struct clock *fr, int64_t local,
                        bool allday)
@@ -335,6 +453,38 @@ static int expand_rrule(struct importer *im, const struct event *m, const struct
 	icalerror_clear_errno();
 	if (rt.freq == ICAL_NO_RECURRENCE)
 		return 0; /* refused when read; cannot happen */
+	bool negative_monthday = false;
+	for (int i = 0; i < ICAL_BY_MONTHDAY_SIZE && rt.by_month_day[i] != ICAL_RECURRENCE_ARRAY_MAX; i++)
+		negative_monthday |= rt.by_month_day[i] < 0;
+	if (negative_monthday && rt.freq < ICAL_MONTHLY_RECURRENCE) {
+		/* libical 3.0.16 never matches a negative BYMONTHDAY ("the
+		 * last day") below MONTHLY. DAILY;INTERVAL=1 is the same set
+		 * as MONTHLY with the same parts (every day, filtered), so
+		 * read it that way; other shapes cannot be repaired. */
+		if (rt.freq == ICAL_DAILY_RECURRENCE && rt.interval <= 1 &&
+		    rt.by_set_pos[0] == ICAL_RECURRENCE_ARRAY_MAX &&
+		    rt.by_year_day[0] == ICAL_RECURRENCE_ARRAY_MAX &&
+		    rt.by_week_no[0] == ICAL_RECURRENCE_ARRAY_MAX)
+			rt.freq = ICAL_MONTHLY_RECURRENCE;
+		else
+			cal_warn(im,
+			         "line %d: libical cannot expand a negative BYMONTHDAY in this RRULE; its "
+			         "instances may be missing",
+			         rr->line);
+	}
+	int y, mo, dd;
+	tz_civil_from_days(floor_div(m->start.local, CAL_DAY), &y, &mo, &dd);
+	int possible = rule_possible(&rt, dd);
+	if (possible == 0) {
+		cal_warn(im, "line %d: RRULE never matches a date; only DTSTART and RDATE are used",
+		         rr->line);
+		return 0;
+	}
+	if (possible < 0) { /* what libical may spend searching for a first instance */
+		int rc = charge(im, UNSURE_RULE_STEPS);
+		if (rc)
+			return rc;
+	}
 	bool allday = m->start.kind == TV_DATE;
 	int64_t start = rr->has_count ? m->start.local : shifted_start(&rt, m->start.local, lo);
 	if (start > hi)
@@ -382,10 +532,13 @@ static int expand_rrule(struct importer *im, const struct event *m, const struct
 	icalerror_clear_errno();
 	if (rc)
 		return rc;
-	int64_t walked = ((ended ? until : last) - start) / unit;
+	/* Ended by COUNT, libical stopped at the last instance; else at
+	 * our UNTIL. */
+	bool counted = rr->has_count && emitted >= rt.count;
+	int64_t walked = ((ended && !counted ? until : last) - start) / unit;
 	if ((rc = charge(im, walked > 0 ? (size_t)walked : 0)) != 0)
 		return rc;
-	if (ended && capped && !(rr->has_count && emitted >= rt.count))
+	if (ended && capped && !counted)
 		return charge(im, im->max_steps); /* the budget ended the walk */
 	return 0;
 }

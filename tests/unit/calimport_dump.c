@@ -9,7 +9,7 @@
  * T is RFC 3339 ("2024-01-01T00:00:00Z"). Defaults: America/Chicago,
  * 2012-01-01 to 2026-01-01, 200000 instances, 10 MiB. Prints
  * {"busy":[[start,end],...],"nevents":…,"ncancelled":…,"ntransparent":…,
- * "nwarnings":…,"warning":"…"} with UTC Unix seconds, or {"error":"…",
+ * "nsteps":…,"nwarnings":…,"warning":"…"} with UTC Unix seconds, or {"error":"…",
  * "code":"…"} and exit status 1. --time N runs the import N times and
  * prints the fastest run's milliseconds to stderr.
  */
@@ -126,9 +126,10 @@ int main(int argc, char **argv)
 			best = t;
 	}
 	if (repeat > 0)
-		fprintf(stderr,
-		        "cal_import: %.1f ms (best of %d), %zu bytes, %d events, %zu busy intervals\n", best,
-		        repeat, len, r.nevents, r.nbusy);
+		fprintf(
+		    stderr,
+		    "cal_import: %.1f ms (best of %d), %zu bytes, %d events, %zu busy intervals, %zu steps\n",
+		    best, repeat, len, r.nevents, r.nbusy, r.nsteps);
 	if (rc != 0) {
 		printf("{\"error\":");
 		json_string(err);
@@ -139,8 +140,10 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < n; i++)
 			printf("%s[%lld,%lld]", i ? "," : "", (long long)r.busy[i].start,
 			       (long long)r.busy[i].end);
-		printf("],\"nevents\":%d,\"ncancelled\":%d,\"ntransparent\":%d,\"nwarnings\":%d,\"warning\":",
-		       r.nevents, r.ncancelled, r.nskipped_transparent, r.nwarnings);
+		printf(
+		    "],\"nevents\":%d,\"ncancelled\":%d,\"ntransparent\":%d,\"nsteps\":%zu,\"nwarnings\":%d,"
+		    "\"warning\":",
+		    r.nevents, r.ncancelled, r.nskipped_transparent, r.nsteps, r.nwarnings);
 		json_string(r.warning);
 		printf("}\n");
 	}

@@ -535,6 +535,26 @@ static void test_dtstart_and_several_rules(void **state)
 	       {U(2024, 1, 15, 15, 0), U(2024, 1, 15, 16, 0)});
 }
 
+/* libical 3.0.16 never matches a negative BYMONTHDAY below MONTHLY;
+ * DAILY;INTERVAL=1 is read as the MONTHLY rule with the same set. */
+static void test_daily_last_day(void **state)
+{
+	(void)state;
+	EXPECT(CAL(EVENT("UID:l@x\r\nDTSTART:20240101T150000Z\r\nDTEND:20240101T160000Z\r\n"
+	                 "RRULE:FREQ=DAILY;BYMONTHDAY=-1;COUNT=3\r\n")),
+	       {U(2024, 1, 1, 15, 0), U(2024, 1, 1, 16, 0)}, {U(2024, 1, 31, 15, 0), U(2024, 1, 31, 16, 0)},
+	       {U(2024, 2, 29, 15, 0), U(2024, 2, 29, 16, 0)},
+	       {U(2024, 3, 31, 15, 0), U(2024, 3, 31, 16, 0)});
+	assert_int_equal(res.nwarnings, 0);
+	/* Every other day cannot be repaired: a warning. */
+	EXPECT(CAL(EVENT("UID:l@x\r\nDTSTART:20240101T150000Z\r\nDTEND:20240101T160000Z\r\n"
+	                 "RRULE:FREQ=DAILY;INTERVAL=2;BYMONTHDAY=-1;COUNT=3\r\n")),
+	       {U(2024, 1, 1, 15, 0), U(2024, 1, 1, 16, 0)});
+	assert_string_equal(res.warning,
+	                    "line 8: libical cannot expand a negative BYMONTHDAY in this RRULE; its "
+	                    "instances may be missing");
+}
+
 /* ------------------------------------------------------------ overrides */
 
 static void test_overrides(void **state)
@@ -638,8 +658,8 @@ static void test_transparent_and_cancelled(void **state)
 	(void)state;
 	EXPECT(
 	    CAL(EVENT("UID:1@x\r\nDTSTART:20240601T150000Z\r\nDTEND:20240601T160000Z\r\nTRANSP:"
-	              "TRANSPARENT\r\n") EVENT(
-	        "UID:2@x\r\nDTSTART:20240602T150000Z\r\nDTEND:20240602T160000Z\r\nSTATUS:CANCELLED\r\n")
+	              "TRANSPARENT\r\n") EVENT("UID:2@x\r\nDTSTART:20240602T150000Z\r\nDTEND:"
+	                                       "20240602T160000Z\r\nSTATUS:CANCELLED\r\n")
 	            EVENT("UID:3@x\r\nDTSTART:20240603T150000Z\r\nDTEND:20240603T160000Z\r\n"
 	                  "STATUS:CANCELLED\r\nTRANSP:TRANSPARENT\r\n")
 	                EVENT("UID:4@x\r\nDTSTART:20240604T150000Z\r\nDTEND:20240604T160000Z\r\n"
@@ -903,19 +923,64 @@ static void test_long_series_bounded(void **state)
 	                          &o),
 	                 ERR_TOO_LARGE);
 	assert_string_equal(
-	    err, "the recurring events in this file need too much work to expand (over 100000 steps)");
-	/* Never matches (30 February): libical would search to year 2582. */
+	    err, "the recurrences and time zones in this file need too much work to expand (over 100000 "
+	         "steps)");
+	/* 29 February every day-step since 1700 with COUNT (walked from
+	 * DTSTART, one step per day): the budget ends the walk in 1974. */
 	assert_int_equal(run(CAL(EVENT("UID:n@x\r\nDTSTART:17000101T090000Z\r\nDURATION:PT1H\r\n"
-	                               "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;COUNT=5\r\n"))),
+	                               "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;COUNT=500\r\n"))),
 	                 ERR_TOO_LARGE);
 	assert_string_equal(
-	    err, "the recurring events in this file need too much work to expand (over 100000 steps)");
-	assert_int_equal(run(CAL(EVENT("UID:s@x\r\nDTSTART:20230101T000000Z\r\nDURATION:PT1S\r\n"
-	                               "RRULE:FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30;COUNT=5\r\n"))),
+	    err, "the recurrences and time zones in this file need too much work to expand (over 100000 "
+	         "steps)");
+	assert_int_equal(run(CAL(EVENT("UID:s@x\r\nDTSTART:20230301T000000Z\r\nDURATION:PT1S\r\n"
+	                               "RRULE:FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=29;COUNT=5\r\n"))),
 	                 ERR_TOO_LARGE);
-	/* The same rule near the window: only its DTSTART, outside. */
-	expect_none(CAL(EVENT("UID:n@x\r\nDTSTART:20200101T090000Z\r\nDURATION:PT1H\r\n"
+	/* The same rule with a COUNT it reaches in time: 29 February 2024
+	 * is its 5th instance since 2008. */
+	EXPECT(CAL(EVENT("UID:n@x\r\nDTSTART:20080229T090000Z\r\nDURATION:PT1H\r\n"
+	                 "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;COUNT=5\r\n")),
+	       {U(2024, 2, 29, 9, 0), U(2024, 2, 29, 10, 0)});
+	/* Never matches (30 February): recognised, not walked. */
+	expect_none(CAL(EVENT("UID:n@x\r\nDTSTART:17000101T090000Z\r\nDURATION:PT1H\r\n"
 	                      "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;COUNT=5\r\n")));
+	assert_string_equal(res.warning,
+	                    "line 8: RRULE never matches a date; only DTSTART and RDATE are used");
+}
+
+/* libical searches month by month up to the year 2582 for the first
+ * instance of a MONTHLY rule that can never match (seconds each); such
+ * rules are recognised first: only DTSTART, and a warning. */
+static void test_rules_that_never_match(void **state)
+{
+	(void)state;
+#define NEVER(rule) EVENT("UID:" rule "\r\nDTSTART:20240105T150000Z\r\nDURATION:PT1H\r\nRRULE:" rule "\r\n")
+	EXPECT(CAL(NEVER("FREQ=MONTHLY;BYDAY=-6FR") NEVER("FREQ=MONTHLY;BYMONTH=4;BYMONTHDAY=31") NEVER(
+	           "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6") NEVER("FREQ=YEARLY;BYMONTH=2;BYDAY=5MO;BYMONTHDAY=1")
+	               NEVER("FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30;COUNT=3")),
+	       {U(2024, 1, 5, 15, 0), U(2024, 1, 5, 16, 0)}, {U(2024, 1, 5, 15, 0), U(2024, 1, 5, 16, 0)},
+	       {U(2024, 1, 5, 15, 0), U(2024, 1, 5, 16, 0)}, {U(2024, 1, 5, 15, 0), U(2024, 1, 5, 16, 0)},
+	       {U(2024, 1, 5, 15, 0), U(2024, 1, 5, 16, 0)});
+	assert_int_equal(res.nwarnings, 5);
+	assert_string_equal(res.warning,
+	                    "line 8: RRULE never matches a date; only DTSTART and RDATE are used");
+	/* Rare but possible: five Fridays in February (2036), 29 February on
+	 * a Monday (2044). */
+	struct cal_import_opts o = opts();
+	o.to = U(2045, 1, 1, 0, 0);
+	assert_int_equal(run_opts(CAL(NEVER("FREQ=MONTHLY;BYDAY=5FR;BYMONTH=2")
+	                                  NEVER("FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO")),
+	                          &o),
+	                 0);
+	assert_int_equal(res.nwarnings, 0);
+	const int64_t want[][2] = {
+	    {U(2024, 1, 5, 15, 0), U(2024, 1, 5, 16, 0)},
+	    {U(2024, 1, 5, 15, 0), U(2024, 1, 5, 16, 0)},
+	    {U(2036, 2, 29, 15, 0), U(2036, 2, 29, 16, 0)},
+	    {U(2044, 2, 29, 15, 0), U(2044, 2, 29, 16, 0)},
+	};
+	check_busy(want, 4);
+#undef NEVER
 }
 
 static void test_max_instances_exact(void **state)
@@ -1046,6 +1111,7 @@ int main(void)
 	    cmocka_unit_test(test_rdate),
 	    cmocka_unit_test(test_until_forms),
 	    cmocka_unit_test(test_dtstart_and_several_rules),
+	    cmocka_unit_test(test_daily_last_day),
 	    cmocka_unit_test(test_overrides),
 	    cmocka_unit_test(test_overrides_across_window),
 	    cmocka_unit_test(test_overrides_other_shapes),
@@ -1063,6 +1129,7 @@ int main(void)
 	    cmocka_unit_test(test_too_large),
 	    cmocka_unit_test(test_endless_rules_bounded_by_window),
 	    cmocka_unit_test(test_long_series_bounded),
+	    cmocka_unit_test(test_rules_that_never_match),
 	    cmocka_unit_test(test_max_instances_exact),
 	    cmocka_unit_test(test_busy_merge),
 	    cmocka_unit_test(test_windows_names),
