@@ -14,7 +14,8 @@
  *    and BUSY-TENTATIVE too.
  *  - Not STATUS:CANCELLED, not TRANSP:TRANSPARENT (both counted). A
  *    TENTATIVE event is busy.
- *  - Length: DTEND, else DURATION, else (RFC 5545 3.6.1) one day for a
+ *  - Length: DTEND (a DATE DTEND equal to DTSTART: one day), else
+ *    DURATION, else (RFC 5545 3.6.1) one day for a
  *    DATE start and zero for a DATE-TIME start. Zero-length events are not
  *    busy (a point in time blocks nothing). An end before the start is a
  *    warning and the event is ignored.

@@ -361,24 +361,25 @@ static void test_unusual_vtimezone_refused(void **state)
 static void test_allday_in_clinician_zone(void **state)
 {
 	(void)state;
-	const char *ics =
-	    CAL(EVENT("UID:a@x\r\nDTSTART;VALUE=DATE:20240315\r\nDTEND;VALUE=DATE:20240317\r\n")
-	            EVENT("UID:b@x\r\nDTSTART;VALUE=DATE:20240309\r\nDTEND;VALUE=DATE:20240311\r\n")
-	                EVENT("UID:c@x\r\nDTSTART;VALUE=DATE:20240401\r\n")
-	                    EVENT("UID:d@x\r\nDTSTART;VALUE=DATE:20240501\r\nDURATION:P2D\r\n"));
+	const char *ics = CAL(
+	    EVENT("UID:a@x\r\nDTSTART;VALUE=DATE:20240315\r\nDTEND;VALUE=DATE:20240317\r\n")
+	        EVENT("UID:b@x\r\nDTSTART;VALUE=DATE:20240309\r\nDTEND;VALUE=DATE:20240311\r\n")
+	            EVENT("UID:c@x\r\nDTSTART;VALUE=DATE:20240401\r\n")
+	                EVENT("UID:d@x\r\nDTSTART;VALUE=DATE:20240501\r\nDURATION:P2D\r\n")
+	                    EVENT("UID:e@x\r\nDTSTART;VALUE=DATE:20240601\r\nDTEND;VALUE=DATE:20240601\r\n"));
 	/* 9-11 March spans the change: 06:00Z (CST) to 05:00Z (CDT). */
 	EXPECT(ics, {U(2024, 3, 9, 6, 0), U(2024, 3, 11, 5, 0)}, {U(2024, 3, 15, 5, 0), U(2024, 3, 17, 5, 0)},
-	       {U(2024, 4, 1, 5, 0), U(2024, 4, 2, 5, 0)}, {U(2024, 5, 1, 5, 0), U(2024, 5, 3, 5, 0)});
+	       {U(2024, 4, 1, 5, 0), U(2024, 4, 2, 5, 0)}, {U(2024, 5, 1, 5, 0), U(2024, 5, 3, 5, 0)},
+	       {U(2024, 6, 1, 5, 0), U(2024, 6, 2, 5, 0)}); /* DTEND = DTSTART: that day */
 	struct cal_import_opts o = opts();
 	o.zone = "Asia/Kolkata";
 	assert_int_equal(run_opts(ics, &o), 0);
 	const int64_t kol[][2] = {
-	    {U(2024, 3, 8, 18, 30), U(2024, 3, 10, 18, 30)},
-	    {U(2024, 3, 14, 18, 30), U(2024, 3, 16, 18, 30)},
-	    {U(2024, 3, 31, 18, 30), U(2024, 4, 1, 18, 30)},
-	    {U(2024, 4, 30, 18, 30), U(2024, 5, 2, 18, 30)},
+	    {U(2024, 3, 8, 18, 30), U(2024, 3, 10, 18, 30)}, {U(2024, 3, 14, 18, 30), U(2024, 3, 16, 18, 30)},
+	    {U(2024, 3, 31, 18, 30), U(2024, 4, 1, 18, 30)}, {U(2024, 4, 30, 18, 30), U(2024, 5, 2, 18, 30)},
+	    {U(2024, 5, 31, 18, 30), U(2024, 6, 1, 18, 30)},
 	};
-	check_busy(kol, 4);
+	check_busy(kol, 5);
 }
 
 static void test_floating(void **state)
