@@ -50,7 +50,7 @@
  * floating time with a UTC UNTIL as if both were UTC) and VTIMEZONE
  * interpretation (each VCALENDAR's VTIMEZONEs go through icalparser; ones
  * with X-LIC-ERROR properties or outside the shapes real zones have — only
- * FREQ=YEARLY rules, offsets under 24 h, at most 1000 STANDARD/DAYLIGHT
+ * FREQ=YEARLY rules, offsets under 24 h, at most 300 STANDARD/DAYLIGHT
  * parts — are ignored with a warning). libical's builtin zones are never
  * used. Every libical object is freed before cal_import returns.
  *
