@@ -536,6 +536,18 @@ static void test_dtstart_and_several_rules(void **state)
 	       {U(2024, 1, 15, 15, 0), U(2024, 1, 15, 16, 0)});
 }
 
+/* A non-Gregorian rule is not expanded: its DTSTART, and a warning. */
+static void test_rscale_warns(void **state)
+{
+	(void)state;
+	EXPECT(CAL(EVENT("UID:1@x\r\nDTSTART;VALUE=DATE:20240210\r\n"
+	                 "RRULE:RSCALE=CHINESE;FREQ=YEARLY\r\nRDATE;VALUE=DATE:20250129\r\n")),
+	       {U(2024, 2, 10, 6, 0), U(2024, 2, 11, 6, 0)});
+	assert_string_equal(res.warning,
+	                    "line 7: RRULE with RSCALE (another calendar system) is not supported; only "
+	                    "DTSTART and RDATE are used");
+}
+
 /* libical 3.0.16 never matches a negative BYMONTHDAY below MONTHLY;
  * DAILY;INTERVAL=1 is read as the MONTHLY rule with the same set. */
 static void test_daily_last_day(void **state)
@@ -810,8 +822,7 @@ static void test_bad_values(void **state)
 	             "line 6: bad DTSTART \"2024-01-01\"");
 	expect_error(CAL(EVENT("UID:1@x\r\nDTSTART:20240101T100000Z\r\nRRULE:FREQ=FORTNIGHTLY\r\n")),
 	             ERR_MALFORMED, "line 7: bad RRULE \"FREQ=FORTNIGHTLY\"");
-	expect_error(CAL(EVENT("UID:1@x\r\nDTSTART:20240101T100000Z\r\nRRULE:FREQ=DAILY;RSCALE=HEBREW\r\n")),
-	             ERR_MALFORMED, "line 7: RRULE with RSCALE is not supported");
+
 	expect_error(
 	    CAL(EVENT("UID:1@x\r\nDTSTART:20240101T100000Z\r\nEXDATE:20240102T100000Z,tomorrow\r\n")),
 	    ERR_MALFORMED, "line 7: bad EXDATE \"20240102T100000Z,tomorrow\"");
@@ -1113,6 +1124,7 @@ int main(void)
 	    cmocka_unit_test(test_until_forms),
 	    cmocka_unit_test(test_dtstart_and_several_rules),
 	    cmocka_unit_test(test_daily_last_day),
+	    cmocka_unit_test(test_rscale_warns),
 	    cmocka_unit_test(test_overrides),
 	    cmocka_unit_test(test_overrides_across_window),
 	    cmocka_unit_test(test_overrides_other_shapes),
