@@ -24,6 +24,7 @@
  *    PERIOD), EXDATE (lists, several properties). DTSTART is always the
  *    first instance. An EXDATE or RECURRENCE-ID that is a DATE matches an
  *    instance of a timed series on that date (in the series' own zone).
+ *    RSCALE (non-Gregorian) rules are not expanded (a warning).
  *    An instance keeps the length of the first one: exact seconds from
  *    DTEND, nominal days plus exact time from DURATION (RFC 5545 3.8.5.3),
  *    whole local days for all-day events.
