@@ -443,11 +443,17 @@ static int read_rrule(struct importer *im, const struct prop *p, int line, struc
 		} else if (n > 0) {
 			if (istarts(s, n, "COUNT="))
 				rr->has_count = true;
-			/* libical allocates RSCALE's name and never frees it;
-			 * non-Gregorian rules are not supported anyway. */
-			if (istarts(s, n, "RSCALE="))
-				return cal_fail(im, ERR_MALFORMED,
-				                "line %d: RRULE with RSCALE is not supported", line);
+			/* A non-Gregorian rule (Apple writes them for lunar
+			 * birthdays): not expanded, and not given to libical,
+			 * which leaks RSCALE's name. */
+			if (istarts(s, n, "RSCALE=")) {
+				cal_warn(
+				    im,
+				    "line %d: RRULE with RSCALE (another calendar system) is not supported; "
+				    "only DTSTART and RDATE are used",
+				    line);
+				return 0;
+			}
 			if (tl > 0)
 				text[tl++] = ';';
 			memcpy(text + tl, s, n);

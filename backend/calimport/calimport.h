@@ -14,7 +14,8 @@
  *    and BUSY-TENTATIVE too.
  *  - Not STATUS:CANCELLED, not TRANSP:TRANSPARENT (both counted). A
  *    TENTATIVE event is busy.
- *  - Length: DTEND, else DURATION, else (RFC 5545 3.6.1) one day for a
+ *  - Length: DTEND (a DATE DTEND equal to DTSTART: one day), else
+ *    DURATION, else (RFC 5545 3.6.1) one day for a
  *    DATE start and zero for a DATE-TIME start. Zero-length events are not
  *    busy (a point in time blocks nothing). An end before the start is a
  *    warning and the event is ignored.
@@ -23,6 +24,7 @@
  *    PERIOD), EXDATE (lists, several properties). DTSTART is always the
  *    first instance. An EXDATE or RECURRENCE-ID that is a DATE matches an
  *    instance of a timed series on that date (in the series' own zone).
+ *    RSCALE (non-Gregorian) rules are not expanded (a warning).
  *    An instance keeps the length of the first one: exact seconds from
  *    DTEND, nominal days plus exact time from DURATION (RFC 5545 3.8.5.3),
  *    whole local days for all-day events.
@@ -49,7 +51,7 @@
  * floating time with a UTC UNTIL as if both were UTC) and VTIMEZONE
  * interpretation (each VCALENDAR's VTIMEZONEs go through icalparser; ones
  * with X-LIC-ERROR properties or outside the shapes real zones have — only
- * FREQ=YEARLY rules, offsets under 24 h, at most 1000 STANDARD/DAYLIGHT
+ * FREQ=YEARLY rules, offsets under 24 h, at most 300 STANDARD/DAYLIGHT
  * parts — are ignored with a warning). libical's builtin zones are never
  * used. Every libical object is freed before cal_import returns.
  *

@@ -210,7 +210,11 @@ static bool event_len(struct importer *im, const struct event *ev, struct dur *l
 	if (ev->has_end) {
 		line = ev->end_line;
 		if (s->kind == TV_DATE && ev->end.kind == TV_DATE) {
+			/* DTEND = DTSTART is not allowed for dates; writers
+			 * mean the day (as without DTEND). */
 			len->days = (ev->end.local - s->local) / CAL_DAY;
+			if (len->days == 0)
+				len->days = 1;
 			len->secs = 0;
 		} else {
 			len->days = 0;

@@ -28,8 +28,8 @@ static void check_text(const char *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const zones[] = {"America/Chicago", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kolkata",
-	                                    "UTC",             "America/Sao_Paulo"};
+	static const char *const zones[] = {"America/Chicago", "Europe/Berlin", "Australia/Lord_Howe",
+	                                    "Asia/Kolkata",    "UTC",           "America/Sao_Paulo"};
 	const char *zone = zones[0];
 	if (size > 0 && data[0] != 'B' && data[0] != 0xEF)
 		zone = zones[data[0] % ARRAY_LEN(zones)];
@@ -54,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const struct cal_busy *b = &r.busy[i];
 			if (b->end <= b->start || b->start >= o.to || b->end <= o.from)
 				__builtin_trap();
-			if (i > 0 && (b->start < b[-1].start || (b->start == b[-1].start && b->end < b[-1].end)))
+			if (i > 0 &&
+			    (b->start < b[-1].start || (b->start == b[-1].start && b->end < b[-1].end)))
 				__builtin_trap();
 		}
 		if (r.ncancelled + r.nskipped_transparent > r.nevents || r.nwarnings < 0)

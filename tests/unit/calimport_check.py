@@ -12,7 +12,8 @@ from the same file under the same rules:
 
   - STATUS:CANCELLED and TRANSP:TRANSPARENT events are not busy; neither
     are zero-length ones; a DATE start without DTEND or DURATION lasts a
-    day (RFC 5545 3.6.1; recurring-ical-events makes it zero-length);
+    day (RFC 5545 3.6.1; recurring-ical-events makes it zero-length), and
+    so does a DATE DTEND equal to DTSTART;
   - DATE values and floating times are local times in the clinician's
     zone; TZIDs nobody knows are read in it too;
   - an EXDATE that is a DATE removes a timed instance on that date;

@@ -361,24 +361,25 @@ static void test_unusual_vtimezone_refused(void **state)
 static void test_allday_in_clinician_zone(void **state)
 {
 	(void)state;
-	const char *ics =
-	    CAL(EVENT("UID:a@x\r\nDTSTART;VALUE=DATE:20240315\r\nDTEND;VALUE=DATE:20240317\r\n")
-	            EVENT("UID:b@x\r\nDTSTART;VALUE=DATE:20240309\r\nDTEND;VALUE=DATE:20240311\r\n")
-	                EVENT("UID:c@x\r\nDTSTART;VALUE=DATE:20240401\r\n")
-	                    EVENT("UID:d@x\r\nDTSTART;VALUE=DATE:20240501\r\nDURATION:P2D\r\n"));
+	const char *ics = CAL(
+	    EVENT("UID:a@x\r\nDTSTART;VALUE=DATE:20240315\r\nDTEND;VALUE=DATE:20240317\r\n")
+	        EVENT("UID:b@x\r\nDTSTART;VALUE=DATE:20240309\r\nDTEND;VALUE=DATE:20240311\r\n")
+	            EVENT("UID:c@x\r\nDTSTART;VALUE=DATE:20240401\r\n")
+	                EVENT("UID:d@x\r\nDTSTART;VALUE=DATE:20240501\r\nDURATION:P2D\r\n")
+	                    EVENT("UID:e@x\r\nDTSTART;VALUE=DATE:20240601\r\nDTEND;VALUE=DATE:20240601\r\n"));
 	/* 9-11 March spans the change: 06:00Z (CST) to 05:00Z (CDT). */
 	EXPECT(ics, {U(2024, 3, 9, 6, 0), U(2024, 3, 11, 5, 0)}, {U(2024, 3, 15, 5, 0), U(2024, 3, 17, 5, 0)},
-	       {U(2024, 4, 1, 5, 0), U(2024, 4, 2, 5, 0)}, {U(2024, 5, 1, 5, 0), U(2024, 5, 3, 5, 0)});
+	       {U(2024, 4, 1, 5, 0), U(2024, 4, 2, 5, 0)}, {U(2024, 5, 1, 5, 0), U(2024, 5, 3, 5, 0)},
+	       {U(2024, 6, 1, 5, 0), U(2024, 6, 2, 5, 0)}); /* DTEND = DTSTART: that day */
 	struct cal_import_opts o = opts();
 	o.zone = "Asia/Kolkata";
 	assert_int_equal(run_opts(ics, &o), 0);
 	const int64_t kol[][2] = {
-	    {U(2024, 3, 8, 18, 30), U(2024, 3, 10, 18, 30)},
-	    {U(2024, 3, 14, 18, 30), U(2024, 3, 16, 18, 30)},
-	    {U(2024, 3, 31, 18, 30), U(2024, 4, 1, 18, 30)},
-	    {U(2024, 4, 30, 18, 30), U(2024, 5, 2, 18, 30)},
+	    {U(2024, 3, 8, 18, 30), U(2024, 3, 10, 18, 30)}, {U(2024, 3, 14, 18, 30), U(2024, 3, 16, 18, 30)},
+	    {U(2024, 3, 31, 18, 30), U(2024, 4, 1, 18, 30)}, {U(2024, 4, 30, 18, 30), U(2024, 5, 2, 18, 30)},
+	    {U(2024, 5, 31, 18, 30), U(2024, 6, 1, 18, 30)},
 	};
-	check_busy(kol, 4);
+	check_busy(kol, 5);
 }
 
 static void test_floating(void **state)
@@ -533,6 +534,18 @@ static void test_dtstart_and_several_rules(void **state)
 	       {U(2024, 1, 8, 15, 0), U(2024, 1, 8, 16, 0)}, {U(2024, 1, 9, 15, 0), U(2024, 1, 9, 16, 0)},
 	       {U(2024, 1, 10, 15, 0), U(2024, 1, 10, 16, 0)},
 	       {U(2024, 1, 15, 15, 0), U(2024, 1, 15, 16, 0)});
+}
+
+/* A non-Gregorian rule is not expanded: its DTSTART, and a warning. */
+static void test_rscale_warns(void **state)
+{
+	(void)state;
+	EXPECT(CAL(EVENT("UID:1@x\r\nDTSTART;VALUE=DATE:20240210\r\n"
+	                 "RRULE:RSCALE=CHINESE;FREQ=YEARLY\r\nRDATE;VALUE=DATE:20250129\r\n")),
+	       {U(2024, 2, 10, 6, 0), U(2024, 2, 11, 6, 0)});
+	assert_string_equal(res.warning,
+	                    "line 7: RRULE with RSCALE (another calendar system) is not supported; only "
+	                    "DTSTART and RDATE are used");
 }
 
 /* libical 3.0.16 never matches a negative BYMONTHDAY below MONTHLY;
@@ -809,8 +822,7 @@ static void test_bad_values(void **state)
 	             "line 6: bad DTSTART \"2024-01-01\"");
 	expect_error(CAL(EVENT("UID:1@x\r\nDTSTART:20240101T100000Z\r\nRRULE:FREQ=FORTNIGHTLY\r\n")),
 	             ERR_MALFORMED, "line 7: bad RRULE \"FREQ=FORTNIGHTLY\"");
-	expect_error(CAL(EVENT("UID:1@x\r\nDTSTART:20240101T100000Z\r\nRRULE:FREQ=DAILY;RSCALE=HEBREW\r\n")),
-	             ERR_MALFORMED, "line 7: RRULE with RSCALE is not supported");
+
 	expect_error(
 	    CAL(EVENT("UID:1@x\r\nDTSTART:20240101T100000Z\r\nEXDATE:20240102T100000Z,tomorrow\r\n")),
 	    ERR_MALFORMED, "line 7: bad EXDATE \"20240102T100000Z,tomorrow\"");
@@ -1112,6 +1124,7 @@ int main(void)
 	    cmocka_unit_test(test_until_forms),
 	    cmocka_unit_test(test_dtstart_and_several_rules),
 	    cmocka_unit_test(test_daily_last_day),
+	    cmocka_unit_test(test_rscale_warns),
 	    cmocka_unit_test(test_overrides),
 	    cmocka_unit_test(test_overrides_across_window),
 	    cmocka_unit_test(test_overrides_other_shapes),
