@@ -532,7 +532,10 @@ def test_key_rotation_reencrypts_while_serving(server_factory, helpers, tandem, 
     out, err = p.communicate()
     assert p.returncode == 0, err
     m = re.search(r"rotated (\d+) value\(s\) to key k2rot; 0 did not open; (\d+) left", out)
-    assert m and int(m.group(1)) >= before and m.group(2) == "0", out
+    # A row the mail sender holds is skipped and taken by a later batch, and
+    # the server may write some values under the new key itself: what must
+    # hold is that nothing is left under the old key and everything opens.
+    assert m and int(m.group(1)) >= 1 and m.group(2) == "0", out
     for tbl, col in (("intake", "answers_enc"), ("intake", "draft_enc"), ("intake", "flags_enc"),
                      ("intake", "signature_enc"), ("booking_client", "name_enc"), ("outbox", "message_enc")):
         ids = {r[0] for r in srv.sql(f"SELECT DISTINCT {KEY_OF.format(c=col)} FROM {tbl} WHERE {col} IS NOT NULL")}
