@@ -580,7 +580,7 @@ def test_per_address_limit(server_factory):
     r = login(Client(srv), "guess5@example.com", "whatever-123")
     assert r.status == 429
     r = login(Client(srv))  # the right password from the same address waits too
-    assert r.status == 429 and r.headers["retry-after"] == "30"
+    assert r.status == 429 and r.headers["retry-after"] in ("29", "30")  # ASan: argon2 takes ~1 s
     keys = {k for (k,) in srv.sql("SELECT key FROM login_throttle")}
     assert "ip:127.0.0.1" in keys
     assert all(re.match(r"^(c:[0-9a-f]{64}|ip:127\.0\.0\.1)$", k) for k in keys)
