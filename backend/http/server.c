@@ -18,6 +18,7 @@
 
 struct worker {
 	struct arena arena; /* reset after every request */
+	bool holding;       /* serving a connection (counted in held_conns) */
 	struct db db;       /* this thread's connection */
 };
 
@@ -30,6 +31,14 @@ static const struct server_hooks *hooks;
 enum { DRAIN_MAX_US = 25 * 1000000, DRAIN_POLL_NS = 10 * 1000000 };
 static atomic_int inflight;
 static atomic_bool draining;
+
+/* A civetweb worker owns its connection for as long as the client keeps it
+ * alive, so with more busy keep-alive clients than workers the extra
+ * connections wait in the queue until a client hangs up: starved, not
+ * slow. When every worker holds a connection we answer with "Connection:
+ * close", so a saturated server degrades to one request per connection
+ * and everyone is served in turn (bench: mixed workload at 64). */
+static atomic_int held_conns;
 
 void server_set_hooks(const struct server_hooks *h)
 {
@@ -53,6 +62,26 @@ static void *init_thread(const struct mg_context *ctx, int type)
 	db_init(&w->db, app->cfg->database_url, app->cfg->db_connect_timeout,
 	        app->cfg->db_statement_timeout_ms);
 	return w;
+}
+
+static int on_init_connection(const struct mg_connection *conn, void **conn_data)
+{
+	struct worker *w = mg_get_thread_pointer(conn);
+	*conn_data = NULL;
+	if (w && !w->holding) {
+		w->holding = true;
+		atomic_fetch_add(&held_conns, 1);
+	}
+	return 0;
+}
+
+static void on_connection_close(const struct mg_connection *conn)
+{
+	struct worker *w = mg_get_thread_pointer(conn);
+	if (w && w->holding) {
+		w->holding = false;
+		atomic_fetch_sub(&held_conns, 1);
+	}
 }
 
 static void exit_thread(const struct mg_context *ctx, int type, void *p)
@@ -245,6 +274,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 	json_t *fields = NULL;
 	const char *message = NULL;
 	bool stopping = atomic_load(&draining);
+	r.close = atomic_load(&held_conns) >= app->cfg->threads;
 	/* Paths are text: no NUL (civetweb cuts the path at a decoded %00),
 	 * no control characters, valid UTF-8. Nor two Content-Lengths. */
 	int ncl = 0;
@@ -264,7 +294,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 		goto answer;
 	}
 	if (bad_path || ncl > 1) {
-		r.close = ncl > 1;
+		r.close = r.close || ncl > 1;
 		rc = ERR_MALFORMED;
 		message =
 		    ncl > 1 ? "A request may carry only one Content-Length." : "The address is not valid.";
@@ -384,6 +414,8 @@ int server_run(struct app *app)
 	memset(&cb, 0, sizeof(cb));
 	cb.init_thread = init_thread;
 	cb.exit_thread = exit_thread;
+	cb.init_connection = on_init_connection;
+	cb.connection_close = on_connection_close;
 	cb.http_error = on_http_error;
 	cb.log_message = on_log_message;
 

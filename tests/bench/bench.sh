@@ -117,6 +117,41 @@ etag=$(curl -fsI "http://127.0.0.1:$port$feed_path" | sed -n 's/^[Ee][Tt][Aa][Gg
 wrk_headers=(-H "If-None-Match: $etag")
 run "GET /feeds/{token}.ics, If-None-Match (304)" "$feed_path"
 wrk_headers=()
+# Mixed workload (tests/bench/mixed.lua): browse, availability, intake
+# saves, bookings and feed polls interleaved on every connection, at 16 and
+# then 64 connections. 64 bookings on an offering with the pre-consult form
+# give the intake tokens (the manage token opens the booker's own intake);
+# the feed is the demo clinician's, which the mixed bookings do not touch.
+psql_ <<'SQL'
+INSERT INTO offering (practice_id, slug, name, kind, duration_minutes, min_notice_minutes, horizon_days,
+                      slot_interval_minutes, start_weekdays, active, sort_order, intake_form)
+VALUES (1, 'bench-intake', 'Bench with intake', 'consult', 5, 0, 730, 5, 127, false, 98, 'pre-consult');
+INSERT INTO offering_clinician SELECT o.id, c.id FROM offering o, clinician c WHERE o.slug = 'bench-intake' AND c.email = 'bench@bench.example';
+UPDATE offering SET active = true WHERE slug = 'bench-intake';
+SQL
+: >"$work/tokens"
+for i in $(seq 0 63); do
+	start=$(date -u -d "@$((BENCH_BASE_EPOCH + 650 * 86400 + i * 3900))" +%FT%TZ)
+	curl -fs -H 'Content-Type: application/json' "http://127.0.0.1:$port/api/v1/bookings" -d \
+		"{\"offering\":\"bench-intake\",\"start\":\"$start\",\"consent\":true,\"clients\":[{\"name\":\"Intake A$i\",\"email\":\"ia$i@bench.example\"},{\"name\":\"Intake B$i\",\"email\":\"ib$i@bench.example\"}]}" |
+		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["manage_url"].rsplit("/", 1)[1])' >>"$work/tokens"
+done
+demo_feed=$("$bin" feed create --clinician clinician@riverbend.example --name mixed 2>/dev/null | sed -n 's/^url: //p')
+export BENCH_TOKENS=$work/tokens BENCH_FEED=${demo_feed#http://127.0.0.1:$port}
+export BENCH_AVAIL_INTENSIVE="/api/v1/availability?offering=intensive-2day&from=$today&to=$(TZ=America/Chicago date -d "$today + 29 days" +%F)"
+export BENCH_AVAIL_CONSULT="/api/v1/availability?offering=consult&from=$today&to=$(TZ=America/Chicago date -d "$today + 13 days" +%F)"
+BENCH_FEED_ETAG=$(curl -fsI "http://127.0.0.1:$port$BENCH_FEED" | sed -n 's/^[Ee][Tt][Aa][Gg]: //p' | tr -d '\r')
+export BENCH_FEED_ETAG
+cat "$here/mixed.lua" "$here/report.lua" >"$work/mixed.lua"
+day0=$BENCH_BASE_EPOCH
+export BENCH_BASE_EPOCH=$((day0 + 120 * 86400))
+run "mixed workload, 16 connections" / "$work/mixed.lua"
+export BENCH_BASE_EPOCH=$((day0 + 300 * 86400))
+saved_conns=$conns
+conns=64
+run "mixed workload, 64 connections" / "$work/mixed.lua"
+conns=$saved_conns
+export BENCH_BASE_EPOCH=$day0
 echo "feed: $(curl -fs "http://127.0.0.1:$port$feed_path" | wc -c) bytes, $(curl -fs "http://127.0.0.1:$port$feed_path" | grep -c '^BEGIN:VEVENT') events"
 echo "availability window: $nslots slots from $(psql_ -c "SELECT count(*) FROM booking") bookings, $(psql_ -c "SELECT count(*) FROM busy_interval") busy intervals"
 echo "server peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$server_pid/status)"

@@ -22,5 +22,10 @@ function done(summary, latency, requests)
   local parts = {}
   for s, n in pairs(total) do parts[#parts + 1] = s .. "=" .. n end
   table.sort(parts)
-  io.write("statuses: " .. table.concat(parts, " ") .. "\n")
+  -- Errors: any status but 2xx/304, plus wrk's socket errors and timeouts.
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  for s, n in pairs(total) do
+    if not (s >= 200 and s < 300) and s ~= 304 then errors = errors + n end
+  end
+  io.write("statuses: " .. table.concat(parts, " ") .. " errors=" .. errors .. "\n")
 end
