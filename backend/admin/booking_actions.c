@@ -191,6 +191,10 @@ static int day_of(struct req *r)
 int booking_actions_move_day(struct req *r)
 {
 	struct booking_act a = {.kind = BOOKING_MOVE_DAY, .day = day_of(r)};
+	struct ctx c = rctx(r);
+	int rc = reachable(r, &c, path_id(r)); /* 404 before any word about the form */
+	if (rc)
+		return rc;
 	/* From <input type="datetime-local">: "YYYY-MM-DDTHH:MM" in the
 	 * clinician's zone; or RFC 3339 with an offset. */
 	const char *s = form_get(&r->form, "start");
@@ -220,6 +224,10 @@ int booking_actions_move_day(struct req *r)
 int booking_actions_cancel_day(struct req *r)
 {
 	struct booking_act a = {.kind = BOOKING_CANCEL_DAY, .day = day_of(r)};
+	struct ctx c = rctx(r);
+	int rc = reachable(r, &c, path_id(r));
+	if (rc)
+		return rc;
 	if (!a.day)
 		return http_send_error(r, ERR_INVALID, "Choose a day of this booking.", NULL);
 	return act(r, &a, "booking.cancel_day", "day_cancelled");
