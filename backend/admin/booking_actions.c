@@ -104,8 +104,8 @@ static int act(struct req *r, struct booking_act *a, const char *action, const c
 	if (!rc) {
 		if (fields)
 			json_decref(fields);
-		return http_redirect(r, 303, arena_printf(r->a, "/admin/bookings/%lld?done=%s", (long long)a->id,
-		                                          done));
+		return http_redirect(
+		    r, 303, arena_printf(r->a, "/admin/bookings/%lld?done=%s", (long long)a->id, done));
 	}
 	const char *msg = a->why;
 	if (!msg && fields && json_object_size(fields)) {
@@ -209,14 +209,16 @@ int booking_actions_move_day(struct req *r)
 		    isdigit((unsigned char)s[15])) {
 			int hh = (s[11] - '0') * 10 + (s[12] - '0'), mm = (s[14] - '0') * 10 + (s[15] - '0');
 			if (hh < 24 && mm < 60)
-				t = tz_local_to_utc(admin_http_zone(r), day * 86400 + hh * 3600 + mm * 60, NULL);
+				t = tz_local_to_utc(admin_http_zone(r), day * 86400 + hh * 3600 + mm * 60,
+				                    NULL);
 		}
 	} else if (s) {
 		if (tz_parse_rfc3339(s, &t))
 			t = 0;
 	}
 	if (t <= 0 || !a.day)
-		return http_send_error(r, ERR_INVALID, "Choose a day of this booking and its new start.", NULL);
+		return http_send_error(r, ERR_INVALID, "Choose a day of this booking and its new start.",
+		                       NULL);
 	a.day_start = t;
 	return act(r, &a, "booking.move_day", "day_moved");
 }
@@ -298,8 +300,8 @@ static int start_options(struct req *r, struct ctx *c, const struct booking_view
 			continue;
 		char v[40];
 		tz_format_rfc3339(pz, slots[i].start, v, sizeof(v));
-		json_array_append_new(arr, json_pack("{s:s, s:s}", "value", v, "label",
-		                                     label_of(r->a, z, slots[i].start)));
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s}", "value", v, "label", label_of(r->a, z, slots[i].start)));
 	}
 	*out = arr;
 	return 0;
@@ -357,11 +359,12 @@ int booking_actions_view(struct req *r, json_t *b)
 			json_t *names = json_array(), *fl;
 			size_t k;
 			json_array_foreach(f, k, fl) json_array_append(names, fl);
-			json_array_append_new(flags, json_pack("{s:s, s:o}", "who",
-			                                       json_integer_value(json_object_get(cl, "position")) == 1
-			                                           ? "Partner 1 (booked)"
-			                                           : "Partner 2",
-			                                       "flags", names));
+			json_array_append_new(
+			    flags, json_pack("{s:s, s:o}", "who",
+			                     json_integer_value(json_object_get(cl, "position")) == 1
+			                         ? "Partner 1 (booked)"
+			                         : "Partner 2",
+			                     "flags", names));
 		}
 		json_decref(doc);
 		json_object_set_new(b, "has_flags", json_boolean(json_array_size(flags) > 0));

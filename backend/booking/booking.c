@@ -816,7 +816,8 @@ int booking_move_locked(struct ctx *c, const struct mailer *m, const struct book
 		return rc;
 	int64_t start = 0;
 	if (!start_text || tz_parse_rfc3339(start_text, &start) != 0) {
-		field(fields, "start", "A start is a date and time with its offset, like 2026-12-07T09:00:00-06:00.");
+		field(fields, "start",
+		      "A start is a date and time with its offset, like 2026-12-07T09:00:00-06:00.");
 		return ERR_INVALID;
 	}
 	if (ncl == 0)
@@ -857,8 +858,8 @@ int booking_move_locked(struct ctx *c, const struct mailer *m, const struct book
 		return rc;
 	char *detail =
 	    arena_printf(c->a, "{\"from\":%lld,\"to\":%lld}", (long long)v->starts_at, (long long)slot.start);
-	if ((rc = db_query(c->db, c->a, NULL, SQL_INSERT_EVENT, num(c->a, v->id), c->actor, v->status, v->status,
-	                   reason, detail)))
+	if ((rc = db_query(c->db, c->a, NULL, SQL_INSERT_EVENT, num(c->a, v->id), c->actor, v->status,
+	                   v->status, reason, detail)))
 		return rc;
 	/* A time the clinician proposed: taking it settles the request. */
 	if ((rc = db_query(c->db, c->a, &r, SQL_PROPOSAL_TAKEN, num(c->a, v->id), num(c->a, slot.start))))
@@ -895,7 +896,8 @@ int booking_start_available(struct ctx *c, const struct booking_view *v, const c
 		return rc;
 	*start = 0;
 	if (!start_text || tz_parse_rfc3339(start_text, start) != 0) {
-		field(fields, "start", "A start is a date and time with its offset, like 2026-12-07T09:00:00-06:00.");
+		field(fields, "start",
+		      "A start is a date and time with its offset, like 2026-12-07T09:00:00-06:00.");
 		return ERR_INVALID;
 	}
 	if (ncl == 0)

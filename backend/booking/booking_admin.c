@@ -85,8 +85,8 @@ static int refuse(struct ctx *c, struct booking_act *a, const char *verb, const 
 	return ERR_CONFLICT;
 }
 
-static int set_status(struct ctx *c, struct booking_act *a, const char *to, bool new_sequence, const char *reason,
-                      const char *note, const char *detail)
+static int set_status(struct ctx *c, struct booking_act *a, const char *to, bool new_sequence,
+                      const char *reason, const char *note, const char *detail)
 {
 	int rc = db_query(c->db, c->a, NULL, SQL_SET_STATUS, num(c->a, a->id), to, new_sequence ? "t" : "f");
 	if (rc)
@@ -185,8 +185,9 @@ int booking_act(struct ctx *c, const struct mailer *m, struct booking_act *a)
 		if (!is_request(a->from))
 			return refuse(c, a, "approved", a->from);
 		if (a->needs_review && !a->reviewed) {
-			a->why = "The screening flagged this booking: tick \"I have read both intakes and the "
-			         "screening flags\" to approve it.";
+			a->why =
+			    "The screening flagged this booking: tick \"I have read both intakes and the "
+			    "screening flags\" to approve it.";
 			return ERR_INVALID;
 		}
 		if ((rc = set_status(c, a, "confirmed", true, "approved by clinician", NULL,
@@ -229,8 +230,8 @@ int booking_act(struct ctx *c, const struct mailer *m, struct booking_act *a)
 			a->why = arena_printf(c->a, "This booking has not ended yet: it cannot be %s.", verb);
 			return ERR_CONFLICT;
 		}
-		return set_status(c, a, to, false,
-		                  a->kind == BOOKING_COMPLETE ? "completed" : "no-show", NULL, NULL);
+		return set_status(c, a, to, false, a->kind == BOOKING_COMPLETE ? "completed" : "no-show",
+		                  NULL, NULL);
 	}
 	case BOOKING_PROPOSE:
 		if (!is_request(a->from))
@@ -241,7 +242,8 @@ int booking_act(struct ctx *c, const struct mailer *m, struct booking_act *a)
 		if (!is_open(a->from))
 			return refuse(c, a, "changed", a->from);
 		a->to = a->from;
-		rc = booking_day_locked(c, m, db_val(r, 0, 4), a->day, a->kind == BOOKING_MOVE_DAY ? a->day_start : 0);
+		rc = booking_day_locked(c, m, db_val(r, 0, 4), a->day,
+		                        a->kind == BOOKING_MOVE_DAY ? a->day_start : 0);
 		if (rc == ERR_CONFLICT)
 			a->why = "This is the booking's last remaining day: cancel the booking instead.";
 		if (rc == ERR_INVALID)

@@ -46,11 +46,11 @@ struct booking_act {
 	int64_t day_start;                           /* move day: the day's new start (UTC) */
 	bool reviewed;                               /* "I have read both intakes and the screening flags" */
 	/* out */
-	const char *from;   /* status before */
-	const char *to;     /* status after */
-	const char *why;    /* a refusal's reason, for people (ERR_CONFLICT, ERR_INVALID) */
-	json_t *fields;     /* ERR_INVALID: per field messages (caller releases; may be NULL) */
-	bool needs_review;  /* the booking needed review when acted on */
+	const char *from;  /* status before */
+	const char *to;    /* status after */
+	const char *why;   /* a refusal's reason, for people (ERR_CONFLICT, ERR_INVALID) */
+	json_t *fields;    /* ERR_INVALID: per field messages (caller releases; may be NULL) */
+	bool needs_review; /* the booking needed review when acted on */
 };
 
 /* The booking's version for stale-page checks: updated_at in

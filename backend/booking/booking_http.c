@@ -411,9 +411,10 @@ static int manage_view(struct req *r, const char *token, struct booking_view *v,
 			char iso[40];
 			tz_format_rfc3339(z, t, iso, sizeof(iso));
 			json_object_set_new(x, "value", json_string(iso));
-			json_object_set_new(x, "label", json_string(arena_printf(r->a, "%s, %s",
-			                                                         humantime_date(r->a, z, t),
-			                                                         humantime_clock(r->a, z, t))));
+			json_object_set_new(
+			    x, "label",
+			    json_string(arena_printf(r->a, "%s, %s", humantime_date(r->a, z, t),
+			                             humantime_clock(r->a, z, t))));
 		}
 		json_object_set_new(*view, "has_proposals", json_boolean(json_array_size(props) > 0));
 		json_object_set_new(*view, "proposals", props);
