@@ -356,9 +356,7 @@ int booking_actions_view(struct req *r, json_t *b)
 			json_t *f = json_object_get(cl, "flags");
 			if (json_array_size(f) == 0)
 				continue;
-			json_t *names = json_array(), *fl;
-			size_t k;
-			json_array_foreach(f, k, fl) json_array_append(names, fl);
+			json_t *names = json_copy(f);
 			json_array_append_new(
 			    flags, json_pack("{s:s, s:o}", "who",
 			                     json_integer_value(json_object_get(cl, "position")) == 1

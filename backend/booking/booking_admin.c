@@ -246,8 +246,10 @@ int booking_act(struct ctx *c, const struct mailer *m, struct booking_act *a)
 		                        a->kind == BOOKING_MOVE_DAY ? a->day_start : 0);
 		if (rc == ERR_CONFLICT)
 			a->why = "This is the booking's last remaining day: cancel the booking instead.";
-		if (rc == ERR_INVALID)
-			a->why = "Choose a day of this booking and a new start.";
+		if (rc == ERR_INVALID || rc == ERR_NOT_FOUND) {
+			a->why = "Choose a day of this booking that still takes place, and a new start.";
+			rc = ERR_INVALID;
+		}
 		return rc;
 	}
 	return ERR_INVALID;

@@ -397,6 +397,11 @@ def test_move_and_cancel_one_day(srv, helpers):
     msgs = mails_for(srv, helpers, bid, head, [("rescheduled", "booker"), ("rescheduled", "partner")])
     for m in msgs:
         assert calendar(m)[:2] == ("REQUEST", 2)
+    # No such day, or one already cancelled: a form to fix.
+    r = act(c, bid, "cancel-day", day="5")
+    assert r.status == 422 and "still takes place" in r.body
+    r = act(c, bid, "move-day", day="1", start=new.strftime("%Y-%m-%dT%H:%M"))
+    assert r.status == 422
     # The last remaining day cannot go on its own.
     r = act(c, bid, "cancel-day", day="2")
     assert r.status == 409 and "last remaining day" in r.body
@@ -562,6 +567,10 @@ def test_propose_other_times_and_the_booker_takes_one(srv, helpers):
     assert page_text.count("Take this time") == 2
     assert f'value="{a}"' in page_text and f'value="{b}"' in page_text
     # The partner's read-only link does not offer them.
+    from test_intake import intake_token, messages, to
+    [pi] = [m for m in to(messages(srv, helpers, 1), partner["email"]) if "/intake/" in text_of(m)]
+    r = srv.get(f"/b/{intake_token(pi)}")
+    assert r.status == 200 and "Take this time" not in r.body.decode()
     # Taking one moves and confirms the booking.
     head = outbox_head(srv, bid)
     r = srv.request("POST", f"/b/{doc['token']}/reschedule",
