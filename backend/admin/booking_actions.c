@@ -377,6 +377,16 @@ int booking_actions_view(struct req *r, json_t *b)
 		json_object_set_new(x, "at_text", json_string(label_of(r->a, z, at)));
 	}
 	json_object_set_new(b, "notes", notes);
+	json_t *words;
+	if ((rc = booking_event_words(&c, r->app->keys, id, &words)))
+		return rc;
+	json_array_foreach(words, i, x)
+	{
+		int64_t at = json_integer_value(json_object_get(x, "at"));
+		json_object_set_new(x, "at_text", json_string(label_of(r->a, z, at)));
+	}
+	json_object_set_new(b, "has_words", json_boolean(json_array_size(words) > 0));
+	json_object_set_new(b, "words", words);
 	json_t *props;
 	if ((rc = booking_proposals(&c, id, &props)))
 		return rc;

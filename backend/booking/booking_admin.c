@@ -264,6 +264,9 @@ static const char SQL_NOTE_ADD[] =
 static const char SQL_NOTES[] =
     "SELECT n.id, extract(epoch FROM n.created_at)::bigint, c.name, n.body_enc FROM booking_note n"
     " JOIN clinician c ON c.id = n.author_id WHERE n.booking_id = $1 ORDER BY n.created_at, n.id LIMIT 500";
+static const char SQL_EVENT_WORDS[] =
+    "SELECT extract(epoch FROM at)::bigint, reason, note_enc FROM booking_event"
+    " WHERE booking_id = $1 AND note_enc IS NOT NULL ORDER BY at, id LIMIT 100";
 static const char SQL_PROPOSALS[] =
     "SELECT extract(epoch FROM starts_at)::bigint FROM booking_proposal WHERE booking_id = $1"
     " ORDER BY starts_at";
@@ -318,6 +321,31 @@ int booking_notes(struct ctx *c, const struct keyring *k, int64_t booking_id, js
 		json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:s%}", "id", (json_int_t)id, "at",
 		                                     (json_int_t)db_ll(r, i, 1), "author", db_val(r, i, 2),
 		                                     "text", text, pn));
+	}
+	*out = arr;
+	return 0;
+}
+
+int booking_event_words(struct ctx *c, const struct keyring *k, int64_t booking_id, json_t **out)
+{
+	PGresult *r;
+	int rc = db_query(c->db, c->a, &r, SQL_EVENT_WORDS, num(c->a, booking_id));
+	if (rc)
+		return rc;
+	char ad[64];
+	snprintf(ad, sizeof(ad), "booking_event.note:%lld", (long long)booking_id);
+	json_t *arr = json_array();
+	for (int i = 0; i < PQntuples(r); i++) {
+		unsigned char *env;
+		size_t n, pn;
+		char *text;
+		if (crypto_bytea_parse(c->a, db_val(r, i, 2), &env, &n) ||
+		    crypto_open(k, c->a, env, n, ad, &text, &pn)) {
+			json_decref(arr);
+			return ERR_INTERNAL;
+		}
+		json_array_append_new(arr, json_pack("{s:I, s:s, s:s%}", "at", (json_int_t)db_ll(r, i, 0),
+		                                     "reason", db_val(r, i, 1), "text", text, pn));
 	}
 	*out = arr;
 	return 0;

@@ -70,6 +70,10 @@ int booking_note_add(struct ctx *c, const struct keyring *k, int64_t booking_id,
                      const char *text, int64_t *note_id);
 /* The notes of a booking, oldest first: [{id, at, author, text}]. */
 int booking_notes(struct ctx *c, const struct keyring *k, int64_t booking_id, json_t **out);
+/* The people's own words in a booking's history (a client's cancel
+ * reason, the clinician's decline message or cancel reason), opened:
+ * [{at, reason, text}], oldest first. For the clinician's page only. */
+int booking_event_words(struct ctx *c, const struct keyring *k, int64_t booking_id, json_t **out);
 /* The open proposals of a booking: [{start (Unix seconds)}], soonest first. */
 int booking_proposals(struct ctx *c, int64_t booking_id, json_t **out);
 

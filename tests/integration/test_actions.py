@@ -299,6 +299,11 @@ def test_decline_with_a_message_sends_it_escaped_and_keeps_it_sealed(srv, helper
     dump = subprocess.run([_pg_dump(), "--no-owner", srv.dsn], capture_output=True, check=True,
                           timeout=60).stdout
     assert mark.encode() not in dump
+    # The clinician's page shows it back, escaped.
+    body = page(c, bid)
+    words = body.split('id="words-h"')[1].split("</section>")[0]
+    assert "declined by clinician" in words and f"&lt;b onclick=" in words and f"{mark}&lt;/b&gt;" in words
+    assert "<b onclick" not in body
     # A message over the limit is refused, nothing changes.
     doc2, _, _ = book(srv, n=3)
     r = act(c, doc2["id"], "decline", message="x" * 2001)
@@ -323,8 +328,9 @@ def test_cancel_with_a_reason_sends_cancel_and_refuses_a_second_change(srv, help
     for m in msgs:
         assert calendar(m)[:2] == ("CANCEL", 1)
     assert_private(msgs, reason)
-    # The reason opens with the same associated data as a client's.
+    # Kept sealed with the client's own cancel reasons; shown to the clinician.
     assert reason not in srv.log()
+    assert f"cancelled by clinician: <q style=\"white-space:pre-line\">{reason}</q>" in page(c, bid)
     # The old page is stale now.
     r = act(c, bid, "approve", body)
     assert r.status == 409 and STALE in r.body
