@@ -474,6 +474,9 @@ def test_private_notes_are_sealed_escaped_and_only_for_the_booking_s_clinicians(
     # Append-only.
     with pytest.raises(Exception):
         srv.sql("DELETE FROM booking_note WHERE booking_id = :'p1'", bid)
+    # A long note in any script fits (10000 characters of 3-byte UTF-8).
+    assert c.post(f"/admin/bookings/{bid}/notes",
+                  {"csrf": form_fields(body)["csrf"], "note": "界" * 10000}).status == 303
     # Empty and oversized notes are refused.
     assert c.post(f"/admin/bookings/{bid}/notes", {"csrf": form_fields(body)["csrf"], "note": ""}).status == 422
     assert c.post(f"/admin/bookings/{bid}/notes",
@@ -484,7 +487,7 @@ def test_private_notes_are_sealed_escaped_and_only_for_the_booking_s_clinicians(
     assert o.get(f"/admin/bookings/{bid}").status == 404
     csrf = o.csrf()
     assert o.post(f"/admin/bookings/{bid}/notes", {"csrf": csrf, "note": "mine"}).status == 404
-    assert srv.sql("SELECT count(*) FROM booking_note WHERE booking_id = :'p1'", bid) == [("2",)]
+    assert srv.sql("SELECT count(*) FROM booking_note WHERE booking_id = :'p1'", bid) == [("3",)]
 
 
 # --------------------------------------------------------------------------
