@@ -3,6 +3,8 @@
  * decides who may do what beyond the route flags and the session. */
 #include "admin/admin_http.h"
 
+#include "admin/booking_actions.h"
+
 #include <ctype.h>
 
 #include "admin/admin.h"
@@ -589,6 +591,11 @@ int admin_http_booking(struct req *r)
 	}
 	json_object_set_new(b, "created_text",
 	                    json_string(stamp(r->a, z, json_integer_value(json_object_get(b, "created")))));
+	/* The actions: their forms, the flags, the notes (booking_actions.c). */
+	if ((rc = booking_actions_view(r, b))) {
+		json_decref(b);
+		return rc;
+	}
 	json_t *view = admin_http_page_view(
 	    r, arena_printf(r->a, "Booking %s", json_string_value(json_object_get(b, "reference"))));
 	json_object_set_new(view, "booking", b);

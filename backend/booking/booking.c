@@ -1,6 +1,8 @@
 /* booking.c — see booking.h. SQL sits next to the code that runs it. */
 #include "booking/booking.h"
 
+#include "booking/booking_admin.h"
+
 #include <ctype.h>
 
 #include "avail/avail_load.h"
@@ -754,15 +756,8 @@ static int cancel_tx(struct db *db, void *arg)
 	/* The client's own words may say anything about them: sealed, like
 	 * every other free text from a person. */
 	const char *note = NULL;
-	if (t->reason && *t->reason) {
-		char ad[64];
-		snprintf(ad, sizeof(ad), "booking_event.note:%lld", (long long)v.id);
-		unsigned char *env;
-		size_t n;
-		if (crypto_seal(t->keys, t->c->a, t->reason, strlen(t->reason), ad, &env, &n))
-			return ERR_INTERNAL;
-		note = crypto_bytea_hex(t->c->a, env, n) + 2;
-	}
+	if (t->reason && *t->reason && !(note = booking_seal_note(t->c, t->keys, v.id, t->reason)))
+		return ERR_INTERNAL;
 	if ((rc = db_query(db, t->c->a, NULL, SQL_INSERT_EVENT_NOTE, num(t->c->a, v.id), t->c->actor,
 	                   v.status, "cancelled", "cancelled by client", note)))
 		return rc;
@@ -795,6 +790,137 @@ static const char SQL_BOOKING_OFFERING[] =
     "SELECT o.slug FROM booking b JOIN offering o ON o.id = b.offering_id"
     " WHERE b.id = $1";
 
+/* Taking a time the clinician proposed also confirms the booking when the
+ * clinician had reviewed it (booking_proposal.confirms). */
+static const char SQL_PROPOSAL_TAKEN[] =
+    "SELECT confirms FROM booking_proposal WHERE booking_id = $1 AND starts_at = to_timestamp($2::bigint)";
+static const char SQL_PROPOSALS_CLEAR[] = "DELETE FROM booking_proposal WHERE booking_id = $1";
+static const char SQL_CONFIRM[] =
+    "UPDATE booking SET status = 'confirmed', hold_expires_at = NULL, updated_at = now() WHERE id = $1";
+
+int booking_move_locked(struct ctx *c, const struct mailer *m, const struct booking_view *v,
+                        const char *start_text, json_t *fields, const char *reason, bool *confirmed)
+{
+	PGresult *r;
+	int rc;
+	if (confirmed)
+		*confirmed = false;
+	if ((rc = db_query(c->db, c->a, &r, SQL_BOOKING_OFFERING, num(c->a, v->id))))
+		return rc;
+	struct offering o;
+	if ((rc = offering_get(c, db_val(r, 0, 0), &o)))
+		return rc;
+	struct avail_clinician *cl;
+	size_t ncl;
+	if ((rc = avail_clinicians(c, &o, &cl, &ncl)))
+		return rc;
+	int64_t start = 0;
+	if (!start_text || tz_parse_rfc3339(start_text, &start) != 0) {
+		field(fields, "start",
+		      "A start is a date and time with its offset, like 2026-12-07T09:00:00-06:00.");
+		return ERR_INVALID;
+	}
+	if (ncl == 0)
+		return ERR_SLOT_UNAVAILABLE;
+	validate_start_any(c, &o, cl, ncl, start, fields);
+	if (json_object_size(fields))
+		return ERR_INVALID;
+	if (start == v->starts_at)
+		return 0; /* nothing to move */
+	if (needs_clinician_lock(&o))
+		for (size_t i = 0; i < ncl; i++)
+			if ((rc = db_query(c->db, c->a, NULL, SQL_LOCK_CLINICIAN, num(c->a, cl[i].id))))
+				return rc;
+	if ((rc = lock_days(c->db, c->a, cl, ncl, &o, start)))
+		return rc;
+	/* Its own time must not stand in its way. */
+	if ((rc = db_query(c->db, c->a, NULL, SQL_DEACTIVATE_BLOCKS, num(c->a, v->id))))
+		return rc;
+	int64_t clinician;
+	struct avail_slot slot;
+	if ((rc = avail_check_start(c, &o, start, v->id, &clinician, &slot)))
+		return rc;
+	if ((rc = db_query(c->db, c->a, NULL, SQL_DELETE_BLOCKS, num(c->a, v->id))))
+		return rc;
+	for (int i = 0; i < slot.nblocks; i++) {
+		rc = db_query(c->db, c->a, NULL, SQL_INSERT_BLOCK, num(c->a, v->id), num(c->a, clinician),
+		              num(c->a, i), num(c->a, slot.blocks[i].start), num(c->a, slot.blocks[i].end),
+		              num(c->a, o.buffer_before_minutes), num(c->a, o.buffer_after_minutes));
+		if (rc == ERR_CONFLICT)
+			return ERR_SLOT_UNAVAILABLE;
+		if (rc)
+			return rc;
+	}
+	if ((rc = db_query(c->db, c->a, NULL, SQL_MOVE, num(c->a, v->id), num(c->a, slot.start),
+	                   num(c->a, slot.end), num(c->a, clinician))))
+		return rc;
+	if ((rc = db_query(c->db, c->a, NULL, SQL_MOVE_PARTNER_LINK, num(c->a, v->id), num(c->a, slot.end))))
+		return rc;
+	char *detail =
+	    arena_printf(c->a, "{\"from\":%lld,\"to\":%lld}", (long long)v->starts_at, (long long)slot.start);
+	if ((rc = db_query(c->db, c->a, NULL, SQL_INSERT_EVENT, num(c->a, v->id), c->actor, v->status,
+	                   v->status, reason, detail)))
+		return rc;
+	/* A time the clinician proposed: taking it settles the request. */
+	if ((rc = db_query(c->db, c->a, &r, SQL_PROPOSAL_TAKEN, num(c->a, v->id), num(c->a, slot.start))))
+		return rc;
+	bool confirm = PQntuples(r) == 1 && db_val(r, 0, 0)[0] == 't' &&
+	               (!strcmp(v->status, "held") || !strcmp(v->status, "requested"));
+	if (PQntuples(r) == 1 && (rc = db_query(c->db, c->a, NULL, SQL_PROPOSALS_CLEAR, num(c->a, v->id))))
+		return rc;
+	if (confirm) {
+		if ((rc = db_query(c->db, c->a, NULL, SQL_CONFIRM, num(c->a, v->id))) ||
+		    (rc = db_query(c->db, c->a, NULL, SQL_INSERT_EVENT, num(c->a, v->id), c->actor, v->status,
+		                   "confirmed", "proposed time taken", NULL)))
+			return rc;
+		if (confirmed)
+			*confirmed = true;
+		return booking_mail_status(c, m, v->id, "confirmed");
+	}
+	return booking_mail_status(c, m, v->id, "rescheduled");
+}
+
+int booking_start_available(struct ctx *c, const struct booking_view *v, const char *start_text,
+                            json_t *fields, int64_t *start)
+{
+	PGresult *r;
+	int rc = db_query(c->db, c->a, &r, SQL_BOOKING_OFFERING, num(c->a, v->id));
+	if (rc)
+		return rc;
+	struct offering o;
+	if ((rc = offering_get(c, db_val(r, 0, 0), &o)))
+		return rc;
+	struct avail_clinician *cl;
+	size_t ncl;
+	if ((rc = avail_clinicians(c, &o, &cl, &ncl)))
+		return rc;
+	*start = 0;
+	if (!start_text || tz_parse_rfc3339(start_text, start) != 0) {
+		field(fields, "start",
+		      "A start is a date and time with its offset, like 2026-12-07T09:00:00-06:00.");
+		return ERR_INVALID;
+	}
+	if (ncl == 0)
+		return ERR_SLOT_UNAVAILABLE;
+	validate_start_any(c, &o, cl, ncl, *start, fields);
+	if (json_object_size(fields))
+		return ERR_INVALID;
+	int64_t clinician;
+	struct avail_slot slot;
+	return avail_check_start(c, &o, *start, v->id, &clinician, &slot);
+}
+
+const char *booking_seal_note(struct ctx *c, const struct keyring *k, int64_t booking_id, const char *text)
+{
+	char ad[64];
+	snprintf(ad, sizeof(ad), "booking_event.note:%lld", (long long)booking_id);
+	unsigned char *env;
+	size_t n;
+	if (crypto_seal(k, c->a, text, strlen(text), ad, &env, &n))
+		return NULL;
+	return crypto_bytea_hex(c->a, env, n) + 2;
+}
+
 static int reschedule_tx(struct db *db, void *arg)
 {
 	struct change_tx *t = arg;
@@ -815,64 +941,7 @@ static int reschedule_tx(struct db *db, void *arg)
 		t->why = closed_reason(c, &v);
 		return ERR_CONFLICT;
 	}
-	PGresult *r;
-	if ((rc = db_query(db, c->a, &r, SQL_BOOKING_OFFERING, num(c->a, v.id))))
-		return rc;
-	struct offering o;
-	if ((rc = offering_get(c, db_val(r, 0, 0), &o)))
-		return rc;
-	struct avail_clinician *cl;
-	size_t ncl;
-	if ((rc = avail_clinicians(c, &o, &cl, &ncl)))
-		return rc;
-	int64_t start = 0;
-	if (!t->start_text || tz_parse_rfc3339(t->start_text, &start) != 0) {
-		field(t->fields, "start",
-		      "A start is a date and time with its offset, like 2026-12-07T09:00:00-06:00.");
-		return ERR_INVALID;
-	}
-	if (ncl == 0)
-		return ERR_SLOT_UNAVAILABLE;
-	validate_start_any(c, &o, cl, ncl, start, t->fields);
-	if (json_object_size(t->fields))
-		return ERR_INVALID;
-	if (start == v.starts_at)
-		return 0; /* nothing to move */
-	if (needs_clinician_lock(&o))
-		for (size_t i = 0; i < ncl; i++)
-			if ((rc = db_query(db, c->a, NULL, SQL_LOCK_CLINICIAN, num(c->a, cl[i].id))))
-				return rc;
-	if ((rc = lock_days(db, c->a, cl, ncl, &o, start)))
-		return rc;
-	/* Its own time must not stand in its way. */
-	if ((rc = db_query(db, c->a, NULL, SQL_DEACTIVATE_BLOCKS, num(c->a, v.id))))
-		return rc;
-	int64_t clinician;
-	struct avail_slot slot;
-	if ((rc = avail_check_start(c, &o, start, v.id, &clinician, &slot)))
-		return rc;
-	if ((rc = db_query(db, c->a, NULL, SQL_DELETE_BLOCKS, num(c->a, v.id))))
-		return rc;
-	for (int i = 0; i < slot.nblocks; i++) {
-		rc = db_query(db, c->a, NULL, SQL_INSERT_BLOCK, num(c->a, v.id), num(c->a, clinician),
-		              num(c->a, i), num(c->a, slot.blocks[i].start), num(c->a, slot.blocks[i].end),
-		              num(c->a, o.buffer_before_minutes), num(c->a, o.buffer_after_minutes));
-		if (rc == ERR_CONFLICT)
-			return ERR_SLOT_UNAVAILABLE;
-		if (rc)
-			return rc;
-	}
-	if ((rc = db_query(db, c->a, NULL, SQL_MOVE, num(c->a, v.id), num(c->a, slot.start),
-	                   num(c->a, slot.end), num(c->a, clinician))))
-		return rc;
-	if ((rc = db_query(db, c->a, NULL, SQL_MOVE_PARTNER_LINK, num(c->a, v.id), num(c->a, slot.end))))
-		return rc;
-	char *detail =
-	    arena_printf(c->a, "{\"from\":%lld,\"to\":%lld}", (long long)v.starts_at, (long long)slot.start);
-	if ((rc = db_query(db, c->a, NULL, SQL_INSERT_EVENT, num(c->a, v.id), c->actor, v.status, v.status,
-	                   "rescheduled by client", detail)))
-		return rc;
-	return booking_mail_status(c, t->m, v.id, "rescheduled");
+	return booking_move_locked(c, t->m, &v, t->start_text, t->fields, "rescheduled by client", NULL);
 }
 
 int booking_reschedule_by_token(struct ctx *c, const struct mailer *m, const char *token, const char *start,
@@ -965,6 +1034,14 @@ static int day_tx(struct db *db, void *arg)
 		return rc;
 	/* Each client's updated invite (same UID, higher SEQUENCE, the override). */
 	return booking_mail_status(c, t->m, id, "rescheduled");
+}
+
+int booking_day_locked(struct ctx *c, const struct mailer *m, const char *reference, int day, int64_t start)
+{
+	if (day < 1 || day > AVAIL_MAX_DAYS || start < 0)
+		return ERR_INVALID;
+	struct day_tx t = {c, m, reference, day, start};
+	return day_tx(c->db, &t);
 }
 
 int booking_move_day(struct ctx *c, const struct mailer *m, const char *reference, int day, int64_t new_start)

@@ -2,6 +2,8 @@
  * booking_request, call booking.c, and render; nothing here decides. */
 #include "booking/booking_http.h"
 
+#include "booking/booking_admin.h"
+
 #include "avail/avail_http.h"
 #include "avail/avail_load.h"
 #include "booking/booking.h"
@@ -398,7 +400,30 @@ static int manage_view(struct req *r, const char *token, struct booking_view *v,
 	json_object_set_new(*view, "cancellation_policy", json_string(p.cancellation_policy));
 	if (intake)
 		json_object_set_new(*view, "intake_url", json_string(intake));
-	return 0;
+	/* Other times the clinician proposed: the booker takes one here. */
+	json_t *props;
+	if (v->position == 1 && v->changeable && (rc = booking_proposals(&c, v->id, &props)) == 0) {
+		json_t *x;
+		size_t i;
+		json_array_foreach(props, i, x)
+		{
+			int64_t t = json_integer_value(json_object_get(x, "start"));
+			char iso[40];
+			tz_format_rfc3339(z, t, iso, sizeof(iso));
+			json_object_set_new(x, "value", json_string(iso));
+			json_object_set_new(
+			    x, "label",
+			    json_string(arena_printf(r->a, "%s, %s", humantime_date(r->a, z, t),
+			                             humantime_clock(r->a, z, t))));
+		}
+		json_object_set_new(*view, "has_proposals", json_boolean(json_array_size(props) > 0));
+		json_object_set_new(*view, "proposals", props);
+	}
+	if (rc) {
+		json_decref(*view);
+		*view = NULL;
+	}
+	return rc;
 }
 
 int booking_http_manage(struct req *r)

@@ -7,6 +7,7 @@
  * times and the link; never the other partner, the kind of work, or
  * anything from an intake (templates/mail/, checked by tests). */
 #include "booking/booking.h"
+#include "booking/booking_admin.h"
 
 #include "core/humantime.h"
 #include "core/log.h"
@@ -152,7 +153,7 @@ static bool with_invite(const char *kind)
 }
 
 static int to_person(struct ctx *c, const struct mailer *m, const struct booking_mail *bm,
-                     const struct person *p, const char *kind, const char *dedupe)
+                     const struct person *p, const char *kind, const char *dedupe, json_t *extra)
 {
 	if (!mime_address_valid(p->email)) {
 		log_warn("booking %lld: client %d's address cannot take mail; %s not queued",
@@ -162,6 +163,8 @@ static int to_person(struct ctx *c, const struct mailer *m, const struct booking
 	json_t *view = view_for(c, bm, p->position, p->link);
 	if (!view)
 		return ERR_INTERNAL;
+	if (extra)
+		json_object_update(view, extra);
 	/* Their own form, while it can still be filled in. */
 	if (bm->has_form && p->intake_link && (!strcmp(kind, "received") || !strcmp(kind, "confirmed")))
 		json_object_set_new(view, "intake_link", json_string(p->intake_link));
@@ -200,7 +203,7 @@ static const char SQL_PARTNER_TOLD[] =
  * invitation from the intake), so nobody hears of a change to a booking
  * they never heard of. */
 static int to_clients(struct ctx *c, const struct mailer *m, const struct booking_mail *bm, const char *kind,
-                      const char *dedupe_prefix)
+                      const char *dedupe_prefix, json_t *extra)
 {
 	bool partner_told = !strcmp(kind, "confirmed");
 	if (!partner_told) {
@@ -216,7 +219,7 @@ static int to_clients(struct ctx *c, const struct mailer *m, const struct bookin
 			continue;
 		const char *dedupe =
 		    dedupe_prefix ? arena_printf(c->a, "%s:%d", dedupe_prefix, p->position) : NULL;
-		int rc = to_person(c, m, bm, p, kind, dedupe);
+		int rc = to_person(c, m, bm, p, kind, dedupe, extra);
 		if (rc)
 			return rc;
 	}
@@ -293,7 +296,7 @@ int booking_mail_created(struct ctx *c, const struct mailer *m, int64_t booking_
 	 * booker's "received", both "confirmed", intake_link in the view);
 	 * a partner who gets nothing else gets their own invitation. */
 	if (!strcmp(bm.v.status, "confirmed"))
-		return to_clients(c, m, &bm, "confirmed", NULL);
+		return to_clients(c, m, &bm, "confirmed", NULL, NULL);
 	for (int i = 0; bm.has_form && i < bm.npeople; i++) {
 		if (bm.people[i].position != 2)
 			continue;
@@ -308,7 +311,7 @@ int booking_mail_created(struct ctx *c, const struct mailer *m, int64_t booking_
 	 * that it waits for them. */
 	for (int i = 0; i < bm.npeople; i++)
 		if (bm.people[i].position == 1 &&
-		    (rc = to_person(c, m, &bm, &bm.people[i], "received", NULL)))
+		    (rc = to_person(c, m, &bm, &bm.people[i], "received", NULL, NULL)))
 			return rc;
 	return to_clinician(c, m, &bm);
 }
@@ -326,7 +329,38 @@ int booking_mail_status(struct ctx *c, const struct mailer *m, int64_t booking_i
 	int rc = load(c, m, booking_id, &bm);
 	if (rc)
 		return rc;
-	return to_clients(c, m, &bm, kind, NULL);
+	return to_clients(c, m, &bm, kind, NULL, NULL);
+}
+
+int booking_mail_declined(struct ctx *c, const struct mailer *m, int64_t booking_id, const char *message)
+{
+	struct booking_mail bm;
+	int rc = load(c, m, booking_id, &bm);
+	if (rc)
+		return rc;
+	json_t *extra = json_object();
+	if (message && *message)
+		json_object_set_new(extra, "message", json_string(message));
+	rc = to_clients(c, m, &bm, "declined", NULL, extra);
+	json_decref(extra);
+	return rc;
+}
+
+int booking_mail_proposed(struct ctx *c, const struct mailer *m, int64_t booking_id, json_t *times)
+{
+	struct booking_mail bm;
+	int rc = load(c, m, booking_id, &bm);
+	if (rc)
+		return rc;
+	/* Only the booker can take one (their link changes the booking). */
+	for (int i = 0; i < bm.npeople; i++)
+		if (bm.people[i].position == 1) {
+			json_t *extra = json_pack("{s:O}", "proposed", times);
+			rc = to_person(c, m, &bm, &bm.people[i], "proposed", NULL, extra);
+			json_decref(extra);
+			return rc;
+		}
+	return 0;
 }
 
 /* ---- reminders ----------------------------------------------------------- */
@@ -371,7 +405,7 @@ static int remind_tx(struct db *db, void *arg)
 		if ((rc = load(c, t->m, id, &bm)))
 			return rc;
 		const char *key = arena_printf(c->a, "reminder:%lld:%s", (long long)id, db_val(r, i, 1));
-		if ((rc = to_clients(c, t->m, &bm, "reminder", key)))
+		if ((rc = to_clients(c, t->m, &bm, "reminder", key, NULL)))
 			return rc;
 		t->sent++;
 	}

@@ -3,6 +3,7 @@
  * Order matters only between patterns that could both match.
  */
 #include "admin/admin_http.h"
+#include "admin/booking_actions.h"
 #include "http/assets.h"
 #include "http/ops.h"
 #include "http/router.h"
@@ -46,6 +47,27 @@ const struct route routes[] = {
     {"POST", "/admin/logout-all", admin_http_logout_all, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
     {"GET", "/admin", admin_http_dashboard, ROUTE_ADMIN, 0},
     {"GET", "/admin/bookings/{id}", admin_http_booking, ROUTE_ADMIN, 0},
+    {"POST", "/admin/bookings/{id}/approve", booking_actions_approve, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     8 * 1024},
+    /* Messages and notes: their character limits, percent-encoded UTF-8. */
+    {"POST", "/admin/bookings/{id}/decline", booking_actions_decline, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     32 * 1024},
+    {"POST", "/admin/bookings/{id}/cancel", booking_actions_cancel, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     32 * 1024},
+    {"POST", "/admin/bookings/{id}/reschedule", booking_actions_reschedule,
+     ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
+    {"POST", "/admin/bookings/{id}/complete", booking_actions_complete, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     8 * 1024},
+    {"POST", "/admin/bookings/{id}/no-show", booking_actions_no_show, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     8 * 1024},
+    {"POST", "/admin/bookings/{id}/propose", booking_actions_propose, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     8 * 1024},
+    {"POST", "/admin/bookings/{id}/move-day", booking_actions_move_day, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     8 * 1024},
+    {"POST", "/admin/bookings/{id}/cancel-day", booking_actions_cancel_day,
+     ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
+    {"POST", "/admin/bookings/{id}/notes", booking_actions_note, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     128 * 1024},
     {"GET", "/admin/bookings/{id}/intake", intake_http_admin_view, ROUTE_ADMIN, 0},
     {"GET", "/admin/bookings/{id}/intake.json", intake_http_admin_export, ROUTE_ADMIN, 0},
     {"GET", "/admin/account", admin_http_account, ROUTE_ADMIN, 0},

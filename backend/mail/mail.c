@@ -22,6 +22,7 @@ const char *const mail_kinds[] = {
     "calendar_failing", /* to the clinician: a calendar source stopped refreshing */
     "intake_invite",    /* to each client of a booking with a form: their own form link */
     "intake_reminder",  /* to a client whose form is not sent yet, before the hold lapses */
+    "proposed",         /* to the booker: other times the clinician offers, taken on the manage page */
     NULL,
 };
 

@@ -40,6 +40,7 @@ static const struct column COLUMNS[] = {
     COL("booking_client", "email_enc", "'booking_client.email:' || booking_id || ':' || position"),
     COL("booking_client", "phone_enc", "'booking_client.phone:' || booking_id || ':' || position"),
     COL("booking_event", "note_enc", "'booking_event.note:' || booking_id"),
+    COL("booking_note", "body_enc", "'booking_note.body:' || id"),
     COL("outbox", "rcpt_enc", "'outbox.rcpt:' || message_id"),
     COL("outbox", "message_enc", "'outbox.message:' || message_id"),
     COL("clinician_totp", "secret_enc", "'clinician_totp.secret:' || clinician_id"),
