@@ -11,7 +11,8 @@
 // browser, a field error next to its field with focus on the summary, the
 // signature required, then the answers read-only; the same flow without
 // JavaScript (saved on every page, an unanswered required question named
-// with a link to its page); the policy page with the keyboard alone.
+// with a link to its page); the policy page with the keyboard alone; and
+// the clinician's side-by-side view as printed (@media print).
 // Prints one line per check and, last, "N passed, M failed".
 
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -26,6 +27,8 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const BASE_URL = (process.env.BASE_URL || '').replace(/\/+$/, '');
 const MAIL_DIR = process.env.TANDEM_MAIL_DIR || '';
 const WATCHDOG_MS = 140_000;
+const EMAIL = 'clinician@riverbend.example';
+const PASSWORD = 'tandem-demo-2026';
 
 // Every required question of the intensive intake, answered without a flag.
 const CALM = {
@@ -270,7 +273,8 @@ async function withoutJavaScript(browser, link) {
   await submitAndLoad(page, 'button[value=back]');
   check(/\?page=1$/.test(page.url()) && (await page.inputValue('#q-history')) === marker, 'no JS: Back returns with the answers');
   await submitAndLoad(page, 'button[value=next]');
-  check(await throughPages(page, { stay_together: ['radio', 'unsure'], history: ['text', marker] }, ['satisfaction']),
+  const answers = { stay_together: ['radio', 'unsure'], history: ['text', marker], outside_relationship: ['radio', 'yes'] };
+  check(await throughPages(page, answers, ['satisfaction']),
     'no JS: every page continues to the signing step');
   await page.fill('#signature', 'Jordan Marsh');
   await submitAndLoad(page, 'button[value=submit]');
@@ -321,6 +325,45 @@ async function keyboardOnly(browser, link) {
   await context.close();
 }
 
+// The clinician's side-by-side view as printed: content only, flags
+// first, both partners' columns, and a PDF of it for people to look at.
+async function printView(browser, bookingId) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  await page.goto(`${BASE_URL}/admin/login`, { waitUntil: 'load' });
+  await page.fill('#email', EMAIL);
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForURL(`${BASE_URL}/admin`), page.click('button[type=submit]')]);
+  await page.goto(`${BASE_URL}/admin/bookings/${bookingId}/intake`, { waitUntil: 'load' });
+  check((await page.locator('table.side-by-side').count()) > 0, 'print: the side-by-side view is there');
+  await page.emulateMedia({ media: 'print' });
+  const hidden = await page.evaluate(() =>
+    ['.site-header', '.site-footer', '.admin-nav', '.breadcrumb', 'a.button', 'button']
+      .filter((sel) => [...document.querySelectorAll(sel)].some((el) => el.offsetParent !== null || getComputedStyle(el).display !== 'none')));
+  check(hidden.length === 0, 'print: no header, navigation, footer or buttons', hidden.join(', '));
+  const first = await page.evaluate(() => {
+    const h1 = document.querySelector('main h1');
+    let el = h1 && h1.nextElementSibling;
+    while (el && getComputedStyle(el).display === 'none') el = el.nextElementSibling;
+    return el ? `${el.tagName.toLowerCase()}.${el.className}` : '';
+  });
+  check(/flags/.test(first), 'print: the flags come first, right after the title', first);
+  const cols = await page.evaluate(() => {
+    const row = document.querySelector('table.side-by-side tbody tr');
+    const page = document.documentElement.clientWidth;
+    return [...row.children].map((c) => Math.round(c.getBoundingClientRect().width)).concat([page]);
+  });
+  const [q, a, b, width] = cols;
+  check(a > 150 && b > 150 && q + a + b <= width + 2, 'print: both partners\' columns fit the page side by side', cols.join(' / '));
+  mkdirSync(OUT_DIR, { recursive: true });
+  await page.setViewportSize({ width: 794, height: 1123 }); // A4 at 96 dpi
+  await page.screenshot({ path: join(OUT_DIR, 'intake-print.png'), fullPage: true, timeout: 15_000 });
+  const pdf = await page.pdf({ path: join(OUT_DIR, 'intake-print.pdf'), format: 'A4', printBackground: true });
+  check(pdf.length > 1000, 'print: the page prints to a PDF', `${pdf.length} bytes`);
+  await context.close();
+}
+
 async function run() {
   if (!check(BASE_URL !== '', 'BASE_URL is set', 'set BASE_URL=http://127.0.0.1:PORT')) return;
   if (!check(MAIL_DIR !== '', 'TANDEM_MAIL_DIR is set (the file mail transport)')) return;
@@ -341,6 +384,7 @@ async function run() {
     await withJavaScript(browser, one.doc.intake_url);
     if (partnerLink) await withoutJavaScript(browser, partnerLink);
     await keyboardOnly(browser, two.doc.intake_url);
+    await printView(browser, one.doc.id);
   } finally {
     await browser.close().catch(() => {});
   }
