@@ -189,8 +189,24 @@ def slot_starts(srv):
     return {s["start"] for s in intake_start_slots(srv)}
 
 
-def test_erase_removes_the_phi_and_keeps_the_block(srv, helpers):
+def feed_path(srv, tandem):
+    r = tandem(["feed", "create", "--clinician", "clinician@riverbend.example", "--name", "phone",
+                "--privacy", "initials"], srv.dsn, srv.port)
+    assert r.returncode == 0, r.stderr
+    url = dict(line.split(": ", 1) for line in r.stdout.strip().splitlines())["url"]
+    return urllib.parse.urlparse(url).path
+
+
+def feed_text(srv, path):
+    r = srv.get(path)
+    assert r.status == 200
+    return r.body.decode().replace("\r\n ", "")
+
+
+def test_erase_removes_the_phi_and_keeps_the_block(srv, helpers, tandem):
     doc, booker, partner, bt, pt = fill(srv, helpers)
+    feed = feed_path(srv, tandem)
+    assert "· QP & RP" in feed_text(srv, feed)
     ids = client_ids(srv, doc["id"])
     c = signed_in(srv)
     assert doc["start"] not in slot_starts(srv)
@@ -238,6 +254,9 @@ def test_erase_removes_the_phi_and_keeps_the_block(srv, helpers):
     assert srv.sql("SELECT bool_and(active), count(*) FROM booking_block WHERE booking_id = :'p1'",
                    doc["id"]) == [("t", "2")]
     assert doc["start"] not in slot_starts(srv)
+    # The clinician's feed still has the booking, now without the booker.
+    ics = feed_text(srv, feed)
+    assert "· erased client & RP" in ics and "QP &" not in ics
     # Admin pages work and show the erased client.
     b = c.get(f"/admin/bookings/{doc['id']}")
     assert b.status == 200 and "erased client" in b.body
