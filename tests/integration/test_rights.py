@@ -153,6 +153,15 @@ def test_the_same_person_across_bookings(srv, helpers):
     got = [(i["booking"]["reference"], i["role"]) for i in j["bookings"]]
     assert sorted(got) == sorted([(doc["reference"], "booker"), (second["reference"], "partner")])
     assert "Someone Else" not in json.dumps(j)
+    # Erasing the person erases them in both bookings, and only them.
+    page = c.get(f"/admin/bookings/{doc['id']}/clients")
+    csrf = CSRF_RE.search(page.body).group(1)
+    r = c.post(f"/admin/clients/{client_ids(srv, doc['id'])[1]}/erase", {"csrf": csrf, "confirm": doc["reference"]})
+    assert r.status == 303
+    erased = srv.sql("SELECT b.reference, bc.position FROM booking_client bc JOIN booking b ON b.id = bc.booking_id"
+                     " WHERE bc.erased_at IS NOT NULL ORDER BY b.reference")
+    assert sorted(erased) == sorted([(doc["reference"], "1"), (second["reference"], "2")])
+    assert json.loads(audit_rows(srv, "client.erase")[0][5]) == {"bookings": 2}
 
 
 def test_export_and_erase_refused_outside_reach(srv, helpers, tandem, tmp_path):
