@@ -1,6 +1,7 @@
 // Progressive enhancement for the intake pages: the form works without it.
-// Saves the page's answers every few seconds while the person types, and
-// shows or hides questions that depend on an earlier answer.
+// Saves the page's answers every few seconds while the person types (and
+// shows next to its question any answer the save refused), shows or hides
+// questions that depend on an earlier answer, and focuses the error summary.
 (function () {
   'use strict';
   // A page shown again with problems (any step, the signing one too):
