@@ -277,6 +277,8 @@ def test_erase_removes_the_phi_and_keeps_the_block(srv, helpers, tandem):
     assert api(srv, "GET", bt).status in (404, 410)
     assert api(srv, "GET", pt).status == 200
     assert srv.get(f"/intake/{pt}").status == 200
+    partner_page = srv.get(f"/b/{pt}")
+    assert partner_page.status == 200 and doc["reference"] in partner_page.body.decode()
     # Audited without PHI.
     [(actor, action, target, detail)] = [(a, ac, t, d) for _, a, ac, t, _, d in audit_rows(srv, "client.erase")]
     assert (actor, target, json.loads(detail)) == ("clinician:1", f"client:{ids[1]}", {"bookings": 1})
