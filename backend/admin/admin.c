@@ -18,7 +18,8 @@ static const char *num(struct arena *a, int64_t v)
 	"SELECT b.id, b.reference, b.status, o.name, b.clinician_id, c.name,"                                \
 	" extract(epoch FROM b.starts_at)::bigint, extract(epoch FROM b.ends_at)::bigint,"                   \
 	" coalesce(extract(epoch FROM b.hold_expires_at)::bigint, 0), b.needs_review,"                       \
-	" coalesce((SELECT string_agg(nullif(k.initials, ''), ' & ' ORDER BY k.position)"                    \
+	" coalesce((SELECT string_agg(CASE WHEN k.erased_at IS NOT NULL THEN 'erased client'"                \
+	"  ELSE nullif(k.initials, '') END, ' & ' ORDER BY k.position)"                                      \
 	"  FROM booking_client k WHERE k.booking_id = b.id), ''),"                                           \
 	" (SELECT count(*) FROM booking_block x WHERE x.booking_id = b.id),"                                 \
 	" b.ical_sequence, extract(epoch FROM b.created_at)::bigint"                                         \

@@ -245,8 +245,10 @@ static const char SQL_AUDIT[] =
 	" AND k.ends_at > to_timestamp($2::bigint)"                                                          \
 	" AND (b.status NOT IN ('cancelled', 'declined') OR b.updated_at >= to_timestamp($4::bigint))"
 #define FEED_INITIALS                                                                                        \
-	" CASE WHEN $5::boolean THEN (SELECT string_agg(bc.initials, ' & ' ORDER BY bc.position)"            \
-	" FROM booking_client bc WHERE bc.booking_id = b.id AND bc.initials <> '' AND bc.erased_at IS NULL)" \
+	" CASE WHEN $5::boolean THEN (SELECT string_agg(CASE WHEN bc.erased_at IS NOT NULL"                  \
+	" THEN 'erased client' ELSE bc.initials END, ' & ' ORDER BY bc.position)"                            \
+	" FROM booking_client bc WHERE bc.booking_id = b.id"                                                 \
+	" AND (bc.initials <> '' OR bc.erased_at IS NOT NULL))"                                              \
 	" END"
 
 /* The validator: a digest of every value the feed shows from each row

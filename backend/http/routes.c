@@ -4,6 +4,7 @@
  */
 #include "admin/admin_http.h"
 #include "admin/booking_actions.h"
+#include "admin/rights.h"
 #include "http/assets.h"
 #include "http/ops.h"
 #include "http/router.h"
@@ -70,6 +71,9 @@ const struct route routes[] = {
      128 * 1024},
     {"GET", "/admin/bookings/{id}/intake", intake_http_admin_view, ROUTE_ADMIN, 0},
     {"GET", "/admin/bookings/{id}/intake.json", intake_http_admin_export, ROUTE_ADMIN, 0},
+    {"GET", "/admin/bookings/{id}/clients", rights_http_clients, ROUTE_ADMIN, 0},
+    {"GET", "/admin/clients/{id}/export.json", rights_http_export, ROUTE_ADMIN, 0},
+    {"POST", "/admin/clients/{id}/erase", rights_http_erase, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
     {"GET", "/admin/account", admin_http_account, ROUTE_ADMIN, 0},
     {"POST", "/admin/account/password", admin_http_password, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
     {"GET", "/admin/account/totp", admin_http_totp_enrol, ROUTE_ADMIN, 0},

@@ -266,6 +266,17 @@ static json_t *question_view(struct req *r, json_t *def, json_t *q, json_t *answ
 	return qv;
 }
 
+/* The error summary's list of links (released when empty). */
+static void error_list(json_t *view, json_t *list)
+{
+	if (json_array_size(list)) {
+		json_object_set_new(view, "has_error_list", json_true());
+		json_object_set_new(view, "error_list", list);
+	} else {
+		json_decref(list);
+	}
+}
+
 static int render(struct req *r, const char *token, struct intake_view *v, int page, json_t *errors,
                   const char *message, int status)
 {
@@ -306,6 +317,22 @@ static int render(struct req *r, const char *token, struct intake_view *v, int p
 	}
 	if (page > n) {
 		json_object_set_new(view, "sign_step", json_true());
+		json_t *list = json_array();
+		size_t i, j;
+		json_t *pg, *q;
+		json_array_foreach(json_object_get(v->def, "pages"), i, pg)
+		{
+			json_array_foreach(json_object_get(pg, "questions"), j, q)
+			{
+				if (errors && jstr(errors, jstr(q, "id")))
+					json_array_append_new(
+					    list, json_pack("{s:s, s:s}", "href",
+					                    arena_printf(r->a, "/intake/%s?page=%zu#field-%s",
+					                                 token, i + 1, jstr(q, "id")),
+					                    "text", jstr(q, "label")));
+			}
+		}
+		error_list(view, list);
 		json_object_set_new(view, "page_no", json_integer(n + 1));
 		json_object_set_new(view, "back_page", json_integer(n));
 		return http_send_page(r, status, "pages/intake", view);
@@ -314,10 +341,21 @@ static int render(struct req *r, const char *token, struct intake_view *v, int p
 	json_t *qs = json_array();
 	size_t j;
 	json_t *q;
+	json_t *list = json_array();
 	json_array_foreach(json_object_get(p, "questions"), j, q)
 	{
-		json_array_append_new(qs, question_view(r, v->def, q, v->answers, errors, false));
+		json_t *qv = question_view(r, v->def, q, v->answers, errors, false);
+		json_array_append_new(qs, qv);
+		if (!json_object_get(qv, "error"))
+			continue;
+		/* The summary links to the field (a group's first choice). */
+		bool group = json_array_size(json_object_get(qv, "choices")) > 0;
+		json_array_append_new(
+		    list, json_pack("{s:s, s:s}", "href",
+		                    arena_printf(r->a, "#q-%s%s", jstr(q, "id"), group ? "-0" : ""), "text",
+		                    arena_printf(r->a, "%s — %s", jstr(q, "label"), jstr(qv, "error"))));
 	}
+	error_list(view, list);
 	json_object_set_new(view, "page",
 	                    json_pack("{s:s, s:s, s:o}", "title", jstr(p, "title"), "intro",
 	                              jstr(p, "intro") ? jstr(p, "intro") : "", "questions", qs));
@@ -417,8 +455,8 @@ int intake_http_page_post(struct req *r)
 			json_t *sig = json_object_get(fields, "signature");
 			const char *msg =
 			    json_object_size(fields) > (sig ? 1u : 0u)
-			        ? "Some required questions are not answered yet. Please use Back to "
-			          "find them; they are marked."
+			        ? "Some required questions are not answered yet. Each link below "
+			          "opens the page with the question."
 			        : NULL;
 			return render(r, token, &v, n + 1, fields, msg, 422);
 		}

@@ -1,8 +1,13 @@
 // Progressive enhancement for the intake pages: the form works without it.
-// Saves the page's answers every few seconds while the person types, and
-// shows or hides questions that depend on an earlier answer.
+// Saves the page's answers every few seconds while the person types (and
+// shows next to its question any answer the save refused), shows or hides
+// questions that depend on an earlier answer, and focuses the error summary.
 (function () {
   'use strict';
+  // A page shown again with problems (any step, the signing one too):
+  // focus the summary, which names and links each answer at fault.
+  var errors = document.getElementById('form-errors');
+  if (errors) errors.focus();
   var form = document.querySelector('form[data-autosave]');
   if (!form) return;
   var url = form.getAttribute('data-autosave');
@@ -41,10 +46,42 @@
       body: JSON.stringify({answers: answers()})
     }).then(function (r) {
       if (status) status.textContent = r.ok ? 'Saved.' : 'Not saved yet — check the answers marked.';
+      if (r.ok) return mark({});
+      if (r.status === 422) {
+        return r.json().then(function (j) { mark((j && j.error && j.error.fields) || {}); });
+      }
     }).catch(function () {
       if (status) status.textContent = 'Not saved — you seem to be offline. Your answers are kept on this page.';
       dirty = true;
     }).then(function () { busy = false; });
+  }
+
+  // Shows the autosave's messages next to their questions (and clears
+  // the ones it showed before), the way the server marks them.
+  function mark(fields) {
+    form.querySelectorAll('.field-error[data-autosave-error]').forEach(function (p) {
+      var box = p.closest('.field');
+      p.remove();
+      if (!box) return;
+      box.querySelectorAll('[aria-invalid]').forEach(function (el) { el.removeAttribute('aria-invalid'); });
+    });
+    Object.keys(fields).forEach(function (id) {
+      var box = document.getElementById('field-' + id);
+      if (!box || typeof fields[id] !== 'string') return;
+      var old = document.getElementById('error-' + id);
+      if (old) old.remove();
+      var p = document.createElement('p');
+      p.className = 'field-error';
+      p.id = 'error-' + id;
+      p.setAttribute('data-autosave-error', '');
+      p.textContent = fields[id];
+      box.appendChild(p);
+      var el = box.querySelector('input, textarea, fieldset');
+      if (el) {
+        el.setAttribute('aria-invalid', 'true');
+        el.setAttribute('aria-describedby', 'error-' + id);
+      }
+    });
   }
 
   function conditions() {
@@ -64,6 +101,4 @@
   form.addEventListener('change', function () { dirty = true; conditions(); });
   conditions();
   setInterval(save, 5000);
-  var errors = document.getElementById('form-errors');
-  if (errors) errors.focus();
 })();

@@ -5,7 +5,7 @@
 # so with insecure_dev_cookies), then every tests/e2e/*.spec.mjs with
 # `node`, one after another; everything is torn down on exit.
 #
-#   TANDEM_BIN=build/tandem tests/e2e/run.sh
+#   TANDEM_BIN=build/tandem tests/e2e/run.sh [intake.spec.mjs ...]
 #
 # The last line printed is "N passed, M failed" (the server's clean shutdown
 # counts as one more check); the exit status is non-zero on any failure.
@@ -92,7 +92,14 @@ done
 
 npass=0
 nfail=0
-for spec in "$HERE"/*.spec.mjs; do
+# Arguments name specs to run (e.g. intake.spec.mjs); none means all.
+specs=()
+for arg in "$@"; do
+	specs+=("$HERE/${arg##*/}")
+done
+((${#specs[@]})) || specs=("$HERE"/*.spec.mjs)
+for spec in "${specs[@]}"; do
+	[[ -f $spec ]] || fail_early "no such spec: ${spec##*/}"
 	name=${spec##*/}
 	set +e
 	BASE_URL=$BASE timeout 150 node "$spec" >"$TMP/node.out" 2>&1
