@@ -55,7 +55,7 @@ static const char SQL_INTAKES[] =
 
 /* Days of open bookings in [$3, $4), each day of an intensive on its own. */
 static const char SQL_DAYS[] =
-    "SELECT b.id, b.reference, b.status, o.name, c.name," INITIALS ","
+    "SELECT b.id, b.reference, o.name, c.name, b.status," INITIALS ","
     " extract(epoch FROM k.starts_at)::bigint, extract(epoch FROM k.ends_at)::bigint, k.day_index + 1,"
     " (SELECT count(*) FROM booking_block x WHERE x.booking_id = b.id)"
     " FROM booking_block k JOIN booking b ON b.id = k.booking_id JOIN offering o ON o.id = b.offering_id"
@@ -341,7 +341,12 @@ int dashview_add(struct req *r, const struct tz *z, json_t *view)
 		json_t *o = booking_ref(c.a, res, i, db_val(res, i, 5), names);
 		int part = (int)db_ll(res, i, 8), of = (int)db_ll(res, i, 9);
 		json_object_set_new(o, "time", json_string(humantime_range(c.a, z, s, e)));
-		json_object_set_new(o, "status", json_string(db_val(res, i, 2)));
+		const char *st = db_val(res, i, 4);
+		json_object_set_new(o, "status", json_string(st));
+		json_object_set_new(o, "status_text",
+		                    json_string(!strcmp(st, "held")        ? "Held"
+		                                : !strcmp(st, "requested") ? "Requested"
+		                                                           : "Confirmed"));
 		if (of > 1)
 			json_object_set_new(o, "part",
 			                    json_string(arena_printf(c.a, "day %d of %d", part, of)));
@@ -381,6 +386,9 @@ int dashview_add(struct req *r, const struct tz *z, json_t *view)
 		                   "category", error_category(why), "code", why, "attempts",
 		                   (int)db_ll(res, i, 6), "at", stamp(c.a, z, db_ll(res, i, 7)), "action",
 		                   arena_printf(c.a, "/admin/mail/%lld/resend", (long long)id)));
+		int n = (int)db_ll(res, i, 6);
+		json_object_set_new(o, "tries",
+		                    json_string(arena_printf(c.a, "%d attempt%s", n, n == 1 ? "" : "s")));
 		if (bid) {
 			json_object_set_new(o, "reference", json_string(db_val(res, i, 2)));
 			json_object_set_new(o, "url", json_string(booking_url(c.a, bid)));

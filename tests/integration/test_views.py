@@ -10,19 +10,18 @@ pages can be compared exactly; the dashboard uses the real booking, intake,
 calendar and mail paths.
 """
 
-import hashlib
 import html
 import re
 import secrets
-import time
-import urllib.parse
+import shutil
+import tempfile
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 from test_admin import DEV, Client, add_clinician, audit_rows, signed_in
-from test_mail import Relay, smtp_env  # noqa: F401 - Relay for the relay fixture below
-from aiosmtpd.controller import Controller
+from test_intake import CALM, accept, api, both_tokens
+from test_mail import outbox, relay, smtp_env  # noqa: F401 - relay is a fixture
 
 CHI = ZoneInfo("America/Chicago")
 BER = ZoneInfo("Europe/Berlin")
@@ -338,5 +337,136 @@ def section(body, sid):
 
 
 def items(fragment):
-    return [text(i) for i in re.findall(r'<li class="card[^"]*"[^>]*>(.*?)</li>\s*(?=<li class="card|</ul>)',
-                                        fragment, re.S)]
+    """The visible text of each card of a dashboard section."""
+    parts = re.split(r'<li class="card[^"]*"[^>]*>', fragment)[1:]
+    return [text(p[:p.rindex("</li>")]) for p in parts]
+
+
+def day_name(d):
+    return f"{d:%A}, {d:%B} {d.day}, {d.year}"
+
+
+def stamp(t):
+    t = t.astimezone(CHI)
+    return f"{day_name(t)}, {t.hour % 12 or 12}:{t:%M} {'AM' if t.hour < 12 else 'PM'} {t.tzname()}"
+
+
+def clock(t):
+    t = t.astimezone(CHI)
+    return f"{t.hour % 12 or 12}:{t:%M} {'AM' if t.hour < 12 else 'PM'}"
+
+
+def insert_dead(srv, booking_id, kind, role, why, attempts):
+    return int(srv.sql(
+        "INSERT INTO outbox (kind, booking_id, recipient_role, message_id, envelope_from, rcpt_enc, message_enc,"
+        " status, attempts, last_error, dead_at) VALUES (:'p1', :'p2', :'p3', :'p4', 'practice@riverbend.example',"
+        " '\\x00', '\\x00', 'dead', :'p5', :'p6', now()) RETURNING id",
+        kind, booking_id, role, f"<{secrets.token_hex(8)}@riverbend.example>", attempts, why)[0][0])
+
+
+@pytest.fixture
+def dash(server_factory, tandem, tmp_path):
+    d = tempfile.mkdtemp(prefix="tandem-views-mail.", dir="/tmp")
+    srv = server_factory(env={**DEV, "TANDEM_MAIL_DIR": d, "TANDEM_MAIL_POLL_MS": "100"})
+    srv.mail_dir = d
+    yield srv
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_dashboard_sections(dash, tandem, tmp_path, helpers):
+    srv = dash
+    owner = clinician_id(srv, "clinician@riverbend.example")
+    other = add_clinician(tandem, srv, tmp_path, OTHER_EMAIL, "Dr. Ines Okafor", OTHER_PASSWORD)
+    # A real intensive: the booker's intake raises two flags, the partner's is a draft.
+    doc, _, _, bt, pt, _ = both_tokens(srv, helpers)
+    accept(srv, bt)
+    accept(srv, pt)
+    flagged = {**CALM, "afraid_of_partner": "yes", "self_harm_thoughts": "often"}
+    assert api(srv, "POST", bt, {"answers": flagged, "signature": "Avery Quill"}, "/submit").status == 200
+    assert api(srv, "PUT", pt, {"answers": {"history": "So far"}}).status == 200
+    iref = doc["reference"]
+    iini = srv.sql("SELECT string_agg(initials, ' & ' ORDER BY position) FROM booking_client"
+                   " WHERE booking_id = :'p1'", doc["id"])[0][0]
+    b1, b2 = srv.sql("SELECT initials FROM booking_client WHERE booking_id = :'p1' ORDER BY position", doc["id"])
+    today = datetime.now(CHI).date()
+    d1, d2, d3 = (today + timedelta(days=n) for n in (1, 2, 3))
+    s1, s2, s3 = at(CHI, d1.year, d1.month, d1.day, 10), at(CHI, d2.year, d2.month, d2.day, 14), \
+        at(CHI, d3.year, d3.month, d3.day, 11)
+    h1_until = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=5, seconds=40)
+    h1, h1ref = insert_booking(srv, owner, "consult", "held", [(s1, s1 + timedelta(minutes=20))], hold=h1_until)
+    h2, h2ref = insert_booking(srv, owner, "consult", "held", [(s3, s3 + timedelta(minutes=20))],
+                               hold=datetime.now(UTC) + timedelta(hours=30))
+    o1, o1ref = insert_booking(srv, other, "consult", "confirmed", [(s2, s2 + timedelta(minutes=20))])
+    # Calendar sources: an upload that failed (owner), a stale subscription (other), a good one.
+    srv.sql("INSERT INTO calendar_source (clinician_id, name, kind, last_success_at, last_error)"
+            " VALUES (:'p1', 'Home', 'upload', now() - interval '1 hour', 'The file is not an iCalendar file.')", owner)
+    srv.sql("INSERT INTO calendar_source (clinician_id, name, kind, url_enc, url_display, last_success_at,"
+            " last_error) VALUES (:'p1', 'Work', 'url', '\\x00', 'https://cal.example', '2026-01-02T03:04:00Z',"
+            " 'HTTP 500')", other)
+    srv.sql("INSERT INTO calendar_source (clinician_id, name, kind, url_enc, url_display, last_success_at)"
+            " VALUES (:'p1', 'Fine', 'url', '\\x00', 'https://ok.example', now())", other)
+    m1 = insert_dead(srv, h2, "confirmed", "booker", "smtp 550", 1)
+    m2 = insert_dead(srv, o1, "reminder", "partner", "Couldn't connect to server", 8)
+
+    c = signed_in(srv)
+    r = c.get("/admin")
+    assert r.status == 200, r.body[:500]
+    body = main_of(r.body)
+    left = "5 h left"
+    assert items(section(body, "lapsing-h")) == [
+        f"{h1ref} · Free consultation call · AZ & BY · Dr. Maya Lindqvist {left} (lapses {stamp(h1_until)})"]
+    assert items(section(body, "flags-h")) == [
+        f"{iref} · Two-day intensive · {iini} · Dr. Maya Lindqvist Needs review Intimate partner violence"
+        f" Suicide risk Read the intakes of {iref}"]
+    assert f'href="/admin/bookings/{doc["id"]}/intake"' in section(body, "flags-h")
+    none = "Booker (AZ): not started Partner (BY): not started"
+    assert items(section(body, "intakes-h")) == [
+        f"{h1ref} · Free consultation call · Dr. Maya Lindqvist {none}",
+        f"{o1ref} · Free consultation call · Dr. Ines Okafor {none}",
+        f"{h2ref} · Free consultation call · Dr. Maya Lindqvist {none}",
+        f"{iref} · Two-day intensive · Dr. Maya Lindqvist Booker ({b1[0]}): submitted Partner ({b2[0]}): draft",
+    ]
+    days = section(body, "days-h")
+    assert [text(h) for h in re.findall(r"<h3>(.*?)</h3>", days)] == [day_name(d) for d in (d1, d2, d3)]
+    assert [text(x) for x in re.findall(r'<li class="booking-item"[^>]*>(.*?)</li>', days, re.S)] == [
+        f"{clock(s1)} – {clock(s1 + timedelta(minutes=20))} {s1.tzname()} · {h1ref} · Free consultation call"
+        " · AZ & BY · Dr. Maya Lindqvist · Held",
+        f"{clock(s2)} – {clock(s2 + timedelta(minutes=20))} {s2.tzname()} · {o1ref} · Free consultation call"
+        " · AZ & BY · Dr. Ines Okafor · Confirmed",
+        f"{clock(s3)} – {clock(s3 + timedelta(minutes=20))} {s3.tzname()} · {h2ref} · Free consultation call"
+        " · AZ & BY · Dr. Maya Lindqvist · Held",
+    ]
+    src = section(body, "sources-h")
+    assert items(src) == [
+        "Home · Dr. Maya Lindqvist Last error: The file is not an iCalendar file. Last good refresh: "
+        + stamp(datetime.fromtimestamp(int(srv.sql(
+            "SELECT extract(epoch FROM last_success_at)::bigint FROM calendar_source WHERE name = 'Home'")[0][0]),
+            UTC)),
+        "Work · Dr. Ines Okafor Last error: HTTP 500 Out of date: booking is closed for these times until it"
+        " refreshes. Last good refresh: " + stamp(datetime(2026, 1, 2, 3, 4, tzinfo=UTC)),
+    ]
+    assert 'href="/admin/calendars"' in src
+    dead = section(body, "dead-h")
+    assert [re.sub(r"gave up .*?\)", "gave up …)", t) for t in items(dead)] == [
+        f"Appointment reminder to the partner · {o1ref} Could not reach the mail relay"
+        " (Couldn't connect to server; 8 attempts; gave up …) Resend Appointment reminder to the partner of " + o1ref,
+        f"Booking confirmed to the booker · {h2ref} Refused by the mail relay (smtp 550; 1 attempt; gave up …)"
+        " Resend Booking confirmed to the booker of " + h2ref,
+    ]
+    assert f'action="/admin/mail/{m1}/resend"' in dead and f'action="/admin/mail/{m2}/resend"' in dead
+    for secret in ("@example.com", "@example.org", "Avery", "Quill", "So far"):
+        assert secret not in body, secret
+
+    # The other clinician: their own records only.
+    c2 = signed_in(srv, OTHER_EMAIL, OTHER_PASSWORD)
+    body = main_of(c2.get("/admin").body)
+    assert "No hold lapses in the next 24 hours." in section(body, "lapsing-h")
+    assert "No booking needs review." in section(body, "flags-h")
+    assert items(section(body, "intakes-h")) == [f"{o1ref} · Free consultation call {none}"]
+    assert [text(h) for h in re.findall(r"<h3>(.*?)</h3>", section(body, "days-h"))] == [day_name(d2)]
+    assert [t.split(" Last good")[0] for t in items(section(body, "sources-h"))] == [
+        "Work Last error: HTTP 500 Out of date: booking is closed for these times until it refreshes."]
+    dead = section(body, "dead-h")
+    assert f"/admin/mail/{m2}/resend" in dead and f"/admin/mail/{m1}/resend" not in dead
+    for ref in (h1ref, h2ref, iref):
+        assert ref not in body
