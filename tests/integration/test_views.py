@@ -15,6 +15,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import urllib.parse
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -470,3 +471,72 @@ def test_dashboard_sections(dash, tandem, tmp_path, helpers):
     assert f"/admin/mail/{m2}/resend" in dead and f"/admin/mail/{m1}/resend" not in dead
     for ref in (h1ref, h2ref, iref):
         assert ref not in body
+    # They may resend a message about their own booking, and not the owner's.
+    csrf2 = CSRF_RE.search(c2.get("/admin").body).group(1)
+    assert c2.post(f"/admin/mail/{m1}/resend", {"csrf": csrf2}).status == 404
+    r = c2.post(f"/admin/mail/{m2}/resend", {"csrf": csrf2})
+    assert r.status == 303 and r.headers["location"] == "/admin?done=resent"
+    assert [(a[1], a[3]) for a in audit_rows(srv, "mail.resend")] == [(f"clinician:{other}", f"outbox:{m2}")]
+
+
+def test_resend_requeues_the_same_message_and_it_goes_out(server_factory, relay, helpers, tandem, tmp_path):
+    relay.script = ["550 5.1.1 <someone@example.com>: no such user"]
+    srv = server_factory(env={**smtp_env(relay), **DEV})
+    other = add_clinician(tandem, srv, tmp_path, OTHER_EMAIL, "Dr. Ines Okafor", OTHER_PASSWORD)
+    t = datetime.now(CHI).date()
+    q = urllib.parse.urlencode({"offering": "consult", "from": str(t + timedelta(days=4)),
+                                "to": str(t + timedelta(days=18))})
+    start = srv.get("/api/v1/availability?" + q).json()["slots"][0]["start"]
+    r = srv.request("POST", "/api/v1/bookings", body={
+        "offering": "consult", "start": start, "consent": True,
+        "clients": [{"name": "Avery Quill", "email": "avery.q@example.com"},
+                    {"name": "Jordan Marchbank", "email": "jordan.m@example.org"}]})
+    assert r.status == 201, r.body[:300]
+    doc = r.json()
+    helpers.wait_until(lambda: any(x.status == "dead" for x in outbox(srv, doc["id"])), timeout=20,
+                       interval=0.1, what="a dead letter")
+    helpers.wait_until(lambda: relay.count() >= 1, timeout=20, interval=0.1, what="the other message")
+    [dead] = [x for x in outbox(srv, doc["id"]) if x.status == "dead"]
+    sent_before = relay.count()
+
+    c = signed_in(srv)
+    page = c.get("/admin")
+    body = main_of(page.body)
+    cards = items(section(body, "dead-h"))
+    assert len(cards) == 1 and cards[0].startswith("Booking confirmed to the ")
+    assert f" · {doc['reference']} Refused by the mail relay (smtp 550; 1 attempt; gave up " in cards[0]
+    for s in ("avery.q@example.com", "jordan.m@example.org", "someone@example.com", "no such user"):
+        assert s not in page.body
+    csrf = CSRF_RE.search(page.body).group(1)
+    path = f"/admin/mail/{dead.id}/resend"
+
+    # No token, a wrong one: 403, nothing changes.
+    assert c.post(path, {}).status == 403
+    assert c.post(path, {"csrf": "0" * 64}).status == 403
+    # Another clinician's booking's message: as if it did not exist.
+    c2 = signed_in(srv, OTHER_EMAIL, OTHER_PASSWORD)
+    r2 = c2.get("/admin")
+    assert f"/admin/mail/{dead.id}/resend" not in r2.body
+    assert c2.post(path, {"csrf": CSRF_RE.search(r2.body).group(1)}).status == 404
+    assert c.post("/admin/mail/999999/resend", {"csrf": csrf}).status == 404
+    assert c.post("/admin/mail/abc/resend", {"csrf": csrf}).status == 404
+    assert [x.status for x in outbox(srv, doc["id"]) if x.id == dead.id] == ["dead"]
+    assert audit_rows(srv, "mail.resend") == []
+    # Without a session: to the sign-in page.
+    assert Client(srv).post(path, {"csrf": csrf}).status == 303
+
+    r = c.post(path, {"csrf": csrf})
+    assert r.status == 303 and r.headers["location"] == "/admin?done=resent"
+    helpers.wait_until(lambda: relay.count() > sent_before, timeout=20, interval=0.1, what="the resent message")
+    assert relay.delivered[-1].msg["Message-ID"] == dead.message_id
+    [row] = [x for x in outbox(srv, doc["id"]) if x.id == dead.id]
+    assert (row.status, row.attempts, row.last_error) == ("sent", 1, "")
+    [a] = audit_rows(srv, "mail.resend")
+    assert (a[1], a[3]) == (f"clinician:{clinician_id(srv, 'clinician@riverbend.example')}", f"outbox:{dead.id}")
+    page = c.get("/admin?done=resent")
+    assert "The message is queued again and goes out shortly." in page.body
+    assert "Every message was delivered." in section(main_of(page.body), "dead-h")
+    # Only a dead letter can be resent.
+    r = c.post(path, {"csrf": csrf})
+    assert r.status == 409 and "not waiting to be resent" in r.body
+    assert other
