@@ -227,6 +227,25 @@ static char *link(struct arena *a, const char *view, const char *date, int64_t c
 static const char *const MONTHS[12] = {"January", "February", "March",     "April",   "May",      "June",
                                        "July",    "August",   "September", "October", "November", "December"};
 
+void calview_span_for(bool week, int64_t day, struct calview_span *out)
+{
+	if (week) {
+		out->first = out->grid_first = day - (tz_iso_weekday(day) - 1);
+		out->last = out->grid_last = out->first + 6;
+		out->prev = out->first - 7;
+		out->next = out->first + 7;
+		return;
+	}
+	int y, m, d;
+	tz_civil_from_days(day, &y, &m, &d);
+	out->first = tz_days_from_civil(y, m, 1);
+	out->last = out->first + tz_days_in_month(y, m) - 1;
+	out->grid_first = out->first - (tz_iso_weekday(out->first) - 1);
+	out->grid_last = out->last + (7 - tz_iso_weekday(out->last));
+	out->prev = m == 1 ? tz_days_from_civil(y - 1, 12, 1) : tz_days_from_civil(y, m - 1, 1);
+	out->next = m == 12 ? tz_days_from_civil(y + 1, 1, 1) : tz_days_from_civil(y, m + 1, 1);
+}
+
 int calview_http_page(struct req *r)
 {
 	struct ctx c = {r->a, r->db, ctx_clock_now(), r->session->actor, r->remote_addr};
@@ -276,25 +295,13 @@ int calview_http_page(struct req *r)
 	int y, m, d;
 	tz_civil_from_days(day, &y, &m, &d);
 	bool week = !strcmp(view, "week");
-	int64_t prev, next, grid_first, grid_last;
-	const char *title;
-	if (week) {
-		g.first = day - (tz_iso_weekday(day) - 1);
-		g.last = g.first + 6;
-		grid_first = g.first;
-		grid_last = g.last;
-		prev = g.first - 7;
-		next = g.first + 7;
-		title = arena_printf(c.a, "Week of %s", humantime_day(c.a, g.first));
-	} else {
-		g.first = tz_days_from_civil(y, m, 1);
-		g.last = g.first + tz_days_in_month(y, m) - 1;
-		grid_first = g.first - (tz_iso_weekday(g.first) - 1);
-		grid_last = g.last + (7 - tz_iso_weekday(g.last));
-		prev = m == 1 ? tz_days_from_civil(y - 1, 12, 1) : tz_days_from_civil(y, m - 1, 1);
-		next = m == 12 ? tz_days_from_civil(y + 1, 1, 1) : tz_days_from_civil(y, m + 1, 1);
-		title = arena_printf(c.a, "%s %d", MONTHS[m - 1], y);
-	}
+	struct calview_span sp;
+	calview_span_for(week, day, &sp);
+	g.first = sp.first;
+	g.last = sp.last;
+	int64_t prev = sp.prev, next = sp.next, grid_first = sp.grid_first, grid_last = sp.grid_last;
+	const char *title = week ? arena_printf(c.a, "Week of %s", humantime_day(c.a, g.first))
+	                         : arena_printf(c.a, "%s %d", MONTHS[m - 1], y);
 	struct calview_range grid = g;
 	grid.first = grid_first;
 	grid.last = grid_last;

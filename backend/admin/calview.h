@@ -45,6 +45,16 @@ struct calview_range {
  * that is today. */
 int calview_days(struct ctx *c, const struct calview_range *g, int64_t today, json_t **out);
 
+/* The days a page shows for local day `day`: a week is Monday..Sunday; a
+ * month is its first..last day, its grid padded to whole weeks from
+ * Monday. prev and next are the first days of the neighbouring page. */
+struct calview_span {
+	int64_t first, last;           /* the week or the month */
+	int64_t grid_first, grid_last; /* what is drawn */
+	int64_t prev, next;            /* where the previous / next links go */
+};
+void calview_span_for(bool week, int64_t day, struct calview_span *out);
+
 int calview_http_page(struct req *r); /* GET /admin/calendar */
 
 #endif
