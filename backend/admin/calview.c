@@ -6,6 +6,7 @@
 #include "admin/admin_http.h"
 #include "core/humantime.h"
 #include "db/db.h"
+#include "http/form.h"
 
 static const char *num(struct arena *a, int64_t v)
 {
@@ -249,9 +250,14 @@ void calview_span_for(bool week, int64_t day, struct calview_span *out)
 int calview_http_page(struct req *r)
 {
 	struct ctx c = {r->a, r->db, ctx_clock_now(), r->session->actor, r->remote_addr};
-	const char *view = http_query_param(r, "view");
-	const char *date = http_query_param(r, "date");
-	const char *who = http_query_param(r, "clinician");
+	struct form q = {0};
+	const char *bad;
+	if (r->query && form_parse(r->a, r->query, strlen(r->query), &q, &bad) != 0)
+		return bad_request(r, "The address's parameters could not be read: use view, date and "
+		                      "clinician with plain text values.");
+	const char *view = r->query ? form_get(&q, "view") : NULL;
+	const char *date = r->query ? form_get(&q, "date") : NULL;
+	const char *who = r->query ? form_get(&q, "clinician") : NULL;
 	if (!view || !*view)
 		view = "week";
 	if (strcmp(view, "week") && strcmp(view, "month"))

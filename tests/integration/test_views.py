@@ -290,6 +290,9 @@ def test_today_is_the_default_and_marked(cal):
     ("clinician=abc", "The clinician must be"),
     ("clinician=0", "The clinician must be"),
     ("clinician=" + "9" * 30, "The clinician must be"),
+    ("view=%FF", "could not be read"),
+    ("date=2027-03-08%00", "could not be read"),
+    ("view=week&date=" + "1" * 5000, "The date must be a real date"),
 ])
 def test_bad_parameters_are_a_clear_400(cal, query, msg):
     c = signed_in(cal)
