@@ -338,11 +338,14 @@ int calview_http_page(struct req *r)
 		/* Rows of seven; days outside the month are marked (and hidden
 		 * on narrow screens, where the grid becomes a list). */
 		json_t *weeks = json_array(), *row = NULL, *x;
+		bool any = false;
 		size_t i;
 		json_array_foreach(days, i, x)
 		{
 			int64_t dn = grid_first + (int64_t)i;
-			json_object_set_new(x, "outside", json_boolean(dn < g.first || dn > g.last));
+			bool outside = dn < g.first || dn > g.last;
+			json_object_set_new(x, "outside", json_boolean(outside));
+			any |= !outside && json_is_true(json_object_get(x, "has_items"));
 			if (i % 7 == 0) {
 				row = json_array();
 				json_array_append_new(weeks, json_pack("{s:o}", "days", row));
@@ -351,6 +354,7 @@ int calview_http_page(struct req *r)
 		}
 		json_decref(days);
 		json_object_set_new(v, "weeks", weeks);
+		json_object_set_new(v, "month_empty", json_boolean(!any));
 	}
 	if (g.owner) {
 		json_t *list;

@@ -266,8 +266,10 @@ def test_month_view(cal):
                  f"/admin/calendar?view=month&amp;date=2027-04-01&amp;clinician={cal.ids['owner']}",
                  f"/admin/calendar?view=week&amp;date=2027-03-20&amp;clinician={cal.ids['owner']}"):
         assert f'href="{link}"' in r.body, link
-    # December → January of the next year.
+    assert "Nothing booked in" not in r.body
+    # December → January of the next year (an empty month says so).
     r = c.get("/admin/calendar?view=month&date=2026-12-31")
+    assert "Nothing booked in December 2026." in r.body
     assert 'href="/admin/calendar?view=month&amp;date=2027-01-01"' in r.body
     assert 'href="/admin/calendar?view=month&amp;date=2026-11-01"' in r.body
 
