@@ -50,6 +50,9 @@ static const char SQL_CLINICIAN[] =
     "SELECT id, name, timezone FROM clinician WHERE id = $3 AND practice_id = (SELECT practice_id"
     " FROM clinician WHERE id = $1) AND ($2::boolean OR id = $1)";
 
+static const char SQL_ALL[] = "SELECT id, name FROM clinician WHERE practice_id ="
+                              " (SELECT practice_id FROM clinician WHERE id = $1) ORDER BY name, id";
+
 static const char *status_text(const char *s)
 {
 	static const char *const names[][2] = {
@@ -359,9 +362,6 @@ int calview_http_page(struct req *r)
 	if (g.owner) {
 		json_t *list;
 		PGresult *res;
-		static const char SQL_ALL[] =
-		    "SELECT id, name FROM clinician WHERE practice_id ="
-		    " (SELECT practice_id FROM clinician WHERE id = $1) ORDER BY name, id";
 		if ((rc = db_query(c.db, c.a, &res, SQL_ALL, num(c.a, g.viewer)))) {
 			json_decref(v);
 			return rc;
