@@ -10,6 +10,7 @@
 #include "admin/admin.h"
 #include "admin/audit.h"
 #include "admin/auth.h"
+#include "admin/dashview.h"
 #include "admin/session.h"
 #include "admin/totp.h"
 #include "core/humantime.h"
@@ -551,6 +552,10 @@ int admin_http_dashboard(struct req *r)
 	json_object_set_new(view, "upcoming", upcoming);
 	json_object_set_new(view, "timezone", json_string(tz_name(z)));
 	json_object_set_new(view, "owner", json_boolean(r->session->owner));
+	if ((rc = dashview_add(r, z, view))) {
+		json_decref(view);
+		return rc;
+	}
 	return http_send_page(r, 200, "admin/dashboard", view);
 }
 

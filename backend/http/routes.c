@@ -5,6 +5,8 @@
 #include "admin/admin_http.h"
 #include "admin/booking_actions.h"
 #include "admin/rights.h"
+#include "admin/calview.h"
+#include "admin/dashview.h"
 #include "http/assets.h"
 #include "http/ops.h"
 #include "http/router.h"
@@ -85,6 +87,9 @@ const struct route routes[] = {
     {"POST", "/admin/account/sessions/{id}/revoke", admin_http_session_revoke,
      ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
     {"GET", "/admin/audit", admin_http_audit, ROUTE_ADMIN, 0},
+    {"GET", "/admin/calendar", calview_http_page, ROUTE_ADMIN, 0},
+    {"POST", "/admin/mail/{id}/resend", dashview_http_resend, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     8 * 1024},
     {"GET", "/admin/calendars", calendar_http_page, ROUTE_ADMIN, 0},
     /* An exported calendar can be large: up to calendar_max_bytes, and
      * max_body (the ceiling for every route) must allow it. */

@@ -147,13 +147,14 @@ async function keyboardOnly(context) {
   await Promise.all([page.waitForURL(`${BASE_URL}/admin`), page.keyboard.press('Enter')]);
   check((await page.locator('h1').innerText()).trim() === 'Dashboard', 'Enter signs in and shows the dashboard');
 
-  // Dashboard navigation: skip link, brand, the four areas, sign out.
-  const nav = (await tabStops(page, 7)).map((s) => s);
+  // Dashboard navigation: skip link, brand, the five areas, sign out.
+  const nav = (await tabStops(page, 8)).map((s) => s);
   const navNames = nav.map((s) => s.name);
   check(
     /^a\.skip-link/.test(navNames[0]) && /^a\.brand/.test(navNames[1]) && /\(Dashboard\)$/.test(navNames[2]) &&
-      /\(Calendars\)$/.test(navNames[3]) && /\(Audit log\)$/.test(navNames[4]) &&
-      /\(Account\)$/.test(navNames[5]) && /\(Sign out\)$/.test(navNames[6]),
+      /\(Calendar\)$/.test(navNames[3]) && /\(Calendars\)$/.test(navNames[4]) &&
+      /\(Audit log\)$/.test(navNames[5]) && /\(Account\)$/.test(navNames[6]) &&
+      /\(Sign out\)$/.test(navNames[7]),
     'Tab walks the navigation in reading order',
     navNames.join(' → '),
   );
@@ -164,6 +165,17 @@ async function keyboardOnly(context) {
   await page.keyboard.press('Enter');
   const afterSkip = await page.evaluate(() => document.activeElement && document.activeElement.id);
   check(afterSkip === 'main', 'the skip link moves focus to the main content', afterSkip);
+
+  // The week calendar by keyboard: seven days, each under its own heading.
+  await tabTo(page, (i) => /\(Calendar\)$/.test(i.name));
+  await Promise.all([page.waitForURL(`${BASE_URL}/admin/calendar`), page.keyboard.press('Enter')]);
+  const calTitle = (await page.locator('h1').innerText()).trim();
+  check(/^Week of Monday, /.test(calTitle), 'Enter on Calendar opens this week, from Monday', calTitle);
+  const dayHeads = await page.locator('.cal-day h2').allInnerTexts();
+  check(dayHeads.length === 7 && /^Monday/.test(dayHeads[0]) && /^Sunday/.test(dayHeads[6]),
+    'the week has a heading per day', dayHeads.join(' | '));
+  const nextWeek = await tabTo(page, (i) => /\(Next week\)$/.test(i.name));
+  check(nextWeek !== null && nextWeek.visible, 'the next-week link is reachable with visible focus');
 
   // Audit log, then account, by keyboard.
   await tabTo(page, (i) => /\(Audit log\)$/.test(i.name));
@@ -205,12 +217,19 @@ async function phoneWidth(browser) {
   await page.fill('#password', PASSWORD);
   await Promise.all([page.waitForURL(`${BASE_URL}/admin`), page.click('button[type=submit]')]);
   check(true, 'signing in works without JavaScript');
-  for (const path of ['/admin', '/admin/audit', '/admin/account']) {
+  for (const path of ['/admin', '/admin/audit', '/admin/account', '/admin/calendar', '/admin/calendar?view=month']) {
     await page.goto(`${BASE_URL}${path}`, { waitUntil: 'load' });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 0, `${path} fits a 360 px wide phone`, `overflows by ${overflow} px`);
   }
+  // On a phone the week is a list of days, one under the other.
+  await page.goto(`${BASE_URL}/admin/calendar`, { waitUntil: 'load' });
+  const columns = await page.evaluate(
+    () => new Set([...document.querySelectorAll('.cal-day')].map((e) => Math.round(e.getBoundingClientRect().left))).size,
+  );
+  check(columns === 1, 'on a phone the week is a list of days', `${columns} columns`);
   mkdirSync(OUT_DIR, { recursive: true });
+  await page.screenshot({ path: join(OUT_DIR, 'calendar-phone.png'), fullPage: true, timeout: 15_000 });
   await page.goto(`${BASE_URL}/admin`, { waitUntil: 'load' });
   await page.screenshot({ path: join(OUT_DIR, 'admin-phone.png'), fullPage: true, timeout: 15_000 });
   await context.close();
