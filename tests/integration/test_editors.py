@@ -383,3 +383,265 @@ def test_every_editor_refuses_a_missing_or_wrong_csrf_token(srv):
     anon = Client(srv)
     r = anon.get("/admin/availability")
     assert r.status == 303 and r.headers["location"].startswith("/admin/login")
+
+
+# --------------------------------------------------------------------------
+# offerings
+
+
+def offering_form(csrf, **over):
+    form = {"csrf": csrf, "slug": "couples-checkup", "name": "Couples check-up", "kind": "session",
+            "description": "A 45-minute <b>video</b> session.", "days": "1", "duration_minutes": "45",
+            "day_start": "", "day_end": "", "price": "150.50", "deposit": "0", "currency": "usd",
+            "location_kind": "video", "location": "Link in your confirmation", "buffer_before_minutes": "0",
+            "buffer_after_minutes": "15", "min_notice_minutes": "1440", "horizon_days": "60",
+            "slot_interval_minutes": "60", "min_rest_days": "0", "cap_per_week": "", "cap_per_month": "8",
+            "hold_minutes": "1440", "cancel_window_hours": "24", "intake_form": "", "series_max": "6",
+            "sort_order": "50", "active": "on", "weekday": ["1", "2"], "clinician": ["1"]}
+    form.update(over)
+    # Repeated fields (checkboxes) as a browser sends them.
+    pairs = []
+    for k, v in form.items():
+        for one in (v if isinstance(v, list) else [v]):
+            if one is not None:
+                pairs.append((k, one))
+    return pairs
+
+
+def post_pairs(c, path, pairs):
+    import urllib.parse
+    return c.request("POST", path, body=urllib.parse.urlencode(pairs),
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+OFFERING_COLS = ("slug, name, kind, description, days, duration_minutes, coalesce(to_char(day_start, 'HH24:MI'), ''),"
+                 " coalesce(to_char(day_end, 'HH24:MI'), ''), price_cents, deposit_cents, currency, requires_approval,"
+                 " location_kind, location, buffer_before_minutes, buffer_after_minutes, min_notice_minutes,"
+                 " horizon_days, slot_interval_minutes, start_weekdays, min_rest_days, coalesce(cap_per_week, 0),"
+                 " coalesce(cap_per_month, 0), hold_minutes, cancel_window_hours, coalesce(intake_form, ''),"
+                 " series_max, sort_order, active")
+
+
+def test_owner_creates_an_offering_with_every_field_and_it_is_bookable(srv):
+    c = signed_in(srv)
+    r, csrf = page(c, "/admin/offerings/new")
+    body = main_of(r.body)
+    for fid in ("slug", "name", "kind", "description", "duration_minutes", "days", "day_start", "day_end", "price",
+                "deposit", "currency", "location_kind", "location", "slot_interval_minutes", "min_notice_minutes",
+                "horizon_days", "buffer_before_minutes", "buffer_after_minutes", "min_rest_days", "cap_per_week",
+                "cap_per_month", "series_max", "hold_minutes", "intake_form", "cancel_window_hours", "sort_order",
+                "active", "requires_approval", "weekday1", "clinician1", "break1_start"):
+        assert f'<label for="{fid}">' in body, fid
+    r = post_pairs(c, "/admin/offerings", offering_form(csrf))
+    assert r.status == 303, r.body[:1500]
+    assert r.headers["location"] == "/admin/offerings?done=created"
+    assert srv.sql(f"SELECT {OFFERING_COLS} FROM offering WHERE slug = 'couples-checkup'") == [(
+        "couples-checkup", "Couples check-up", "session", "A 45-minute <b>video</b> session.", "1", "45", "", "",
+        "15050", "0", "USD", "f", "video", "Link in your confirmation", "0", "15", "1440", "60", "60", "3", "0",
+        "0", "8", "1440", "24", "", "6", "50", "t")]
+    oid = offering_id(srv, "couples-checkup")
+    assert srv.sql("SELECT clinician_id FROM offering_clinician WHERE offering_id = :'p1'", str(oid)) == [("1",)]
+    listed = {o["slug"]: o for o in srv.get("/api/v1/offerings").json()["offerings"]}
+    assert listed["couples-checkup"]["price_cents"] == 15050 and listed["couples-checkup"]["duration_minutes"] == 45
+    # Mondays and Tuesdays, hourly, 45 minutes plus a 15-minute buffer inside 09:00-17:00.
+    mon = next_weekday(1)
+    assert starts(srv, "couples-checkup", mon) == ["09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00",
+                                                   "16:00"]
+    assert starts(srv, "couples-checkup", next_weekday(3)) == []
+    r = c.get("/admin/offerings?done=created")
+    assert "Offering created." in r.body and "Couples check-up" in r.body
+    rows = audit_rows(srv, "offering.create")
+    assert [(a, t, json.loads(d)) for _, a, _, t, _, d in rows] == [
+        ("clinician:1", f"offering:{oid}", {"slug": "couples-checkup", "kind": "session", "active": True})]
+    # The edit form shows what was stored; markup is text.
+    r, _ = page(c, f"/admin/offerings/{oid}")
+    assert 'id="price" name="price" type="text" inputmode="decimal" maxlength="14" value="150.50"' in r.body
+    assert "A 45-minute &lt;b&gt;video&lt;/b&gt; session.</textarea>" in r.body
+    assert '<input id="weekday2" name="weekday" type="checkbox" value="2" checked>' in r.body
+    assert '<input id="weekday3" name="weekday" type="checkbox" value="3">' in r.body
+
+
+def test_an_intensive_with_breaks(srv):
+    c = signed_in(srv)
+    _, csrf = page(c, "/admin/offerings/new")
+    form = offering_form(csrf, slug="intensive-1day", name="One-day intensive", kind="intensive", days="1",
+                         day_start="10:00", day_end="15:00", price="1200", deposit="300", intake_form="intensive-intake",
+                         series_max="1", cap_per_month="", slot_interval_minutes="1440", buffer_after_minutes="0",
+                         weekday=["1", "2", "3", "4", "5"], requires_approval="on", break1_start="12:00",
+                         break1_end="12:45", break1_label="Lunch")
+    r = post_pairs(c, "/admin/offerings", form)
+    assert r.status == 303, r.body[:1500]
+    row = srv.sql("SELECT kind, days, duration_minutes, to_char(day_start, 'HH24:MI'), to_char(day_end, 'HH24:MI'),"
+                  " price_cents, deposit_cents, requires_approval, intake_form FROM offering WHERE slug = 'intensive-1day'")
+    assert row == [("intensive", "1", "300", "10:00", "15:00", "120000", "30000", "t", "intensive-intake")]
+    oid = offering_id(srv, "intensive-1day")
+    assert srv.sql("SELECT to_char(starts, 'HH24:MI'), to_char(ends, 'HH24:MI'), label FROM offering_break"
+                   " WHERE offering_id = :'p1'", str(oid)) == [("12:00", "12:45", "Lunch")]
+    mon = next_weekday(1, min_days=8)
+    assert starts(srv, "intensive-1day", mon) == ["10:00"]
+
+
+def test_offering_form_refuses_bad_values_and_keeps_them(srv):
+    c = signed_in(srv)
+    _, csrf = page(c, "/admin/offerings/new")
+    form = offering_form(csrf, slug="Bad Slug", name="", price="12.345", deposit="200", currency="dollars",
+                         duration_minutes="3", horizon_days="abc", cap_per_week="0", series_max="6", weekday=[],
+                         clinician=[], intake_form="nope", break1_start="12:00", break1_end="11:00")
+    r = post_pairs(c, "/admin/offerings", form)
+    assert r.status == 422
+    expected = {
+        "slug": "Use 1 to 63 lower-case letters, digits and hyphens, starting with a letter or digit.",
+        "name": "Give the offering a name of up to 200 characters.",
+        "duration_minutes": "Enter a whole number from 5 to 720.",
+        "price": "Enter a price like 175 or 175.00 (0 for free).",
+        "currency": "Enter a three-letter currency code, like USD.",
+        "horizon_days": "Enter a whole number from 1 to 730.",
+        "start_weekdays": "Tick at least one weekday a booking may start on.",
+        "cap_per_week": "Enter a whole number from 1 to 1000, or leave it empty.",
+        "intake_form": "Choose an intake form from the list.",
+        "clinicians": "Choose at least one clinician who provides it.",
+        "break1": "Break 1: The end must be after the start.",
+    }
+    for fid, msg in expected.items():
+        assert field_error(r.body, fid) == msg, fid
+    assert sorted(summary(r.body)) == sorted(expected.values())
+    assert 'id="slug" name="slug" type="text" maxlength="63" autocapitalize="none" spellcheck="false" value="Bad Slug"' in r.body
+    assert 'value="12.345"' in r.body and 'value="dollars"' in r.body
+    assert srv.sql("SELECT count(*) FROM offering") == [("4",)]
+    # Cross-field rules.
+    cases = [
+        (dict(deposit="200", price="100"), {"deposit": "The deposit cannot be more than the price."}),
+        (dict(kind="consult", series_max="6"), {"series_max": "Only sessions can be booked as a series: enter 1."}),
+        (dict(kind="intensive", days="2", series_max="1"),
+         {"day_start": "An intensive needs the time each day starts, like 09:00.",
+          "day_end": "An intensive needs the time each day ends, like 16:00."}),
+        (dict(kind="intensive", days="2", series_max="1", day_start="09:00", day_end="16:00", break1_start="08:00",
+              break1_end="09:30"), {"break1": "Break 1: a break must be inside the day."}),
+        (dict(slug="consult"), {"slug": "Another offering already uses this web address name."}),
+    ]
+    for over, errors in cases:
+        r = post_pairs(c, "/admin/offerings", offering_form(csrf, **over))
+        assert r.status == 422, over
+        for fid, msg in errors.items():
+            assert field_error(r.body, fid) == msg, over
+    assert srv.sql("SELECT count(*) FROM offering") == [("4",)]
+    assert audit_rows(srv, "offering.create") == []
+
+
+def test_editing_an_offering_keeps_existing_bookings(srv):
+    booked = book_consult(srv)[0]
+    before = srv.sql("SELECT b.starts_at, b.ends_at, k.starts_at, k.ends_at, lower(k.blocked), upper(k.blocked)"
+                     " FROM booking b JOIN booking_block k ON k.booking_id = b.id WHERE b.id = :'p1'", str(booked["id"]))
+    c = signed_in(srv)
+    consult = offering_id(srv, "consult")
+    r, csrf = page(c, f"/admin/offerings/{consult}")
+    # The slug is fixed once created: shown, not editable.
+    assert "<code>/offerings/consult</code>" in r.body and 'name="slug"' not in r.body
+    mon = next_weekday(1)
+    assert starts(srv, "consult", mon) == consult_day(mon)
+    form = offering_form(csrf, slug="ignored", name="Consultation call", kind="consult", duration_minutes="45",
+                         buffer_after_minutes="15", price="0", series_max="1", cap_per_month="",
+                         slot_interval_minutes="60", weekday=["1", "2", "3", "4", "5"], intake_form="pre-consult")
+    r = post_pairs(c, f"/admin/offerings/{consult}", form)
+    assert r.status == 303, r.body[:1500]
+    assert r.headers["location"] == "/admin/offerings?done=updated"
+    assert srv.sql("SELECT slug, name, duration_minutes, buffer_after_minutes, slot_interval_minutes FROM offering"
+                   " WHERE id = :'p1'", str(consult)) == [("consult", "Consultation call", "45", "15", "60")]
+    after = srv.sql("SELECT b.starts_at, b.ends_at, k.starts_at, k.ends_at, lower(k.blocked), upper(k.blocked)"
+                    " FROM booking b JOIN booking_block k ON k.booking_id = b.id WHERE b.id = :'p1'", str(booked["id"]))
+    assert after == before
+    assert srv.sql("SELECT status FROM booking WHERE id = :'p1'", str(booked["id"])) == [("confirmed",)]
+    # New bookings follow the new rules at once.
+    assert starts(srv, "consult", mon) == ["09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00"]
+    assert "Offering saved. Existing bookings keep their times." in c.get("/admin/offerings?done=updated").body
+    assert [(row[3]) for row in audit_rows(srv, "offering.update")] == [f"offering:{consult}"]
+    assert c.get("/admin/offerings/999").status == 404
+    assert post_pairs(c, "/admin/offerings/999", form).status == 404
+
+
+def test_removing_an_offering_deletes_it_or_deactivates_it_when_booked(srv):
+    booked = book_consult(srv)[0]
+    c = signed_in(srv)
+    _, csrf = page(c, "/admin/offerings/new")
+    assert post_pairs(c, "/admin/offerings", offering_form(csrf)).status == 303
+    new = offering_id(srv, "couples-checkup")
+    r = c.post(f"/admin/offerings/{new}/remove", {"csrf": csrf})
+    assert r.status == 303 and r.headers["location"] == "/admin/offerings?done=deleted"
+    assert srv.sql("SELECT count(*) FROM offering WHERE slug = 'couples-checkup'") == [("0",)]
+    consult = offering_id(srv, "consult")
+    r = c.post(f"/admin/offerings/{consult}/remove", {"csrf": csrf})
+    assert r.status == 303 and r.headers["location"] == "/admin/offerings?done=deactivated"
+    assert srv.sql("SELECT active FROM offering WHERE id = :'p1'", str(consult)) == [("f",)]
+    assert srv.sql("SELECT status FROM booking WHERE id = :'p1'", str(booked["id"])) == [("confirmed",)]
+    assert "consult" not in [o["slug"] for o in srv.get("/api/v1/offerings").json()["offerings"]]
+    assert srv.get(f"/api/v1/availability?offering=consult&from={next_weekday(1)}&to={next_weekday(1)}").status == 404
+    r = c.get("/admin/offerings?done=deactivated")
+    assert "so it was deactivated instead of deleted" in r.body and "Inactive: clients do not see it." in r.body
+    assert [(row[2], row[3]) for row in audit_rows(srv) if row[2].startswith("offering.")] == [
+        ("offering.create", f"offering:{new}"), ("offering.delete", f"offering:{new}"),
+        ("offering.deactivate", f"offering:{consult}")]
+    assert c.post(f"/admin/offerings/{new}/remove", {"csrf": csrf}).status == 404
+
+
+# --------------------------------------------------------------------------
+# the practice
+
+
+def practice_form(csrf, **over):
+    form = {"csrf": csrf, "name": "Riverbend Couples Practice", "timezone": "America/New_York",
+            "address": "1 Main St", "phone": "+1 312 555 0100", "email": "office@riverbend.example",
+            "base_url": "https://riverbend.example", "cancellation_policy": "Cancel 48 hours ahead.",
+            "confidentiality_policy": "Line one <script>alert(1)</script> & more\r\nLine two"}
+    form.update(over)
+    return form
+
+
+def test_practice_settings_and_policy_texts(srv):
+    c = signed_in(srv)
+    r, csrf = page(c, "/admin/practice")
+    for fid in ("name", "timezone", "address", "phone", "email", "base_url", "cancellation_policy",
+                "confidentiality_policy"):
+        assert f'<label for="{fid}">' in r.body, fid
+    assert 'value="America/Chicago"' in r.body
+    r = c.post("/admin/practice", practice_form(csrf))
+    assert r.status == 303 and r.headers["location"] == "/admin/practice?done=saved", r.body[:800]
+    assert srv.sql("SELECT name, timezone, address, phone, email, base_url, cancellation_policy,"
+                   " replace(confidentiality_policy, E'\\r', '<CR>') FROM practice") == [(
+                       "Riverbend Couples Practice", "America/New_York", "1 Main St", "+1 312 555 0100",
+                       "office@riverbend.example", "https://riverbend.example", "Cancel 48 hours ahead.",
+                       "Line one <script>alert(1)</script> & more<CR>\nLine two")]
+    r = c.get("/admin/practice?done=saved")
+    assert "Practice settings saved." in r.body
+    assert "Line one &lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in r.body and "<script>alert" not in r.body
+    # Pages use the new name at once.
+    assert "Riverbend Couples Practice" in srv.get("/").text
+    rows = audit_rows(srv, "practice.update")
+    assert [(a, t, json.loads(d)) for _, a, _, t, _, d in rows] == [
+        ("clinician:1", "practice:1", {"fields": ["name", "timezone", "address", "phone", "email", "base_url",
+                                                   "cancellation_policy", "confidentiality_policy"]})]
+    # Saving again unchanged but for one field names only that one.
+    assert c.post("/admin/practice", practice_form(csrf, phone="")).status == 303
+    assert json.loads(audit_rows(srv, "practice.update")[-1][5]) == {"fields": ["phone"]}
+
+
+@pytest.mark.parametrize("over,fid,msg", [
+    (dict(timezone="Mars/Olympus_Mons"), "timezone", "Enter a time zone name like America/Chicago or Europe/Berlin."),
+    (dict(timezone="+05:00"), "timezone", "Enter a time zone name like America/Chicago or Europe/Berlin."),
+    (dict(timezone="../../etc/passwd"), "timezone", "Enter a time zone name like America/Chicago or Europe/Berlin."),
+    (dict(name=""), "name", "Give the practice a name of up to 200 characters."),
+    (dict(email="not-an-address"), "email", "Enter an email address like hello@example.com, or leave it empty."),
+    (dict(base_url="javascript:alert(1)"), "base_url", "Enter the address starting with https://, or leave it empty."),
+    (dict(cancellation_policy="x" * 20001), "cancellation_policy",
+     "Keep the cancellation policy to 20000 characters or fewer."),
+])
+def test_practice_settings_refuse_bad_values(srv, over, fid, msg):
+    c = signed_in(srv)
+    _, csrf = page(c, "/admin/practice")
+    r = c.post("/admin/practice", practice_form(csrf, **over))
+    assert r.status == 422
+    assert field_error(r.body, fid) == msg
+    assert summary(r.body) == [msg]
+    if fid != "cancellation_policy":
+        assert f'value="{html.escape(over[fid])}"' in r.body
+    assert srv.sql("SELECT name, timezone FROM practice") == [("Riverbend Practice", "America/Chicago")]
+    assert audit_rows(srv, "practice.update") == []
