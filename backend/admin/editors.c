@@ -484,8 +484,11 @@ static int offering_tx(struct ctx *c, void *arg)
 	const struct editors_offering *o = x->o;
 	struct arena *a = c->a;
 	bool create = *x->id == 0;
-	PGresult *r;
-	int rc = db_query(
+	PGresult *r, *before = NULL, *after;
+	int rc;
+	if (!create && (rc = db_query(c->db, a, &before, SQL_OFFERING_FORM, num(a, *x->id))))
+		return rc;
+	rc = db_query(
 	    c->db, a, &r, create ? SQL_OFFERING_INSERT : SQL_OFFERING_UPDATE, num(a, *x->id), o->slug,
 	    o->name, o->kind, o->description, num(a, o->days), num(a, o->duration_minutes),
 	    *o->day_start ? o->day_start : NULL, *o->day_end ? o->day_end : NULL, num(a, o->price_cents),
@@ -511,8 +514,23 @@ static int offering_tx(struct ctx *c, void *arg)
 	if ((rc = db_query(c->db, a, NULL, SQL_OC_INSERT, id, o->clinicians)))
 		return rc;
 	/* audit_write releases its reference; a retried transaction needs one more. */
+	json_t *detail = json_deep_copy(x->detail);
+	if (!detail)
+		detail = json_object();
+	if (before && PQntuples(before) == 1) {
+		/* The fields that changed, by name (never their values). */
+		if ((rc = db_query(c->db, a, &after, SQL_OFFERING_FORM, id))) {
+			json_decref(detail);
+			return rc;
+		}
+		json_t *fields = json_array();
+		for (int k = 0; k < PQnfields(after); k++)
+			if (strcmp(db_val(before, 0, k), db_val(after, 0, k)))
+				json_array_append_new(fields, json_string(PQfname(after, k)));
+		json_object_set_new(detail, "fields", fields);
+	}
 	return audit_write(c, create ? "offering.create" : "offering.update",
-	                   arena_printf(a, "offering:%lld", (long long)*x->id), json_incref(x->detail));
+	                   arena_printf(a, "offering:%lld", (long long)*x->id), detail);
 }
 
 int editors_offering_save(struct ctx *c, int64_t *id, const struct editors_offering *o, json_t *detail)

@@ -276,6 +276,8 @@ static int avail_render(struct req *r, int status, struct whose *w, json_t *days
 		json_decref(offerings);
 		json_decref(stored);
 		json_decref(w->clinicians);
+		if (p)
+			problems_release(p);
 		return rc;
 	}
 	size_t i;
@@ -1197,6 +1199,20 @@ int editors_http_practice_save(struct req *r)
 		problem(&p, "address", "address", "Keep the address to 500 characters or fewer.");
 	if (strlen(pr.phone) > 40 || strpbrk(pr.phone, "\r\n"))
 		problem(&p, "phone", "phone", "Keep the phone number to 40 characters or fewer.");
+	if (!json_object_get(p.by_field, "timezone")) {
+		/* The database's own check (sql/0001) must agree, or the save would fail. */
+		static const char SQL_TZ_OK[] = "SELECT tandem_valid_tz($1)";
+		PGresult *res;
+		int rc = db_query(r->db, r->a, &res, SQL_TZ_OK, pr.timezone);
+		if (rc) {
+			problems_release(&p);
+			json_decref(v);
+			return rc;
+		}
+		if (db_val(res, 0, 0)[0] != 't')
+			problem(&p, "timezone", "timezone",
+			        "Enter a time zone name like America/Chicago or Europe/Berlin.");
+	}
 	const char *at = strchr(pr.email, '@');
 	if (*pr.email && (!at || at == pr.email || !at[1] || strchr(at + 1, '@') ||
 	                  strpbrk(pr.email, " \t\r\n") || strlen(pr.email) > 254))

@@ -554,7 +554,12 @@ def test_editing_an_offering_keeps_existing_bookings(srv):
     # New bookings follow the new rules at once.
     assert starts(srv, "consult", mon) == ["09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00"]
     assert "Offering saved. Existing bookings keep their times." in c.get("/admin/offerings?done=updated").body
-    assert [(row[3]) for row in audit_rows(srv, "offering.update")] == [f"offering:{consult}"]
+    rows = audit_rows(srv, "offering.update")
+    assert [(a, t, json.loads(d)) for _, a, _, t, _, d in rows] == [
+        ("clinician:1", f"offering:{consult}", {
+            "slug": "consult", "kind": "consult", "active": True,
+            "fields": ["name", "description", "duration_minutes", "location", "buffer_after_minutes",
+                       "slot_interval_minutes", "sort_order"]})]
     assert c.get("/admin/offerings/999").status == 404
     assert post_pairs(c, "/admin/offerings/999", form).status == 404
 
