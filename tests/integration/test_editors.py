@@ -42,7 +42,7 @@ def field_error(body, fid):
     """The message next to field fid, checking the input points at it."""
     m = re.search(r'<p class="field-error" id="' + re.escape(fid) + r'-error">([^<]*)</p>', body)
     assert m, f"no error for {fid}"
-    assert f'aria-describedby="{fid}-error"' in body
+    assert re.search(r'aria-describedby="([^"]* )?' + re.escape(fid) + r'-error"', body), f"{fid} not wired"
     return html.unescape(m.group(1))
 
 
@@ -650,3 +650,63 @@ def test_practice_settings_refuse_bad_values(srv, over, fid, msg):
         assert f'value="{html.escape(over[fid])}"' in r.body
     assert srv.sql("SELECT name, timezone FROM practice") == [("Riverbend Practice", "America/Chicago")]
     assert audit_rows(srv, "practice.update") == []
+
+
+# --------------------------------------------------------------------------
+# markup: every control labelled, ids unique, errors wired to their fields
+
+
+class _Controls(__import__("html.parser").parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids, self.label_for, self.controls, self.described = [], set(), [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.append(a["id"])
+        if tag == "label" and "for" in a:
+            self.label_for.add(a["for"])
+        if tag in ("input", "select", "textarea") and a.get("type") not in ("hidden", "submit"):
+            self.controls.append(a)
+        if "aria-describedby" in a:
+            self.described.append(a["aria-describedby"])
+
+
+def check_markup(body):
+    p = _Controls()
+    p.feed(main_of(body))
+    dupes = {i for i in p.ids if p.ids.count(i) > 1}
+    assert not dupes, dupes
+    for ctl in p.controls:
+        assert ctl.get("id") in p.label_for, ctl
+    for ref in p.described:
+        for one in ref.split():
+            assert one in p.ids, one
+    return p
+
+
+def test_editor_pages_label_every_field(srv, tandem, tmp_path):
+    c = signed_in(srv)
+    add_clinician(tandem, srv, tmp_path, "sam@riverbend.example", "Sam Okafor", "sam-password-2026")
+    consult = offering_id(srv, "consult")
+    for path in ("/admin/availability", "/admin/offerings", "/admin/offerings/new", f"/admin/offerings/{consult}",
+                 "/admin/practice"):
+        r, csrf = page(c, path)
+        check_markup(r.body)
+        assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in r.body
+    # The owner's clinician picker is labelled too.
+    assert '<label for="clinician-pick">Whose availability</label>' in c.get("/admin/availability").body
+    # Pages with errors: each message is referenced by its field and listed at the top.
+    r = c.post("/admin/availability/weekly", weekly_form(csrf, {1: [("12:00", "09:00")]}))
+    assert r.status == 422 and len(check_markup(r.body).described) == 3
+    r = post_pairs(c, "/admin/offerings", offering_form(csrf, name="", weekday=[], break2_start="x"))
+    assert r.status == 422
+    p = check_markup(r.body)
+    assert {"name-error", "start_weekdays-error", "break2-error"} <= set(p.described)
+    r = c.post("/admin/practice", practice_form(csrf, timezone="Nowhere", email="x"))
+    assert r.status == 422
+    assert summary(r.body) == ["Enter a time zone name like America/Chicago or Europe/Berlin.",
+                               "Enter an email address like hello@example.com, or leave it empty."]
+    assert 'href="#timezone"' in r.body and 'href="#email"' in r.body
+    check_markup(r.body)
