@@ -197,6 +197,9 @@ int editors_weekly_get(struct ctx *c, int64_t clinician_id, json_t **rows)
 	return 0;
 }
 
+/* Saves of one clinician's week queue behind each other: the last one wins
+ * whole, never a mix of two. */
+static const char SQL_WEEKLY_LOCK[] = "SELECT 1 FROM clinician WHERE id = $1 FOR UPDATE";
 static const char SQL_WEEKLY_DELETE[] = "DELETE FROM availability_rule WHERE clinician_id = $1";
 static const char SQL_WEEKLY_INSERT[] =
     "INSERT INTO availability_rule (clinician_id, weekday, starts, ends, offering_id)"
@@ -213,7 +216,9 @@ static int weekly_tx(struct ctx *c, void *arg)
 {
 	struct weekly_args *w = arg;
 	const char *cid = num(c->a, w->clinician_id);
-	int rc = db_query(c->db, c->a, NULL, SQL_WEEKLY_DELETE, cid);
+	int rc = db_query(c->db, c->a, NULL, SQL_WEEKLY_LOCK, cid);
+	if (!rc)
+		rc = db_query(c->db, c->a, NULL, SQL_WEEKLY_DELETE, cid);
 	if (rc)
 		return rc;
 	if (w->n) {

@@ -177,6 +177,19 @@ def test_weekly_hours_refuse_bad_ranges_and_keep_what_was_typed(srv):
     assert len(rules(srv)) == 3
 
 
+def test_concurrent_saves_leave_one_whole_week(srv):
+    import concurrent.futures
+    c = signed_in(srv)
+    _, csrf = page(c, "/admin/availability")
+    weeks = [{wd: [(f"{8 + i:02d}:00", f"{12 + i:02d}:00")] for wd in (1, 2, 3)} for i in range(6)]
+    with concurrent.futures.ThreadPoolExecutor(6) as ex:
+        statuses = list(ex.map(lambda w: c.post("/admin/availability/weekly", weekly_form(csrf, w)).status, weeks))
+    assert statuses == [303] * 6
+    got = rules(srv)
+    assert got in [[(str(wd), s, e, "0") for wd, rs in sorted(w.items()) for s, e in rs] for w in weeks], got
+    assert len(audit_rows(srv, "availability.weekly")) == 6
+
+
 def test_removing_hours_never_cancels_a_booking(srv):
     booked = book_consult(srv)[0]
     c = signed_in(srv)
