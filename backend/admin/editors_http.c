@@ -910,9 +910,11 @@ static int offering_check(struct req *r, const char *fixed_slug, json_t **values
 	o->description = sval(v, "description");
 	if (strlen(o->description) > 5000)
 		problem(p, "description", "description", "Keep the description to 5000 characters or fewer.");
-	o->days = int_field(r, p, v, "days", 1, intensive ? 5 : 1, false);
-	if (!intensive && !json_object_get(p->by_field, "days"))
-		o->days = 1;
+	o->days = 1;
+	if (intensive)
+		o->days = int_field(r, p, v, "days", 1, 5, false);
+	else if (strcmp(sval(v, "days"), "1"))
+		problem(p, "days", "days", "Only intensives last more than one day: enter 1.");
 	int ds = 0, de = 0;
 	o->day_start = o->day_end = "";
 	if (intensive) {
@@ -967,11 +969,11 @@ static int offering_check(struct req *r, const char *fixed_slug, json_t **values
 	o->cap_per_month = int_field(r, p, v, "cap_per_month", 1, 1000, true);
 	o->hold_minutes = int_field(r, p, v, "hold_minutes", 5, 43200, false);
 	o->cancel_window_hours = int_field(r, p, v, "cancel_window_hours", 0, 8760, false);
-	o->series_max = int_field(r, p, v, "series_max", 1, session ? 52 : 1, false);
-	if (!session && json_object_get(p->by_field, "series_max"))
-		json_object_set_new(p->by_field, "series_max",
-		                    json_string("Only sessions can be booked as a series: "
-		                                "enter 1."));
+	o->series_max = 1;
+	if (session)
+		o->series_max = int_field(r, p, v, "series_max", 1, 52, false);
+	else if (strcmp(sval(v, "series_max"), "1"))
+		problem(p, "series_max", "series_max", "Only sessions can be booked as a series: enter 1.");
 	o->sort_order = int_field(r, p, v, "sort_order", -100000, 100000, false);
 	o->active = *sval(v, "active") != '\0';
 	o->intake_form = sval(v, "intake_form");

@@ -525,6 +525,9 @@ def test_offering_form_refuses_bad_values_and_keeps_them(srv):
     cases = [
         (dict(deposit="200", price="100"), {"deposit": "The deposit cannot be more than the price."}),
         (dict(kind="consult", series_max="6"), {"series_max": "Only sessions can be booked as a series: enter 1."}),
+        (dict(kind="session", days="2"), {"days": "Only intensives last more than one day: enter 1."}),
+        (dict(kind="intensive", days="6", series_max="1", day_start="09:00", day_end="16:00"),
+         {"days": "Enter a whole number from 1 to 5."}),
         (dict(kind="intensive", days="2", series_max="1"),
          {"day_start": "An intensive needs the time each day starts, like 09:00.",
           "day_end": "An intensive needs the time each day ends, like 16:00."}),
@@ -537,6 +540,7 @@ def test_offering_form_refuses_bad_values_and_keeps_them(srv):
         assert r.status == 422, over
         for fid, msg in errors.items():
             assert field_error(r.body, fid) == msg, over
+        assert summary(r.body) == list(errors.values()), over
     assert srv.sql("SELECT count(*) FROM offering") == [("4",)]
     assert audit_rows(srv, "offering.create") == []
 
