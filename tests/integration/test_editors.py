@@ -635,8 +635,12 @@ def test_practice_settings_and_policy_texts(srv):
     r = c.get("/admin/practice?done=saved")
     assert "Practice settings saved." in r.body
     assert "Line one &lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in r.body and "<script>alert" not in r.body
-    # Pages use the new name at once.
+    # Pages use the new name at once; the intake shows the new policy, as text.
     assert "Riverbend Couples Practice" in srv.get("/").text
+    booked = book_consult(srv)[0]
+    intake = srv.get(booked["intake_url"][len(srv.base):]).text
+    assert '<p class="policy">Line one &lt;script&gt;alert(1)&lt;/script&gt; &amp; more' in intake
+    assert "<script>alert" not in intake
     rows = audit_rows(srv, "practice.update")
     assert [(a, t, json.loads(d)) for _, a, _, t, _, d in rows] == [
         ("clinician:1", "practice:1", {"fields": ["name", "timezone", "address", "phone", "email", "base_url",
