@@ -7,6 +7,7 @@
 #include "admin/rights.h"
 #include "admin/calview.h"
 #include "admin/dashview.h"
+#include "admin/editors_http.h"
 #include "http/assets.h"
 #include "http/ops.h"
 #include "http/router.h"
@@ -104,6 +105,27 @@ const struct route routes[] = {
     {"POST", "/admin/feeds", calendar_http_feed_create, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
     {"POST", "/admin/feeds/{id}/revoke", calendar_http_feed_revoke, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
      8 * 1024},
+    /* The editors (admin/editors_http.h): availability, offerings, practice. */
+    {"GET", "/admin/availability", editors_http_availability, ROUTE_ADMIN, 0},
+    {"POST", "/admin/availability/weekly", editors_http_weekly, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     32 * 1024},
+    {"POST", "/admin/availability/dates", editors_http_date, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
+    {"POST", "/admin/availability/time-off", editors_http_time_off, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     8 * 1024},
+    {"POST", "/admin/availability/exceptions/{id}/remove", editors_http_exception_remove,
+     ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
+    {"GET", "/admin/offerings", editors_http_offerings, ROUTE_ADMIN, 0},
+    {"POST", "/admin/offerings", editors_http_offering_create, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     32 * 1024},
+    {"GET", "/admin/offerings/new", editors_http_offering_new, ROUTE_ADMIN, 0},
+    {"GET", "/admin/offerings/{id}", editors_http_offering_edit, ROUTE_ADMIN, 0},
+    {"POST", "/admin/offerings/{id}", editors_http_offering_update, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     32 * 1024},
+    {"POST", "/admin/offerings/{id}/remove", editors_http_offering_remove,
+     ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM, 8 * 1024},
+    {"GET", "/admin/practice", editors_http_practice, ROUTE_ADMIN, 0},
+    {"POST", "/admin/practice", editors_http_practice_save, ROUTE_ADMIN | ROUTE_CSRF | ROUTE_FORM,
+     160 * 1024},
     {"GET", "/api/v1/admin/session", admin_http_api_session, ROUTE_ADMIN, 0},
     {"GET", "/api/v1/admin/bookings", admin_http_api_bookings, ROUTE_ADMIN, 0},
     {"POST", "/api/v1/csp-report", ops_http_csp_report, ROUTE_CSP_REPORT, 16 * 1024},
