@@ -491,7 +491,8 @@ static int cmd_booking(const struct config *cfg, int argc, char **argv)
 	if (rc == ERR_NOT_FOUND)
 		log_error("booking: no booking %s with an uncancelled day %ld", argv[1], day);
 	else if (rc == ERR_CONFLICT)
-		log_error("booking: %s is closed, or this is its last day (cancel the booking instead)", argv[1]);
+		log_error("booking: %s is closed, or this is its last day (cancel the booking instead)",
+		          argv[1]);
 	else if (rc == ERR_SLOT_UNAVAILABLE)
 		log_error("booking: the clinician already has something at that time");
 	else if (rc)
@@ -549,11 +550,15 @@ static int cmd_serve(const struct config *cfg)
 		log_error("templates: %s", err);
 		goto out;
 	}
-	static const char *const required[] = {"layout",           "pages/home",           "pages/offering",
-	                                       "pages/error",      "pages/book",           "pages/manage",
-	                                       "pages/reschedule", "admin/login",          "admin/totp",
-	                                       "admin/dashboard",  "admin/booking",        "admin/account",
-	                                       "admin/totp_enrol", "admin/recovery_codes", "admin/audit", "admin/calendars"};
+	static const char *const required[] = {
+	    "layout",           "pages/home",           "pages/offering",
+	    "pages/error",      "pages/book",           "pages/manage",
+	    "pages/reschedule", "admin/login",          "admin/totp",
+	    "admin/dashboard",  "admin/booking",        "admin/account",
+	    "admin/totp_enrol", "admin/recovery_codes", "admin/audit",
+	    "admin/calendars",  "admin/calendar",       "admin/clients",
+	    "admin/intake",     "pages/intake",         "admin/availability",
+	    "admin/offerings",  "admin/offering_edit",  "admin/practice"};
 	for (size_t i = 0; i < ARRAY_LEN(required); i++)
 		if (!tpl_set_has(app.tpl, required[i])) {
 			log_error("templates: %s.mustache is missing from %s", required[i],

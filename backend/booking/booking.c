@@ -607,9 +607,9 @@ int booking_create(struct ctx *c, const struct mailer *m, const struct booking_r
 	" extract(epoch FROM b.starts_at)::bigint, extract(epoch FROM b.ends_at)::bigint,"                   \
 	" coalesce(extract(epoch FROM b.hold_expires_at)::bigint, 0), b.ical_sequence, b.ical_uid,"          \
 	" coalesce(b.client_timezone, ''), p.timezone,"                                                      \
-	" (SELECT string_agg(extract(epoch FROM k.starts_at)::bigint || ' ' || extract(epoch FROM"            \
-	"   k.ends_at)::bigint || ' ' || extract(epoch FROM k.original_start)::bigint || ' '"                  \
-	"   || (k.cancelled_at IS NOT NULL)::int, ' ' ORDER BY k.day_index)"                                    \
+	" (SELECT string_agg(extract(epoch FROM k.starts_at)::bigint || ' ' || extract(epoch FROM"           \
+	"   k.ends_at)::bigint || ' ' || extract(epoch FROM k.original_start)::bigint || ' '"                \
+	"   || (k.cancelled_at IS NOT NULL)::int, ' ' ORDER BY k.day_index)"                                 \
 	"  FROM booking_block k WHERE k.booking_id = b.id)"
 #define VIEW_JOINS " JOIN offering o ON o.id = b.offering_id JOIN practice p ON p.id = b.practice_id"
 
@@ -978,7 +978,8 @@ static const char SQL_CANCEL_DAY[] =
     "UPDATE booking_block SET cancelled_at = now(), active = false WHERE id = $1";
 /* The booking spans its remaining days; the invite's SEQUENCE goes up. */
 static const char SQL_DAYS_CHANGED[] =
-    "UPDATE booking b SET starts_at = k.s, ends_at = k.e, ical_sequence = ical_sequence + 1, updated_at = now()"
+    "UPDATE booking b SET starts_at = k.s, ends_at = k.e, ical_sequence = ical_sequence + 1, updated_at = "
+    "now()"
     " FROM (SELECT min(starts_at) AS s, max(ends_at) AS e FROM booking_block"
     "  WHERE booking_id = $1 AND cancelled_at IS NULL) k"
     " WHERE b.id = $1";
@@ -1029,7 +1030,8 @@ static int day_tx(struct db *db, void *arg)
 	}
 	if ((rc = db_query(db, c->a, NULL, SQL_DAYS_CHANGED, num(c->a, id))))
 		return rc;
-	rc = db_query(db, c->a, NULL, SQL_INSERT_EVENT, num(c->a, id), c->actor, status, status, reason, detail);
+	rc = db_query(db, c->a, NULL, SQL_INSERT_EVENT, num(c->a, id), c->actor, status, status, reason,
+	              detail);
 	if (rc)
 		return rc;
 	/* Each client's updated invite (same UID, higher SEQUENCE, the override). */
@@ -1162,7 +1164,8 @@ int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_
 		const struct booking_day *d = &v->days[i];
 		blocks[i] = (struct ics_block){d->original_start, d->original_start + (d->end - d->start)};
 		if (v->ndays > 1 && (d->cancelled || d->start != d->original_start))
-			over[nover++] = (struct ics_override){d->original_start, d->start, d->end, d->cancelled};
+			over[nover++] =
+			    (struct ics_override){d->original_start, d->start, d->end, d->cancelled};
 	}
 	struct ics_invite inv = {
 	    .method = cancelled ? "CANCEL" : "REQUEST",

@@ -74,9 +74,9 @@ struct booking_view {
 	const char *ical_uid;
 	const char *client_timezone; /* or "" */
 	const char *practice_timezone;
-	int nblocks;                                 /* the days that still take place */
+	int nblocks;                                  /* the days that still take place */
 	struct avail_interval blocks[AVAIL_MAX_DAYS]; /* their times, in order */
-	int ndays;                                   /* every day, cancelled ones too */
+	int ndays;                                    /* every day, cancelled ones too */
 	struct booking_day days[AVAIL_MAX_DAYS];
 	int position;    /* whose link opened it: 1 the booker, 2 the partner (read-only) */
 	bool has_form;   /* the offering gives each client a private intake form (/intake/{token}) */
@@ -118,7 +118,8 @@ int booking_reschedule_by_token(struct ctx *c, const struct mailer *m, const cha
  * booking). Either raises the SEQUENCE; invites then carry a RECURRENCE-ID
  * override for that day, and each client is sent it (the "rescheduled"
  * message) in the same transaction. ERR_NOT_FOUND: no such booking or day. */
-int booking_move_day(struct ctx *c, const struct mailer *m, const char *reference, int day, int64_t new_start);
+int booking_move_day(struct ctx *c, const struct mailer *m, const char *reference, int day,
+                     int64_t new_start);
 int booking_cancel_day(struct ctx *c, const struct mailer *m, const char *reference, int day);
 
 /* The booking's calendar file for the person whose link opened v

@@ -27,10 +27,10 @@
 struct keyring;
 struct mailer;
 
-#define CAL_MAX_URL   2048
-#define CAL_MAX_NAME  200
-#define CAL_MAX_BUSY  100000 /* busy intervals stored per source */
-#define CAL_LEASE_S   300    /* a refresh may take this long before another process retries it */
+#define CAL_MAX_URL  2048
+#define CAL_MAX_NAME 200
+#define CAL_MAX_BUSY 100000 /* busy intervals stored per source */
+#define CAL_LEASE_S  300    /* a refresh may take this long before another process retries it */
 
 /* How subscriptions are fetched (from the configuration). */
 struct calendar_fetch_opts {
@@ -43,13 +43,13 @@ struct calendar_fetch_opts {
 };
 
 struct calendar_fetch_result {
-	int http_status;      /* 0 when no answer came */
-	bool not_modified;    /* 304: the validators matched */
-	char *body;           /* arena, NUL-terminated, when 200 */
-	size_t len;           /* bytes in body */
-	char *etag;           /* the answer's validators, arena or NULL */
-	char *last_modified;  /* (header values, control characters refused) */
-	char error[160];      /* our own words for a failure; never quotes the URL */
+	int http_status;     /* 0 when no answer came */
+	bool not_modified;   /* 304: the validators matched */
+	char *body;          /* arena, NUL-terminated, when 200 */
+	size_t len;          /* bytes in body */
+	char *etag;          /* the answer's validators, arena or NULL */
+	char *last_modified; /* (header values, control characters refused) */
+	char error[160];     /* our own words for a failure; never quotes the URL */
 };
 
 /*
@@ -76,8 +76,8 @@ struct calendar_source_info {
 	char *url_display; /* "https://host" for subscriptions, NULL for uploads */
 	bool fresh;        /* false: availability is failing closed because of it */
 	int64_t last_success, last_attempt, next_refresh; /* Unix seconds, 0 = never */
-	char *last_error;  /* NULL when the last attempt succeeded */
-	char *warning;     /* e.g. an unknown time zone placed in the clinician's */
+	char *last_error;                                 /* NULL when the last attempt succeeded */
+	char *warning; /* e.g. an unknown time zone placed in the clinician's */
 	int events, busy, failures;
 	int refresh_minutes, freshness_minutes;
 };

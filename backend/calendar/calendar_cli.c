@@ -118,7 +118,8 @@ static int cmd_busy(struct ctx *c, int64_t clinician, const char *zone, const ch
 	const struct tz *z;
 	int64_t d0, d1;
 	if (!from || !to || tz_parse_date(from, &d0) || tz_parse_date(to, &d1) || d1 < d0 || d1 - d0 > 3660) {
-		log_error("calendar busy: --from and --to are dates (YYYY-MM-DD), to >= from, at most 10 years");
+		log_error(
+		    "calendar busy: --from and --to are dates (YYYY-MM-DD), to >= from, at most 10 years");
 		return ERR_INVALID;
 	}
 	if (tz_get(zone, &z) != 0)
@@ -146,10 +147,11 @@ static int cmd_busy(struct ctx *c, int64_t clinician, const char *zone, const ch
 	}
 	json_t *sources = json_array();
 	for (size_t i = 0; i < ns; i++)
-		json_array_append_new(sources, json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)src[i].id, "name",
-		                                         src[i].name, "kind", src[i].kind, "fresh", src[i].fresh));
-	json_t *doc = json_pack("{s:s, s:s, s:s, s:o, s:o}", "timezone", zone, "from", from, "to", to, "sources",
-	                        sources, "busy", busy);
+		json_array_append_new(sources,
+		                      json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)src[i].id, "name",
+		                                src[i].name, "kind", src[i].kind, "fresh", src[i].fresh));
+	json_t *doc = json_pack("{s:s, s:s, s:s, s:o, s:o}", "timezone", zone, "from", from, "to", to,
+	                        "sources", sources, "busy", busy);
 	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(doc);
 	if (!text)
@@ -221,8 +223,8 @@ int calendar_cli(struct ctx *c, const struct keyring *k, const struct calendar_f
 		size_t len;
 		if ((rc = read_file(c->a, arg, fo->max_bytes, &data, &len)) != 0)
 			return rc;
-		rc = calendar_import_file(c, k, clinician, name ? name : base_name(arg), data, len, fo->max_bytes, &id,
-		                          &o);
+		rc = calendar_import_file(c, k, clinician, name ? name : base_name(arg), data, len,
+		                          fo->max_bytes, &id, &o);
 		if (rc) {
 			log_error("calendar import: %s; nothing was changed",
 			          o.message[0] ? o.message : err_code(rc));
@@ -232,11 +234,12 @@ int calendar_cli(struct ctx *c, const struct keyring *k, const struct calendar_f
 		return 0;
 	}
 	if (!strcmp(sub, "subscribe")) {
-		rc = calendar_subscribe(c, k, clinician, name ? name : "Subscribed calendar", arg, refresh, freshness,
-		                        &id);
+		rc = calendar_subscribe(c, k, clinician, name ? name : "Subscribed calendar", arg, refresh,
+		                        freshness, &id);
 		if (rc == ERR_INVALID)
-			log_error("calendar subscribe: the URL must be http(s):// or webcal:// without a password; "
-			          "refresh 5-1440 minutes; freshness 15-10080 minutes and not below refresh");
+			log_error(
+			    "calendar subscribe: the URL must be http(s):// or webcal:// without a password; "
+			    "refresh 5-1440 minutes; freshness 15-10080 minutes and not below refresh");
 		else if (rc == ERR_CONFLICT)
 			log_error("calendar subscribe: this clinician already has a calendar with that name");
 		if (rc)
@@ -244,7 +247,8 @@ int calendar_cli(struct ctx *c, const struct keyring *k, const struct calendar_f
 		printf("calendar source %lld: subscribed; first refresh now\n", (long long)id);
 		rc = calendar_refresh(c, k, NULL, fo, id, &o);
 		if (rc) {
-			log_error("calendar source %lld: the first refresh failed: %s (the job retries; availability "
+			log_error("calendar source %lld: the first refresh failed: %s (the job retries; "
+			          "availability "
 			          "stays closed for this clinician until a refresh succeeds)",
 			          (long long)id, o.message[0] ? o.message : err_code(rc));
 			return 0; /* the subscription exists; the failure is recorded on it */

@@ -56,11 +56,11 @@ static int render(struct req *r, int status, json_t *extra)
 	json_t *sources = json_array();
 	bool stale = false;
 	for (size_t i = 0; i < n; i++) {
-		json_t *o = json_pack("{s:I, s:s, s:b, s:b, s:s, s:s, s:i, s:i, s:i}", "id", (json_int_t)s[i].id,
-		                      "name", s[i].name, "url", !strcmp(s[i].kind, "url"), "fresh", s[i].fresh,
-		                      "last_success", when(r, z, s[i].last_success), "next_refresh",
-		                      when(r, z, s[i].next_refresh), "events", s[i].events, "busy", s[i].busy,
-		                      "failures", s[i].failures);
+		json_t *o = json_pack(
+		    "{s:I, s:s, s:b, s:b, s:s, s:s, s:i, s:i, s:i}", "id", (json_int_t)s[i].id, "name",
+		    s[i].name, "url", !strcmp(s[i].kind, "url"), "fresh", s[i].fresh, "last_success",
+		    when(r, z, s[i].last_success), "next_refresh", when(r, z, s[i].next_refresh), "events",
+		    s[i].events, "busy", s[i].busy, "failures", s[i].failures);
 		if (s[i].url_display)
 			json_object_set_new(o, "host", json_string(s[i].url_display));
 		if (s[i].last_error)
@@ -83,11 +83,11 @@ static int render(struct req *r, int status, json_t *extra)
 	for (size_t i = 0; i < nf; i++) {
 		if (f[i].revoked_at)
 			continue;
-		json_array_append_new(feeds,
-		                      json_pack("{s:I, s:s, s:b, s:s, s:s, s:I}", "id", (json_int_t)f[i].id, "name",
-		                                f[i].name, "initials", !strcmp(f[i].privacy, "initials"), "created",
-		                                when(r, z, f[i].created_at), "last_fetch",
-		                                when(r, z, f[i].last_fetch_at), "fetches", (json_int_t)f[i].fetches));
+		json_array_append_new(
+		    feeds, json_pack("{s:I, s:s, s:b, s:s, s:s, s:I}", "id", (json_int_t)f[i].id, "name",
+		                     f[i].name, "initials", !strcmp(f[i].privacy, "initials"), "created",
+		                     when(r, z, f[i].created_at), "last_fetch",
+		                     when(r, z, f[i].last_fetch_at), "fetches", (json_int_t)f[i].fetches));
 	}
 	json_object_set_new(view, "has_sources", json_boolean(json_array_size(sources) > 0));
 	json_object_set_new(view, "has_feeds", json_boolean(json_array_size(feeds) > 0));
@@ -130,19 +130,21 @@ int calendar_http_upload(struct req *r)
 		name = "Uploaded calendar";
 	int64_t id = 0;
 	struct calendar_outcome o;
-	int rc = calendar_import_file(&c, r->app->keys, r->session->clinician_id, name, file->value, file->value_len,
-	                              (size_t)r->app->cfg->calendar_max_bytes, &id, &o);
+	int rc = calendar_import_file(&c, r->app->keys, r->session->clinician_id, name, file->value,
+	                              file->value_len, (size_t)r->app->cfg->calendar_max_bytes, &id, &o);
 	if (rc == ERR_MALFORMED || rc == ERR_TOO_LARGE || rc == ERR_INVALID)
-		return render(r, 422, problem("file", arena_printf(r->a, "%s. Nothing was changed.", o.message)));
+		return render(r, 422,
+		              problem("file", arena_printf(r->a, "%s. Nothing was changed.", o.message)));
 	if (rc == ERR_CONFLICT)
 		return render(r, 422, problem("name", "A subscribed calendar already has this name."));
 	if (rc)
 		return rc;
 	audit_write(&c, "calendar.import", arena_printf(r->a, "calendar_source:%lld", (long long)id),
 	            json_pack("{s:i, s:i}", "events", o.events, "busy", o.busy));
-	return render(r, 200,
-	              notice(arena_printf(r->a, "Imported %d events: %d busy periods now block your availability.%s%s",
-	                                  o.events, o.busy, o.message[0] ? " Note: " : "", o.message)));
+	return render(
+	    r, 200,
+	    notice(arena_printf(r->a, "Imported %d events: %d busy periods now block your availability.%s%s",
+	                        o.events, o.busy, o.message[0] ? " Note: " : "", o.message)));
 }
 
 int calendar_http_subscribe(struct req *r)
@@ -153,7 +155,8 @@ int calendar_http_subscribe(struct req *r)
 	if (!name || !*name)
 		name = "Subscribed calendar";
 	int64_t id = 0;
-	int rc = calendar_subscribe(&c, r->app->keys, r->session->clinician_id, name, url ? url : "", 0, 0, &id);
+	int rc =
+	    calendar_subscribe(&c, r->app->keys, r->session->clinician_id, name, url ? url : "", 0, 0, &id);
 	if (rc == ERR_INVALID)
 		return render(r, 422,
 		              problem("url", "Paste the calendar's address: https:// or webcal://, without a "
@@ -162,7 +165,8 @@ int calendar_http_subscribe(struct req *r)
 		return render(r, 422, problem("sub_name", "You already have a calendar with this name."));
 	if (rc)
 		return rc;
-	audit_write(&c, "calendar.subscribe", arena_printf(r->a, "calendar_source:%lld", (long long)id), NULL);
+	audit_write(&c, "calendar.subscribe", arena_printf(r->a, "calendar_source:%lld", (long long)id),
+	            NULL);
 	struct calendar_fetch_opts fo;
 	calendar_fetch_opts_from(r->app->cfg, &fo);
 	struct mailer m = {r->app->cfg, r->app->tpl, r->app->keys};
@@ -177,8 +181,9 @@ int calendar_http_subscribe(struct req *r)
 	if (rc)
 		return rc;
 	return render(r, 200,
-	              notice(arena_printf(r->a, "Subscribed: %d events, %d busy periods. It refreshes every 15 "
-	                                        "minutes.",
+	              notice(arena_printf(r->a,
+	                                  "Subscribed: %d events, %d busy periods. It refreshes every 15 "
+	                                  "minutes.",
 	                                  o.events, o.busy)));
 }
 

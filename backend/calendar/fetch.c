@@ -142,7 +142,8 @@ int calendar_normalise_url(struct arena *a, const char *url, char **out, char **
 		return ERR_INVALID;
 	}
 	size_t host = strcspn(rest, "/?#");
-	if (host == 0 || memchr(rest, '@', host)) /* no credentials in the URL: they would be logged by proxies */
+	if (host == 0 ||
+	    memchr(rest, '@', host)) /* no credentials in the URL: they would be logged by proxies */
 		return ERR_INVALID;
 	*out = arena_printf(a, "%s%s", scheme, rest);
 	*display = arena_printf(a, "%s%.*s", scheme, (int)(host > 200 ? 200 : host), rest);
@@ -202,9 +203,11 @@ int calendar_fetch(struct arena *a, const char *url, const char *etag, const cha
 		snprintf(r->error, sizeof(r->error), "refused: the address is private or local");
 	} else if (s.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
 		if (o->max_bytes >= (1u << 20))
-			snprintf(r->error, sizeof(r->error), "the calendar is larger than %zu MiB", o->max_bytes >> 20);
+			snprintf(r->error, sizeof(r->error), "the calendar is larger than %zu MiB",
+			         o->max_bytes >> 20);
 		else
-			snprintf(r->error, sizeof(r->error), "the calendar is larger than %zu KiB", o->max_bytes >> 10);
+			snprintf(r->error, sizeof(r->error), "the calendar is larger than %zu KiB",
+			         o->max_bytes >> 10);
 		rc = ERR_TOO_LARGE;
 	} else if (cc == CURLE_OPERATION_TIMEDOUT) {
 		snprintf(r->error, sizeof(r->error), "timed out");

@@ -15,10 +15,9 @@
 
 #define DAY 86400
 
-static const char SQL_CLINICIAN[] =
-    "SELECT c.timezone, coalesce((SELECT max(o.horizon_days) FROM offering o"
-    "  WHERE o.practice_id = c.practice_id), 90)"
-    " FROM clinician c WHERE c.id = $1";
+static const char SQL_CLINICIAN[] = "SELECT c.timezone, coalesce((SELECT max(o.horizon_days) FROM offering o"
+                                    "  WHERE o.practice_id = c.practice_id), 90)"
+                                    " FROM clinician c WHERE c.id = $1";
 
 static const char SQL_NEXT_ID[] = "SELECT nextval(pg_get_serial_sequence('calendar_source', 'id'))";
 
@@ -42,7 +41,8 @@ static const char SQL_SUCCESS[] =
     "UPDATE calendar_source SET content_enc = coalesce($3::bytea, content_enc),"
     "  content_sha256 = $4, etag = $5, last_modified = $6, event_count = $7, busy_count = $8,"
     "  warning = nullif($9, ''), last_success_at = to_timestamp($10::bigint),"
-    "  last_attempt_at = to_timestamp($10::bigint), last_error = NULL, failures = 0, failing_notified_at = NULL,"
+    "  last_attempt_at = to_timestamp($10::bigint), last_error = NULL, failures = 0, failing_notified_at = "
+    "NULL,"
     "  next_refresh_at = to_timestamp($10::bigint) + CASE WHEN kind = 'url'"
     "    THEN refresh_minutes * interval '1 minute' ELSE interval '1 day' END,"
     "  lease_owner = NULL, lease_until = NULL"
@@ -51,24 +51,24 @@ static const char SQL_SUCCESS[] =
 
 /* Replaces a source's busy time in one statement: both parts see the same
  * snapshot, so the DELETE never removes the rows being inserted. */
-static const char SQL_REPLACE_BUSY[] =
-    "WITH gone AS (DELETE FROM busy_interval WHERE source_id = $1)"
-    " INSERT INTO busy_interval (source_id, clinician_id, during)"
-    " SELECT $1, $2, tstzrange(to_timestamp(s), to_timestamp(e))"
-    " FROM unnest($3::bigint[], $4::bigint[]) AS t(s, e)";
+static const char SQL_REPLACE_BUSY[] = "WITH gone AS (DELETE FROM busy_interval WHERE source_id = $1)"
+                                       " INSERT INTO busy_interval (source_id, clinician_id, during)"
+                                       " SELECT $1, $2, tstzrange(to_timestamp(s), to_timestamp(e))"
+                                       " FROM unnest($3::bigint[], $4::bigint[]) AS t(s, e)";
 
-static const char SQL_FAILURE[] =
-    "UPDATE calendar_source SET last_error = $3, failures = failures + 1,"
-    "  last_attempt_at = to_timestamp($4::bigint),"
-    "  next_refresh_at = to_timestamp($4::bigint) + least(refresh_minutes * 60, $5::int) * interval '1 second',"
-    "  lease_owner = NULL, lease_until = NULL"
-    " WHERE id = $1 AND lease_owner = $2";
+static const char SQL_FAILURE[] = "UPDATE calendar_source SET last_error = $3, failures = failures + 1,"
+                                  "  last_attempt_at = to_timestamp($4::bigint),"
+                                  "  next_refresh_at = to_timestamp($4::bigint) + least(refresh_minutes * "
+                                  "60, $5::int) * interval '1 second',"
+                                  "  lease_owner = NULL, lease_until = NULL"
+                                  " WHERE id = $1 AND lease_owner = $2";
 
 /* Marks a subscription whose failures have made it stale as told, once. */
 static const char SQL_MARK_FAILING[] =
     "UPDATE calendar_source SET failing_notified_at = to_timestamp($2::bigint)"
     " WHERE id = $1 AND kind = 'url' AND failing_notified_at IS NULL"
-    " AND coalesce(last_success_at, '-infinity') < to_timestamp($2::bigint) - freshness_minutes * interval '1 minute'"
+    " AND coalesce(last_success_at, '-infinity') < to_timestamp($2::bigint) - freshness_minutes * interval "
+    "'1 minute'"
     " RETURNING id";
 
 static const char SQL_LEASE_DUE[] =
@@ -191,7 +191,8 @@ static int expand(struct ctx *c, int64_t clinician_id, const char *data, size_t 
 	}
 	e->events = res.nevents;
 	if (res.nwarnings > 1)
-		snprintf(e->warning, sizeof(e->warning), "%.200s (and %d more)", res.warning, res.nwarnings - 1);
+		snprintf(e->warning, sizeof(e->warning), "%.200s (and %d more)", res.warning,
+		         res.nwarnings - 1);
 	else
 		snprintf(e->warning, sizeof(e->warning), "%s", res.nwarnings ? res.warning : "");
 	crypto_sha256_hex(data, len, e->sha);
@@ -233,7 +234,8 @@ static int write_success(struct ctx *c, int64_t id, int64_t clinician_id, const 
 		return rc;
 	if (PQntuples(r) != 1)
 		return ERR_CONFLICT;
-	return db_query(c->db, c->a, NULL, SQL_REPLACE_BUSY, ll(c->a, id), ll(c->a, clinician_id), starts, ends);
+	return db_query(c->db, c->a, NULL, SQL_REPLACE_BUSY, ll(c->a, id), ll(c->a, clinician_id), starts,
+	                ends);
 }
 
 static bool valid_name(const char *name)
@@ -271,8 +273,8 @@ static int upload_tx(struct db *db, void *arg)
 		if ((rc = db_query(db, c->a, &r, SQL_NEXT_ID)) != 0)
 			return rc;
 		t->id = db_ll(r, 0, 0);
-		rc = db_query(db, c->a, NULL, SQL_INSERT_UPLOAD, ll(c->a, t->id), ll(c->a, t->clinician_id), t->name,
-		              ll(c->a, c->now + DAY));
+		rc = db_query(db, c->a, NULL, SQL_INSERT_UPLOAD, ll(c->a, t->id), ll(c->a, t->clinician_id),
+		              t->name, ll(c->a, c->now + DAY));
 		if (rc)
 			return rc;
 	}
@@ -341,8 +343,8 @@ static int subscribe_tx(struct db *db, void *arg)
 	const char *hex = seal(c, t->k, "url_enc", t->id, t->url, strlen(t->url));
 	if (!hex)
 		return ERR_INTERNAL;
-	return db_query(db, c->a, NULL, SQL_INSERT_URL, ll(c->a, t->id), ll(c->a, t->clinician_id), t->name, hex,
-	                t->display, ll(c->a, t->refresh), ll(c->a, t->freshness), ll(c->a, c->now));
+	return db_query(db, c->a, NULL, SQL_INSERT_URL, ll(c->a, t->id), ll(c->a, t->clinician_id), t->name,
+	                hex, t->display, ll(c->a, t->refresh), ll(c->a, t->freshness), ll(c->a, c->now));
 }
 
 int calendar_subscribe(struct ctx *c, const struct keyring *k, int64_t clinician_id, const char *name,
@@ -355,10 +357,11 @@ int calendar_subscribe(struct ctx *c, const struct keyring *k, int64_t clinician
 		refresh_minutes = 15;
 	if (freshness_minutes == 0)
 		freshness_minutes = 360;
-	if (refresh_minutes < 5 || refresh_minutes > 1440 || freshness_minutes < 15 || freshness_minutes > 10080 ||
-	    freshness_minutes < refresh_minutes)
+	if (refresh_minutes < 5 || refresh_minutes > 1440 || freshness_minutes < 15 ||
+	    freshness_minutes > 10080 || freshness_minutes < refresh_minutes)
 		return ERR_INVALID;
-	struct subscribe_tx t = {c, k, clinician_id, name, norm, display, refresh_minutes, freshness_minutes, 0};
+	struct subscribe_tx t = {c, k, clinician_id, name, norm, display, refresh_minutes, freshness_minutes,
+	                         0};
 	int rc = db_tx(c->db, "READ COMMITTED", subscribe_tx, &t);
 	if (rc)
 		return rc;
@@ -408,8 +411,9 @@ static int failing_tx(struct db *db, void *arg)
 	int rc = db_query(db, t->c->a, &r, SQL_MARK_FAILING, ll(t->c->a, t->id), ll(t->c->a, t->c->now));
 	if (rc || PQntuples(r) != 1)
 		return rc;
-	log_warn("calendar source %lld: stale; availability is closed for its clinician, who is told by email",
-	         (long long)t->id);
+	log_warn(
+	    "calendar source %lld: stale; availability is closed for its clinician, who is told by email",
+	    (long long)t->id);
 	return mail_calendar_failing(t->c, t->m, t->id);
 }
 
@@ -507,8 +511,8 @@ static int refresh_leased(struct ctx *c, const struct keyring *k, const struct m
 	} else if (fetched) {
 		out->not_modified = true;
 	}
-	struct success_tx t = {c,    id,   clinician_id, lease, hex, fetched ? fr.etag : etag,
-	                       fetched ? fr.last_modified : lm, &e};
+	struct success_tx t = {
+	    c, id, clinician_id, lease, hex, fetched ? fr.etag : etag, fetched ? fr.last_modified : lm, &e};
 	rc = db_tx(c->db, "READ COMMITTED", success_tx, &t);
 	if (rc)
 		return rc;

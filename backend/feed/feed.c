@@ -264,7 +264,8 @@ static const char SQL_EVENTS[] =
     "SELECT k.day_index, floor(extract(epoch FROM k.starts_at))::bigint,"
     " floor(extract(epoch FROM k.ends_at))::bigint, b.id, b.reference, b.status, b.ical_uid,"
     " b.ical_sequence, floor(extract(epoch FROM b.updated_at))::bigint, o.name, o.days," FEED_INITIALS
-    ", k.cancelled_at IS NOT NULL" FEED_FROM " ORDER BY k.starts_at, k.id LIMIT 20001"; /* FEED_MAX_EVENTS + 1: to notice more */
+    ", k.cancelled_at IS NOT NULL" FEED_FROM
+    " ORDER BY k.starts_at, k.id LIMIT 20001"; /* FEED_MAX_EVENTS + 1: to notice more */
 
 /* The fetch being answered. */
 struct fetch {

@@ -98,8 +98,8 @@ static char *disposition_param(struct arena *a, const char *v, size_t n, const c
 	return NULL;
 }
 
-int multipart_parse(struct arena *a, const char *content_type, const char *body, size_t len,
-                    struct form *out, const char **bad_field)
+int multipart_parse(struct arena *a, const char *content_type, const char *body, size_t len, struct form *out,
+                    const char **bad_field)
 {
 	memset(out, 0, sizeof(*out));
 	*bad_field = NULL;

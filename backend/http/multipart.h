@@ -23,7 +23,7 @@
  * a part without a form-data name, or a body that ends inside a part;
  * ERR_TOO_LARGE past the part or header limits; ERR_INVALID for a name or
  * a non-file value that is not text (*bad_field names it). */
-int multipart_parse(struct arena *a, const char *content_type, const char *body, size_t len,
-                    struct form *out, const char **bad_field);
+int multipart_parse(struct arena *a, const char *content_type, const char *body, size_t len, struct form *out,
+                    const char **bad_field);
 
 #endif

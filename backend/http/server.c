@@ -233,9 +233,11 @@ static int read_body(struct req *r, const struct mg_request_info *ri, json_t **f
 	}
 	const char *bad;
 	if (rt->flags & ROUTE_MULTIPART) {
-		int rc = multipart_parse(r->a, mg_get_header(r->conn, "Content-Type"), body, got, &r->form, &bad);
+		int rc =
+		    multipart_parse(r->a, mg_get_header(r->conn, "Content-Type"), body, got, &r->form, &bad);
 		if (rc == ERR_INVALID)
-			*fields = json_pack("{s:s}", bad ? bad : "(form)", "must be text without control characters");
+			*fields = json_pack("{s:s}", bad ? bad : "(form)",
+			                    "must be text without control characters");
 		else if (rc == ERR_MALFORMED)
 			*message = "The upload could not be read (a broken or truncated multipart body).";
 		return rc;

@@ -27,8 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 		for (size_t i = 0; i < f.n; i++) {
 			/* Every value lies inside the body and is NUL-terminated. */
-			if (f.fields[i].value_len > blen || f.fields[i].value[f.fields[i].value_len] != '\0' ||
-			    !*f.fields[i].name)
+			if (f.fields[i].value_len > blen ||
+			    f.fields[i].value[f.fields[i].value_len] != '\0' || !*f.fields[i].name)
 				__builtin_trap();
 		}
 	}

@@ -38,8 +38,8 @@ static void test_accepted(void **state)
 	         "https://calendar.google.com/calendar/ical/x%40gmail.com/private-abc/basic.ics",
 	         "https://calendar.google.com");
 	accepted("http://127.0.0.1:8081/a.ics", "http://127.0.0.1:8081/a.ics", "http://127.0.0.1:8081");
-	accepted("webcal://p01-caldav.icloud.com/published/2/abc", "https://p01-caldav.icloud.com/published/2/abc",
-	         "https://p01-caldav.icloud.com");
+	accepted("webcal://p01-caldav.icloud.com/published/2/abc",
+	         "https://p01-caldav.icloud.com/published/2/abc", "https://p01-caldav.icloud.com");
 	accepted("WEBCALS://example.com/x.ics", "https://example.com/x.ics", "https://example.com");
 	accepted("HTTPS://Example.com?x=1", "https://Example.com?x=1", "https://Example.com");
 }
