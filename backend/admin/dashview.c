@@ -292,6 +292,16 @@ int dashview_add(struct req *r, const struct tz *z, json_t *view)
 	json_object_set_new(view, "flags", flags);
 	if (rc)
 		return rc;
+	/* Screening results are PHI: each booking whose flags this page shows
+	 * is a read, audited like opening the booking (no page if it fails). */
+	for (int64_t i = 0, prev = 0; i < PQntuples(res); i++) {
+		int64_t id = db_ll(res, (int)i, 0);
+		if (id == prev)
+			continue;
+		prev = id;
+		if ((rc = audit_write(&c, "flags.view", arena_printf(c.a, "booking:%lld", (long long)id), NULL)))
+			return rc;
+	}
 
 	/* Intake progress per client. */
 	if ((rc = db_query(c.db, c.a, &res, SQL_INTAKES, v, own, now)))

@@ -80,6 +80,12 @@ static const char SQL_INTAKE_CREATE[] =
 	" i.draft_enc, i.answers_enc, coalesce(extract(epoch FROM i.submitted_at)::bigint, 0)"               \
 	" FROM intake i JOIN intake_form f ON f.id = i.form_id WHERE i.booking_id = $1 AND i.position = $2"
 static const char SQL_INTAKE_GET[] = INTAKE_SELECT;
+/* Before an intake row is created, the person is still there: a share
+ * lock that an erasure (which updates the row) waits for, or that waits
+ * for the erasure and then finds the row erased, so a save racing an
+ * erasure cannot bring the intake back. */
+static const char SQL_CLIENT_PRESENT[] = "SELECT 1 FROM booking_client WHERE booking_id = $1::bigint"
+                                         " AND position = $2::smallint AND erased_at IS NULL FOR SHARE";
 static const char SQL_INTAKE_LOCK[] = INTAKE_SELECT " FOR UPDATE OF i";
 
 static char *ad_for(struct arena *a, const char *col, int64_t id)
@@ -149,7 +155,13 @@ static int load(struct ctx *c, const struct keyring *k, const char *token, bool 
 	const char *sql = lock ? SQL_INTAKE_LOCK : SQL_INTAKE_GET;
 	if ((rc = db_query(c->db, c->a, &r, sql, bid, pos)))
 		return rc;
+	/* An erasure deletes the row under its lock, so a save that waited
+	 * finds none and comes here, where the person must still be there. */
 	if (PQntuples(r) == 0) {
+		if ((rc = db_query(c->db, c->a, &r, SQL_CLIENT_PRESENT, bid, pos)))
+			return rc;
+		if (PQntuples(r) == 0)
+			return ERR_NOT_FOUND;
 		if ((rc = db_query(c->db, c->a, NULL, SQL_INTAKE_CREATE, bid, pos)) ||
 		    (rc = db_query(c->db, c->a, &r, sql, bid, pos)))
 			return rc;

@@ -124,6 +124,8 @@ def test_export_holds_the_clients_data_and_not_the_partners(srv, helpers):
     # The export itself is audited (and appears in the audit part).
     assert [(a, t) for _, a, _, t, _, _ in audit_rows(srv, "client.export")] == [("clinician:1", f"client:{ids[1]}")]
     assert any(e["action"] == "client.export" and e["target"] == f"client:{ids[1]}" for e in j["audit"])
+    # Without their detail: an approval "reviewed" would reveal a screening flag.
+    assert all(set(e) == {"id", "at", "actor", "action", "target"} for e in j["audit"])
 
     # The partner's export: their draft, not the booker's answers.
     p = export(c, ids[2])

@@ -425,6 +425,8 @@ def test_dashboard_sections(dash, tandem, tmp_path, helpers):
         f"{iref} · Two-day intensive · {iini} · Dr. Maya Lindqvist Needs review Intimate partner violence"
         f" Suicide risk Read the intakes of {iref}"]
     assert f'href="/admin/bookings/{doc["id"]}/intake"' in section(body, "flags-h")
+    # Showing screening results is a read of PHI: audited per booking.
+    assert [(a, t) for _, a, _, t, _, _ in audit_rows(srv, "flags.view")] == [("clinician:1", f"booking:{doc['id']}")]
     none = "Booker (AZ): not started Partner (BY): not started"
     assert items(section(body, "intakes-h")) == [
         f"{h1ref} · Free consultation call · Dr. Maya Lindqvist {none}",
