@@ -299,7 +299,8 @@ int dashview_add(struct req *r, const struct tz *z, json_t *view)
 		if (id == prev)
 			continue;
 		prev = id;
-		if ((rc = audit_write(&c, "flags.view", arena_printf(c.a, "booking:%lld", (long long)id), NULL)))
+		if ((rc = audit_write(&c, "flags.view", arena_printf(c.a, "booking:%lld", (long long)id),
+		                      NULL)))
 			return rc;
 	}
 

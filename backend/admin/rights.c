@@ -41,9 +41,8 @@ static const char SQL_MESSAGES[] =
     "SELECT kind, status, extract(epoch FROM created_at)::bigint,"
     " coalesce(extract(epoch FROM sent_at)::bigint, 0), attempts"
     " FROM outbox WHERE booking_id = $1 AND recipient_role = $2 ORDER BY id LIMIT 500";
-static const char SQL_AUDIT[] =
-    "SELECT id, extract(epoch FROM at)::bigint, actor, action, target"
-    " FROM audit_log WHERE target = ANY($1::text[]) ORDER BY id LIMIT 5000";
+static const char SQL_AUDIT[] = "SELECT id, extract(epoch FROM at)::bigint, actor, action, target"
+                                " FROM audit_log WHERE target = ANY($1::text[]) ORDER BY id LIMIT 5000";
 static const char SQL_CLIENTS[] = "SELECT id, position, initials, erased_at IS NOT NULL FROM booking_client"
                                   " WHERE booking_id = $1 ORDER BY position";
 
@@ -305,9 +304,10 @@ static int audit_part(struct ctx *c, const struct person *p, int n, json_t **out
 	 * partner that the other's answers raised a screening flag. */
 	json_t *arr = json_array();
 	for (int i = 0; i < PQntuples(r); i++)
-		json_array_append_new(arr, json_pack("{s:I, s:o, s:s, s:s, s:s}", "id", (json_int_t)db_ll(r, i, 0),
-		                                     "at", stamp(db_ll(r, i, 1)), "actor", db_val(r, i, 2),
-		                                     "action", db_val(r, i, 3), "target", db_val(r, i, 4)));
+		json_array_append_new(arr,
+		                      json_pack("{s:I, s:o, s:s, s:s, s:s}", "id", (json_int_t)db_ll(r, i, 0),
+		                                "at", stamp(db_ll(r, i, 1)), "actor", db_val(r, i, 2),
+		                                "action", db_val(r, i, 3), "target", db_val(r, i, 4)));
 	*out = arr;
 	return 0;
 }
