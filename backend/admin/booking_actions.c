@@ -6,6 +6,7 @@
 #include "admin/admin.h"
 #include "admin/admin_http.h"
 #include "admin/audit.h"
+#include "admin/dashview.h"
 #include "avail/avail_load.h"
 #include "booking/booking_admin.h"
 #include "core/humantime.h"
@@ -356,7 +357,13 @@ int booking_actions_view(struct req *r, json_t *b)
 			json_t *f = json_object_get(cl, "flags");
 			if (json_array_size(f) == 0)
 				continue;
-			json_t *names = json_copy(f);
+			json_t *names = json_array(), *k;
+			size_t j;
+			json_array_foreach(f, j, k)
+			{
+				json_array_append_new(names,
+				                      json_string(dashview_flag_label(json_string_value(k))));
+			}
 			json_array_append_new(
 			    flags, json_pack("{s:s, s:o}", "who",
 			                     json_integer_value(json_object_get(cl, "position")) == 1

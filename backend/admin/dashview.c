@@ -135,7 +135,7 @@ static json_t *booking_ref(struct arena *a, const PGresult *r, int i, const char
 	return o;
 }
 
-static const char *flag_label(const char *f)
+const char *dashview_flag_label(const char *f)
 {
 	static const char *const labels[][2] = {
 	    {"ipv", "Intimate partner violence"},
@@ -181,8 +181,8 @@ static int add_flags(struct ctx *c, const struct keyring *k, int64_t intake_id, 
 		json_array_foreach(kinds, j, x) seen |=
 		    !strcmp(json_string_value(json_object_get(x, "kind")), name);
 		if (!seen)
-			json_array_append_new(
-			    kinds, must(json_pack("{s:s, s:s}", "kind", name, "label", flag_label(name))));
+			json_array_append_new(kinds, must(json_pack("{s:s, s:s}", "kind", name, "label",
+			                                            dashview_flag_label(name))));
 	}
 	json_decref(flags);
 	return 0;

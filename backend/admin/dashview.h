@@ -32,6 +32,10 @@ int dashview_add(struct req *r, const struct tz *z, json_t *view);
 /* "3 h 20 min", "45 min", "under a minute": a span of seconds for people. */
 const char *dashview_span(struct arena *a, int64_t s);
 
+/* "Intimate partner violence": a screening flag's kind for people (the
+ * kind itself when unknown). */
+const char *dashview_flag_label(const char *kind);
+
 /* Whose message: 0 when the viewer may resend outbox message id (the owner
  * any message of the practice, a clinician those about their bookings),
  * else ERR_NOT_FOUND. */

@@ -246,7 +246,7 @@ def test_a_flagged_booking_needs_the_acknowledgement(srv, helpers):
     bid = doc["id"]
     c = signed_in(srv)
     body = page(c, bid)
-    assert "Screening flags" in body and '<strong class="flag">affair</strong>' in body
+    assert "Screening flags" in body and '<strong class="flag">Affair</strong>' in body
     assert "Partner 1 (booked)" in body
     assert "I have read both intakes and the screening flags" in body
     head = outbox_head(srv, bid)
