@@ -12,6 +12,7 @@
 #include "admin/admin.h"
 #include "admin/admin_http.h"
 #include "admin/audit.h"
+#include "admin/dashview.h"
 #include "core/err.h"
 #include "core/humantime.h"
 #include "intake/intake.h"
@@ -110,7 +111,10 @@ int intake_http_admin_view(struct req *r)
 		json_t *f;
 		json_array_foreach(json_object_get(cl, "flags"), j, f)
 		{
-			json_array_append_new(flags, json_pack("{s:s, s:O}", "who", who, "flag", f));
+			const char *kind = json_string_value(f);
+			json_array_append_new(flags,
+			                      json_pack("{s:s, s:O, s:s}", "who", who, "flag", f, "label",
+			                                kind ? dashview_flag_label(kind) : "?"));
 		}
 	}
 	/* Question by question, and the scale answers as bars. */

@@ -438,6 +438,7 @@ def test_the_clinician_reads_both_side_by_side_and_every_read_is_audited(srv, he
     # Flags first, with whose answers raised them.
     assert body.index("Screening flags") < body.index("Scale answers") < body.index("Your relationship")
     assert 'data-flag="affair"' in body and "raised by Partner 2" in body and 'data-flag="ambivalence"' in body
+    assert ">Affair</strong> — raised by Partner 2" in body  # the flag by name, not its code
     assert "raised by Partner 1" not in body
     # Side by side, differences marked, markup escaped, the chart drawn.
     assert "Her &lt;b&gt;view&lt;/b&gt;" in body and "<b>view</b>" not in body
