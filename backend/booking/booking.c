@@ -791,9 +791,16 @@ static const char SQL_BOOKING_OFFERING[] =
     " WHERE b.id = $1";
 
 /* Taking a time the clinician proposed also confirms the booking when the
- * clinician had reviewed it (booking_proposal.confirms). */
+ * clinician had reviewed it (booking_proposal.confirms): made while the
+ * booking needed no review, or with the review ticked. A flag raised after
+ * the proposal clears confirms (intake.c SQL_NEEDS_REVIEW); a proposal that
+ * confirms without review never confirms a booking that now needs it. */
 static const char SQL_PROPOSAL_TAKEN[] =
-    "SELECT confirms FROM booking_proposal WHERE booking_id = $1 AND starts_at = to_timestamp($2::bigint)";
+    "SELECT p.confirms AND (NOT b.needs_review OR EXISTS (SELECT 1 FROM booking_event e"
+    "   WHERE e.booking_id = b.id AND e.reason = 'other times proposed' AND e.at >= p.created_at"
+    "   AND e.detail->>'reviewed' = 'true'))"
+    " FROM booking_proposal p JOIN booking b ON b.id = p.booking_id"
+    " WHERE p.booking_id = $1 AND p.starts_at = to_timestamp($2::bigint)";
 static const char SQL_PROPOSALS_CLEAR[] = "DELETE FROM booking_proposal WHERE booking_id = $1";
 static const char SQL_CONFIRM[] =
     "UPDATE booking SET status = 'confirmed', hold_expires_at = NULL, updated_at = now() WHERE id = $1";

@@ -140,7 +140,8 @@ static int propose(struct ctx *c, const struct mailer *m, struct booking_act *a)
 		                                arena_printf(c->a, "%s, %s", humantime_date(c->a, z, start),
 		                                             humantime_clock(c->a, z, start))));
 	}
-	buf_printf(&detail, "],\"confirms\":%s}", confirms ? "true" : "false");
+	buf_printf(&detail, "],\"confirms\":%s%s}", confirms ? "true" : "false",
+	           a->needs_review && a->reviewed ? ",\"reviewed\":true" : "");
 	if (detail.err) {
 		json_decref(times);
 		return ERR_INTERNAL;

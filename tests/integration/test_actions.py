@@ -599,3 +599,68 @@ def test_propose_other_times_and_the_booker_takes_one(srv, helpers):
     r = act(c, doc2["id"], "propose", start1="2020-01-06T09:00:00-06:00")
     assert r.status in (409, 422), r
     assert srv.sql("SELECT count(*) FROM booking_proposal WHERE booking_id = :'p1'", doc2["id"]) == [("0",)]
+
+
+# --------------------------------------------------------------------------
+# reviewer's findings (regressions)
+
+
+def take(srv, token, start):
+    return srv.request("POST", f"/b/{token}/reschedule",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"},
+                       body=urllib.parse.urlencode({"start": start}))
+
+
+def epoch(s):
+    return str(int(datetime.fromisoformat(s).timestamp()))
+
+
+def starts_of(srv, bid):
+    return srv.sql("SELECT extract(epoch FROM starts_at)::bigint, clinician_id FROM booking WHERE id = :'p1'",
+                   bid)[0]
+
+
+def proposable(c, bid):
+    body = page(c, bid)
+    opts = re.findall(r'<select id="start1" name="start1" required>(.*?)</select>', body, re.S)[0]
+    return body, re.findall(r'<option value="([^"]+)">', opts)
+
+
+def test_a_flag_raised_after_a_proposal_stops_it_confirming(srv, helpers):
+    from test_intake import accept, api, intake_token
+    doc, booker, partner = book(srv)
+    bid = doc["id"]
+    c = signed_in(srv)
+    body, starts = proposable(c, bid)
+    r = act(c, bid, "propose", body, start1=starts[-1], start2="", start3="")
+    assert r.status == 303, r
+    assert srv.sql("SELECT confirms FROM booking_proposal WHERE booking_id = :'p1'", bid) == [("t",)]
+    # Partner 2's intake raises a flag after the proposal was made.
+    msgs = [m for m in delivered_all(srv, helpers, 3) if partner["email"] in m["To"] and "/intake/" in text_of(m)]
+    pt = intake_token(msgs[0])
+    accept(srv, pt)
+    r = api(srv, "POST", pt, {"answers": {**CALM, "outside_relationship": "yes"}, "signature": partner["name"]},
+            "/submit")
+    assert r.status == 200, r.body[:300]
+    assert srv.sql("SELECT needs_review FROM booking WHERE id = :'p1'", bid) == [("t",)]
+    # Taking it moves the booking but leaves it for the clinician to approve.
+    r = take(srv, doc["token"], starts[-1])
+    assert r.status == 303, r.body[:300]
+    assert status_of(srv, bid) == ("held", "1")
+    assert starts_of(srv, bid)[0] == epoch(starts[-1])
+    assert last_event(srv, bid)[2:4] == ("held", "rescheduled by client")
+    assert srv.sql("SELECT count(*) FROM booking_proposal WHERE booking_id = :'p1'", bid) == [("0",)]
+    # A proposal made with the review ticked does confirm when taken.
+    body, starts = proposable(c, bid)
+    r = act(c, bid, "propose", body, start1=starts[0], start2="", start3="", reviewed="yes")
+    assert r.status == 303, r
+    assert json.loads(last_event(srv, bid)[5])["reviewed"] is True
+    r = take(srv, doc["token"], starts[0])
+    assert r.status == 303, r.body[:300]
+    assert status_of(srv, bid) == ("confirmed", "2")
+    assert last_event(srv, bid)[2:4] == ("confirmed", "proposed time taken")
+
+
+def delivered_all(srv, helpers, want):
+    from test_intake import messages
+    return messages(srv, helpers, want)
