@@ -282,10 +282,16 @@ static const char *label_of(struct arena *a, const struct tz *z, int64_t t)
 static int start_options(struct req *r, struct ctx *c, const struct booking_view *bv, const struct tz *z,
                          json_t **out)
 {
+	/* Only the booking's own clinician's starts; none once the offering
+	 * is no longer offered. */
 	struct offering o;
-	int rc = offering_get(c, bv->offering_slug, &o);
+	int rc = offering_for_booking(c, bv->id, &o);
 	if (rc)
 		return rc;
+	if (!*o.clinicians) {
+		*out = json_array();
+		return 0;
+	}
 	const struct tz *pz;
 	if (tz_get(bv->practice_timezone, &pz))
 		return ERR_INTERNAL;

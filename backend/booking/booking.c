@@ -786,9 +786,6 @@ static const char SQL_MOVE[] =
 static const char SQL_MOVE_PARTNER_LINK[] =
     "UPDATE booking_client SET link_expires_at = to_timestamp($2::bigint) + interval '90 days'"
     " WHERE booking_id = $1 AND link_token_hash IS NOT NULL";
-static const char SQL_BOOKING_OFFERING[] =
-    "SELECT o.slug FROM booking b JOIN offering o ON o.id = b.offering_id"
-    " WHERE b.id = $1";
 
 /* Taking a time the clinician proposed also confirms the booking when the
  * clinician had reviewed it (booking_proposal.confirms): made while the
@@ -812,10 +809,8 @@ int booking_move_locked(struct ctx *c, const struct mailer *m, const struct book
 	int rc;
 	if (confirmed)
 		*confirmed = false;
-	if ((rc = db_query(c->db, c->a, &r, SQL_BOOKING_OFFERING, num(c->a, v->id))))
-		return rc;
-	struct offering o;
-	if ((rc = offering_get(c, db_val(r, 0, 0), &o)))
+	struct offering o; /* only the booking's own clinician: continuity of care */
+	if ((rc = offering_for_booking(c, v->id, &o)))
 		return rc;
 	struct avail_clinician *cl;
 	size_t ncl;
@@ -890,12 +885,9 @@ int booking_move_locked(struct ctx *c, const struct mailer *m, const struct book
 int booking_start_available(struct ctx *c, const struct booking_view *v, const char *start_text,
                             json_t *fields, int64_t *start)
 {
-	PGresult *r;
-	int rc = db_query(c->db, c->a, &r, SQL_BOOKING_OFFERING, num(c->a, v->id));
+	struct offering o; /* only the booking's own clinician: continuity of care */
+	int rc = offering_for_booking(c, v->id, &o);
 	if (rc)
-		return rc;
-	struct offering o;
-	if ((rc = offering_get(c, db_val(r, 0, 0), &o)))
 		return rc;
 	struct avail_clinician *cl;
 	size_t ncl;

@@ -563,7 +563,7 @@ int booking_http_reschedule_page(struct req *r)
 	char *base = arena_printf(r->a, "/b/%s/reschedule", token);
 	struct ctx c = req_ctx(r, "client");
 	struct offering o;
-	if ((rc = offering_get(&c, v.offering_slug, &o))) {
+	if ((rc = offering_for_booking(&c, v.id, &o))) {
 		json_decref(view);
 		return rc;
 	}

@@ -664,3 +664,65 @@ def test_a_flag_raised_after_a_proposal_stops_it_confirming(srv, helpers):
 def delivered_all(srv, helpers, want):
     from test_intake import messages
     return messages(srv, helpers, want)
+
+
+def test_moves_keep_the_booking_s_own_clinician(srv, helpers, tandem, tmp_path):
+    doc, booker, partner = book(srv)
+    bid = doc["id"]
+    own_start, own = starts_of(srv, bid)
+    oid = srv.sql("SELECT id FROM offering WHERE slug = 'intensive-2day'")[0][0]
+    # The booking's clinician is away one day; a second clinician works it.
+    far = datetime.fromisoformat(slots(srv, "intensive-2day", 8, 120)[-1]["start"]).astimezone(CHI).date()
+    srv.sql("INSERT INTO availability_override (clinician_id, day, kind) VALUES (:'p1', :'p2', 'off')", own, str(far))
+    before = {s["start"] for s in slots(srv, "intensive-2day", 8, 120)}
+    other = add_clinician(tandem, srv, tmp_path, "second@riverbend.example", "Dr. Second", "correct horse 42 battery")
+    srv.sql("UPDATE clinician SET timezone = (SELECT timezone FROM clinician WHERE id = :'p2') WHERE id = :'p1'",
+            str(other), own)
+    srv.sql("INSERT INTO availability_rule (clinician_id, weekday, starts, ends, offering_id)"
+            " SELECT :'p1', weekday, starts, ends, offering_id FROM availability_rule WHERE clinician_id = :'p2'",
+            str(other), own)
+    srv.sql("INSERT INTO offering_clinician (offering_id, clinician_id) VALUES (:'p1', :'p2')", oid, str(other))
+    only_other = sorted({s["start"] for s in slots(srv, "intensive-2day", 8, 120)} - before)
+    assert only_other, "the second clinician adds starts"
+    s = only_other[-1]  # on the away day, far from the booking's own time
+    c = signed_in(srv)
+    body = page(c, bid)
+    assert f'value="{s}"' not in body
+    # Reschedule, propose, and the client's own reschedule: all refused.
+    r = act(c, bid, "reschedule", body, start=s)
+    assert r.status in (409, 422), r
+    r = act(c, bid, "propose", start1=s, start2="", start3="")
+    assert r.status in (409, 422), r
+    assert srv.sql("SELECT count(*) FROM booking_proposal WHERE booking_id = :'p1'", bid) == [("0",)]
+    r = take(srv, doc["token"], s)
+    assert r.status != 303, r.body[:300]
+    assert starts_of(srv, bid) == (own_start, own)
+    assert status_of(srv, bid) == ("held", "0")
+    # A start the booking's own clinician has still moves it, with them.
+    new = sorted(before)[-1]
+    r = act(c, bid, "reschedule", start=new)
+    assert r.status == 303, r
+    assert starts_of(srv, bid) == (epoch(new), own)
+
+
+def test_an_inactive_offering_s_bookings_stay_open_to_act_on(srv, helpers):
+    doc, booker, partner = book(srv)
+    bid = doc["id"]
+    elsewhere = slots(srv, "intensive-2day", 8, 120)[-1]["start"]
+    srv.sql("UPDATE offering SET active = false WHERE slug = 'intensive-2day'")
+    c = signed_in(srv)
+    body = page(c, bid)
+    assert 'action="/admin/bookings/%d/cancel"' % bid in body
+    assert "<option value=" not in "".join(
+        re.findall(r'<select id="reschedule-start" name="start" required>(.*?)</select>', body, re.S))
+    r = srv.get(f"/b/{doc['token']}")
+    assert r.status == 200
+    r = srv.get(f"/b/{doc['token']}/reschedule")
+    assert r.status == 200
+    # No starts to move to: refused, nothing moves.
+    r = take(srv, doc["token"], elsewhere)
+    assert r.status != 303, r.body[:300]
+    assert status_of(srv, bid) == ("held", "0")
+    r = act(c, bid, "cancel", body, reason="")
+    assert r.status == 303, r
+    assert status_of(srv, bid)[0] == "cancelled"
