@@ -920,6 +920,23 @@ const char *booking_seal_note(struct ctx *c, const struct keyring *k, int64_t bo
 	return crypto_bytea_hex(c->a, env, n) + 2;
 }
 
+static const char SQL_PROPOSAL_OPEN[] =
+    "SELECT 1 FROM booking_proposal WHERE booking_id = $1 AND starts_at = to_timestamp($2::bigint)";
+
+/* Is start_text a time the clinician proposed for this open request? */
+static bool proposed(struct ctx *c, const struct booking_view *v, const char *start_text)
+{
+	int64_t start;
+	PGresult *r;
+	if (strcmp(v->status, "held") != 0 && strcmp(v->status, "requested") != 0)
+		return false;
+	if (!start_text || tz_parse_rfc3339(start_text, &start) != 0)
+		return false;
+	if (db_query(c->db, c->a, &r, SQL_PROPOSAL_OPEN, num(c->a, v->id), num(c->a, start)))
+		return false;
+	return PQntuples(r) == 1;
+}
+
 static int reschedule_tx(struct db *db, void *arg)
 {
 	struct change_tx *t = arg;
@@ -936,7 +953,8 @@ static int reschedule_tx(struct db *db, void *arg)
 		t->why = READ_ONLY;
 		return ERR_FORBIDDEN;
 	}
-	if (!v.changeable) {
+	/* A time the practice proposed stays open to take inside the window. */
+	if (!v.changeable && !proposed(c, &v, t->start_text)) {
 		t->why = closed_reason(c, &v);
 		return ERR_CONFLICT;
 	}

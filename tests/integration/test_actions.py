@@ -726,3 +726,26 @@ def test_an_inactive_offering_s_bookings_stay_open_to_act_on(srv, helpers):
     r = act(c, bid, "cancel", body, reason="")
     assert r.status == 303, r
     assert status_of(srv, bid)[0] == "cancelled"
+
+
+def test_a_proposal_can_be_taken_inside_the_window(srv, helpers):
+    doc, booker, partner = book(srv)
+    bid = doc["id"]
+    c = signed_in(srv)
+    body, starts = proposable(c, bid)
+    r = act(c, bid, "propose", body, start1=starts[-1], start2="", start3="")
+    assert r.status == 303, r
+    # Every start is inside the window now.
+    srv.sql("UPDATE offering SET cancel_window_hours = 8760 WHERE slug = 'intensive-2day'")
+    r = srv.get(f"/b/{doc['token']}")
+    assert r.status == 200
+    t = r.body.decode()
+    assert "Online changes close" in t and t.count("Take this time") == 1
+    # Another start is still refused; the proposed one is taken.
+    r = take(srv, doc["token"], starts[0])
+    assert r.status == 409, r.body[:300]
+    assert status_of(srv, bid) == ("held", "0")
+    r = take(srv, doc["token"], starts[-1])
+    assert r.status == 303, r.body[:300]
+    assert status_of(srv, bid) == ("confirmed", "1")
+    assert starts_of(srv, bid)[0] == epoch(starts[-1])
