@@ -24,8 +24,9 @@ static size_t utf8_chars(const char *s)
 
 static const char SQL_VERSION[] = "SELECT " VERSION_OF " FROM booking b WHERE b.id = $1";
 static const char SQL_LOCK[] =
-    "SELECT b.status, " VERSION_OF ", b.needs_review, extract(epoch FROM b.ends_at)::bigint, b.reference"
-    " FROM booking b WHERE b.id = $1 FOR UPDATE";
+    "SELECT b.status, " VERSION_OF ", b.needs_review, extract(epoch FROM b.ends_at)::bigint, b.reference,"
+    " (SELECT o.horizon_days FROM offering o WHERE o.id = b.offering_id)"
+    " FROM booking b WHERE b.id = $1 FOR UPDATE OF b";
 static const char SQL_SET_STATUS[] =
     "UPDATE booking SET status = $2::text, hold_expires_at = NULL, updated_at = now(),"
     " ical_sequence = ical_sequence + CASE WHEN $3::boolean THEN 1 ELSE 0 END WHERE id = $1";
@@ -243,6 +244,13 @@ int booking_act(struct ctx *c, const struct mailer *m, struct booking_act *a)
 		if (!is_open(a->from))
 			return refuse(c, a, "changed", a->from);
 		a->to = a->from;
+		if (a->kind == BOOKING_MOVE_DAY &&
+		    (a->day_start <= c->now || a->day_start > c->now + db_ll(r, 0, 5) * 86400)) {
+			a->why = arena_printf(c->a,
+			                      "A day moves to a start after now and at most %lld days ahead.",
+			                      (long long)db_ll(r, 0, 5));
+			return ERR_INVALID;
+		}
 		rc = booking_day_locked(c, m, db_val(r, 0, 4), a->day,
 		                        a->kind == BOOKING_MOVE_DAY ? a->day_start : 0);
 		if (rc == ERR_CONFLICT)

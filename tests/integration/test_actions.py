@@ -749,3 +749,19 @@ def test_a_proposal_can_be_taken_inside_the_window(srv, helpers):
     assert r.status == 303, r.body[:300]
     assert status_of(srv, bid) == ("confirmed", "1")
     assert starts_of(srv, bid)[0] == epoch(starts[-1])
+
+
+def test_move_day_needs_a_start_between_now_and_the_horizon(srv, helpers):
+    doc, booker, partner = book(srv)
+    bid = doc["id"]
+    c = signed_in(srv)
+    day2 = datetime.fromisoformat(doc["blocks"][1]["start"]).astimezone(CHI)
+    before = srv.sql("SELECT starts_at FROM booking_block WHERE booking_id = :'p1' ORDER BY day_index", bid)
+    horizon = int(srv.sql("SELECT horizon_days FROM offering WHERE slug = 'intensive-2day'")[0][0])
+    for when in (datetime.now(CHI) - timedelta(days=2), datetime.now(CHI) + timedelta(days=horizon + 2)):
+        r = act(c, bid, "move-day", day="2", start=when.strftime("%Y-%m-%dT%H:%M"))
+        assert r.status == 422, r
+        assert f"A day moves to a start after now and at most {horizon} days ahead." in html.unescape(r.body)
+    assert srv.sql("SELECT starts_at FROM booking_block WHERE booking_id = :'p1' ORDER BY day_index", bid) == before
+    r = act(c, bid, "move-day", day="2", start=(day2 + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    assert r.status == 303, r
