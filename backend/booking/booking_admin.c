@@ -162,6 +162,8 @@ static int propose(struct ctx *c, const struct mailer *m, struct booking_act *a)
 int booking_act(struct ctx *c, const struct mailer *m, struct booking_act *a)
 {
 	a->why = NULL;
+	/* A retried transaction comes back here: free the last attempt's. */
+	json_decref(a->fields);
 	a->fields = NULL;
 	int rc;
 	if ((rc = check_text(a, a->message, BOOKING_MESSAGE_MAX,
