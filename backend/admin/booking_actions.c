@@ -345,11 +345,18 @@ int booking_actions_view(struct req *r, json_t *b)
 		json_t *days = json_array();
 		json_array_foreach(blocks, i, x)
 		{
+			/* A cancelled day can be neither moved nor cancelled again. */
+			if (json_is_true(json_object_get(x, "cancelled")))
+				continue;
 			json_array_append_new(days, json_pack("{s:i, s:O}", "day", (int)i + 1, "date",
 			                                      json_object_get(x, "date")));
 		}
-		json_object_set_new(b, "days_list", days);
-		json_object_set_new(b, "has_days", json_true());
+		if (json_array_size(days) > 0) {
+			json_object_set_new(b, "days_list", days);
+			json_object_set_new(b, "has_days", json_true());
+		} else {
+			json_decref(days);
+		}
 	}
 	/* Screening flags: which partner's answers raised which. */
 	if (json_is_true(json_object_get(b, "needs_review"))) {

@@ -765,3 +765,15 @@ def test_move_day_needs_a_start_between_now_and_the_horizon(srv, helpers):
     assert srv.sql("SELECT starts_at FROM booking_block WHERE booking_id = :'p1' ORDER BY day_index", bid) == before
     r = act(c, bid, "move-day", day="2", start=(day2 + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
     assert r.status == 303, r
+
+
+def test_a_cancelled_day_is_not_offered_again(srv, helpers):
+    doc, booker, partner = book(srv)
+    bid = doc["id"]
+    c = signed_in(srv)
+    body = page(c, bid)
+    assert body.count('<option value="1">Day 1') == 2 and body.count('<option value="2">Day 2') == 2
+    r = act(c, bid, "cancel-day", body, day="1")
+    assert r.status == 303, r
+    body = page(c, bid)
+    assert '<option value="1">Day 1' not in body and body.count('<option value="2">Day 2') == 2
