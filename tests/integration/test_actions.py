@@ -777,3 +777,15 @@ def test_a_cancelled_day_is_not_offered_again(srv, helpers):
     assert r.status == 303, r
     body = page(c, bid)
     assert '<option value="1">Day 1' not in body and body.count('<option value="2">Day 2') == 2
+
+
+def test_an_undelivered_proposal_has_a_label(srv, helpers):
+    doc, booker, partner = book(srv)
+    srv.sql("INSERT INTO outbox (kind, booking_id, recipient_role, message_id, envelope_from, rcpt_enc,"
+            " message_enc, status, attempts, last_error, dead_at) VALUES ('proposed', :'p1', 'booker',"
+            " :'p2', 'practice@riverbend.example', '\\x00', '\\x00', 'dead', 1, 'smtp 550', now())",
+            doc["id"], f"<{secrets.token_hex(8)}@riverbend.example>")
+    c = signed_in(srv)
+    r = c.get("/admin")
+    assert r.status == 200
+    assert "Other times proposed" in r.body
