@@ -31,8 +31,8 @@ static const char SQL_UPCOMING[] =
                     " ORDER BY b.starts_at, b.id LIMIT 200";
 static const char SQL_ONE[] = BOOKING_COLUMNS " WHERE" ACCESS_RULE " AND b.id = $3";
 static const char SQL_BLOCKS[] =
-    "SELECT extract(epoch FROM starts_at)::bigint, extract(epoch FROM ends_at)::bigint"
-    " FROM booking_block WHERE booking_id = $1 ORDER BY day_index";
+    "SELECT extract(epoch FROM starts_at)::bigint, extract(epoch FROM ends_at)::bigint,"
+    " cancelled_at IS NOT NULL FROM booking_block WHERE booking_id = $1 ORDER BY day_index";
 static const char SQL_EVENTS[] =
     "SELECT extract(epoch FROM at)::bigint, actor, coalesce(from_status, ''), to_status, reason"
     " FROM booking_event WHERE booking_id = $1 ORDER BY at, id LIMIT 500";
@@ -85,8 +85,9 @@ int admin_booking_get(struct ctx *c, const struct admin_viewer *v, int64_t id, j
 	}
 	json_t *blocks = json_array();
 	for (int i = 0; i < PQntuples(r); i++)
-		json_array_append_new(blocks, json_pack("{s:I, s:I}", "starts", (json_int_t)db_ll(r, i, 0),
-		                                        "ends", (json_int_t)db_ll(r, i, 1)));
+		json_array_append_new(
+		    blocks, json_pack("{s:I, s:I, s:b}", "starts", (json_int_t)db_ll(r, i, 0), "ends",
+		                      (json_int_t)db_ll(r, i, 1), "cancelled", db_val(r, i, 2)[0] == 't'));
 	json_object_set_new(b, "blocks", blocks);
 	if ((rc = db_query(c->db, c->a, &r, SQL_EVENTS, bid))) {
 		json_decref(b);

@@ -283,10 +283,16 @@ static const char *label_of(struct arena *a, const struct tz *z, int64_t t)
 static int start_options(struct req *r, struct ctx *c, const struct booking_view *bv, const struct tz *z,
                          json_t **out)
 {
+	/* Only the booking's own clinician's starts; none once the offering
+	 * is no longer offered. */
 	struct offering o;
-	int rc = offering_get(c, bv->offering_slug, &o);
+	int rc = offering_for_booking(c, bv->id, &o);
 	if (rc)
 		return rc;
+	if (!*o.clinicians) {
+		*out = json_array();
+		return 0;
+	}
 	const struct tz *pz;
 	if (tz_get(bv->practice_timezone, &pz))
 		return ERR_INTERNAL;
@@ -340,11 +346,18 @@ int booking_actions_view(struct req *r, json_t *b)
 		json_t *days = json_array();
 		json_array_foreach(blocks, i, x)
 		{
+			/* A cancelled day can be neither moved nor cancelled again. */
+			if (json_is_true(json_object_get(x, "cancelled")))
+				continue;
 			json_array_append_new(days, json_pack("{s:i, s:O}", "day", (int)i + 1, "date",
 			                                      json_object_get(x, "date")));
 		}
-		json_object_set_new(b, "days_list", days);
-		json_object_set_new(b, "has_days", json_true());
+		if (json_array_size(days) > 0) {
+			json_object_set_new(b, "days_list", days);
+			json_object_set_new(b, "has_days", json_true());
+		} else {
+			json_decref(days);
+		}
 	}
 	/* Screening flags: which partner's answers raised which. */
 	if (json_is_true(json_object_get(b, "needs_review"))) {

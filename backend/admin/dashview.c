@@ -191,17 +191,12 @@ static int add_flags(struct ctx *c, const struct keyring *k, int64_t intake_id, 
 static const char *kind_label(const char *k)
 {
 	static const char *const labels[][2] = {
-	    {"new_request", "New request"},
-	    {"received", "Request received"},
-	    {"confirmed", "Booking confirmed"},
-	    {"declined", "Request declined"},
-	    {"cancelled", "Booking cancelled"},
-	    {"rescheduled", "Booking moved"},
-	    {"reminder", "Appointment reminder"},
-	    {"hold_lapsed", "Hold lapsed"},
-	    {"intake_invite", "Intake invitation"},
-	    {"intake_reminder", "Intake reminder"},
-	    {"calendar_failing", "Calendar source failing"},
+	    {"new_request", "New request"},         {"received", "Request received"},
+	    {"confirmed", "Booking confirmed"},     {"declined", "Request declined"},
+	    {"cancelled", "Booking cancelled"},     {"rescheduled", "Booking moved"},
+	    {"proposed", "Other times proposed"},   {"reminder", "Appointment reminder"},
+	    {"hold_lapsed", "Hold lapsed"},         {"intake_invite", "Intake invitation"},
+	    {"intake_reminder", "Intake reminder"}, {"calendar_failing", "Calendar source failing"},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(labels); i++)
 		if (!strcmp(k, labels[i][0]))

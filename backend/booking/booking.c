@@ -786,14 +786,18 @@ static const char SQL_MOVE[] =
 static const char SQL_MOVE_PARTNER_LINK[] =
     "UPDATE booking_client SET link_expires_at = to_timestamp($2::bigint) + interval '90 days'"
     " WHERE booking_id = $1 AND link_token_hash IS NOT NULL";
-static const char SQL_BOOKING_OFFERING[] =
-    "SELECT o.slug FROM booking b JOIN offering o ON o.id = b.offering_id"
-    " WHERE b.id = $1";
 
 /* Taking a time the clinician proposed also confirms the booking when the
- * clinician had reviewed it (booking_proposal.confirms). */
+ * clinician had reviewed it (booking_proposal.confirms): made while the
+ * booking needed no review, or with the review ticked. A flag raised after
+ * the proposal clears confirms (intake.c SQL_NEEDS_REVIEW); a proposal that
+ * confirms without review never confirms a booking that now needs it. */
 static const char SQL_PROPOSAL_TAKEN[] =
-    "SELECT confirms FROM booking_proposal WHERE booking_id = $1 AND starts_at = to_timestamp($2::bigint)";
+    "SELECT p.confirms AND (NOT b.needs_review OR EXISTS (SELECT 1 FROM booking_event e"
+    "   WHERE e.booking_id = b.id AND e.reason = 'other times proposed' AND e.at >= p.created_at"
+    "   AND e.detail->>'reviewed' = 'true'))"
+    " FROM booking_proposal p JOIN booking b ON b.id = p.booking_id"
+    " WHERE p.booking_id = $1 AND p.starts_at = to_timestamp($2::bigint)";
 static const char SQL_PROPOSALS_CLEAR[] = "DELETE FROM booking_proposal WHERE booking_id = $1";
 static const char SQL_CONFIRM[] =
     "UPDATE booking SET status = 'confirmed', hold_expires_at = NULL, updated_at = now() WHERE id = $1";
@@ -805,10 +809,8 @@ int booking_move_locked(struct ctx *c, const struct mailer *m, const struct book
 	int rc;
 	if (confirmed)
 		*confirmed = false;
-	if ((rc = db_query(c->db, c->a, &r, SQL_BOOKING_OFFERING, num(c->a, v->id))))
-		return rc;
-	struct offering o;
-	if ((rc = offering_get(c, db_val(r, 0, 0), &o)))
+	struct offering o; /* only the booking's own clinician: continuity of care */
+	if ((rc = offering_for_booking(c, v->id, &o)))
 		return rc;
 	struct avail_clinician *cl;
 	size_t ncl;
@@ -883,12 +885,9 @@ int booking_move_locked(struct ctx *c, const struct mailer *m, const struct book
 int booking_start_available(struct ctx *c, const struct booking_view *v, const char *start_text,
                             json_t *fields, int64_t *start)
 {
-	PGresult *r;
-	int rc = db_query(c->db, c->a, &r, SQL_BOOKING_OFFERING, num(c->a, v->id));
+	struct offering o; /* only the booking's own clinician: continuity of care */
+	int rc = offering_for_booking(c, v->id, &o);
 	if (rc)
-		return rc;
-	struct offering o;
-	if ((rc = offering_get(c, db_val(r, 0, 0), &o)))
 		return rc;
 	struct avail_clinician *cl;
 	size_t ncl;
@@ -921,6 +920,23 @@ const char *booking_seal_note(struct ctx *c, const struct keyring *k, int64_t bo
 	return crypto_bytea_hex(c->a, env, n) + 2;
 }
 
+static const char SQL_PROPOSAL_OPEN[] =
+    "SELECT 1 FROM booking_proposal WHERE booking_id = $1 AND starts_at = to_timestamp($2::bigint)";
+
+/* Is start_text a time the clinician proposed for this open request? */
+static bool proposed(struct ctx *c, const struct booking_view *v, const char *start_text)
+{
+	int64_t start;
+	PGresult *r;
+	if (strcmp(v->status, "held") != 0 && strcmp(v->status, "requested") != 0)
+		return false;
+	if (!start_text || tz_parse_rfc3339(start_text, &start) != 0)
+		return false;
+	if (db_query(c->db, c->a, &r, SQL_PROPOSAL_OPEN, num(c->a, v->id), num(c->a, start)))
+		return false;
+	return PQntuples(r) == 1;
+}
+
 static int reschedule_tx(struct db *db, void *arg)
 {
 	struct change_tx *t = arg;
@@ -937,7 +953,8 @@ static int reschedule_tx(struct db *db, void *arg)
 		t->why = READ_ONLY;
 		return ERR_FORBIDDEN;
 	}
-	if (!v.changeable) {
+	/* A time the practice proposed stays open to take inside the window. */
+	if (!v.changeable && !proposed(c, &v, t->start_text)) {
 		t->why = closed_reason(c, &v);
 		return ERR_CONFLICT;
 	}

@@ -24,8 +24,9 @@ static size_t utf8_chars(const char *s)
 
 static const char SQL_VERSION[] = "SELECT " VERSION_OF " FROM booking b WHERE b.id = $1";
 static const char SQL_LOCK[] =
-    "SELECT b.status, " VERSION_OF ", b.needs_review, extract(epoch FROM b.ends_at)::bigint, b.reference"
-    " FROM booking b WHERE b.id = $1 FOR UPDATE";
+    "SELECT b.status, " VERSION_OF ", b.needs_review, extract(epoch FROM b.ends_at)::bigint, b.reference,"
+    " (SELECT o.horizon_days FROM offering o WHERE o.id = b.offering_id)"
+    " FROM booking b WHERE b.id = $1 FOR UPDATE OF b";
 static const char SQL_SET_STATUS[] =
     "UPDATE booking SET status = $2::text, hold_expires_at = NULL, updated_at = now(),"
     " ical_sequence = ical_sequence + CASE WHEN $3::boolean THEN 1 ELSE 0 END WHERE id = $1";
@@ -140,7 +141,8 @@ static int propose(struct ctx *c, const struct mailer *m, struct booking_act *a)
 		                                arena_printf(c->a, "%s, %s", humantime_date(c->a, z, start),
 		                                             humantime_clock(c->a, z, start))));
 	}
-	buf_printf(&detail, "],\"confirms\":%s}", confirms ? "true" : "false");
+	buf_printf(&detail, "],\"confirms\":%s%s}", confirms ? "true" : "false",
+	           a->needs_review && a->reviewed ? ",\"reviewed\":true" : "");
 	if (detail.err) {
 		json_decref(times);
 		return ERR_INTERNAL;
@@ -160,6 +162,8 @@ static int propose(struct ctx *c, const struct mailer *m, struct booking_act *a)
 int booking_act(struct ctx *c, const struct mailer *m, struct booking_act *a)
 {
 	a->why = NULL;
+	/* A retried transaction comes back here: free the last attempt's. */
+	json_decref(a->fields);
 	a->fields = NULL;
 	int rc;
 	if ((rc = check_text(a, a->message, BOOKING_MESSAGE_MAX,
@@ -242,6 +246,13 @@ int booking_act(struct ctx *c, const struct mailer *m, struct booking_act *a)
 		if (!is_open(a->from))
 			return refuse(c, a, "changed", a->from);
 		a->to = a->from;
+		if (a->kind == BOOKING_MOVE_DAY &&
+		    (a->day_start <= c->now || a->day_start > c->now + db_ll(r, 0, 5) * 86400)) {
+			a->why = arena_printf(c->a,
+			                      "A day moves to a start after now and at most %lld days ahead.",
+			                      (long long)db_ll(r, 0, 5));
+			return ERR_INVALID;
+		}
 		rc = booking_day_locked(c, m, db_val(r, 0, 4), a->day,
 		                        a->kind == BOOKING_MOVE_DAY ? a->day_start : 0);
 		if (rc == ERR_CONFLICT)

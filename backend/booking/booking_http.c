@@ -402,7 +402,9 @@ static int manage_view(struct req *r, const char *token, struct booking_view *v,
 		json_object_set_new(*view, "intake_url", json_string(intake));
 	/* Other times the clinician proposed: the booker takes one here. */
 	json_t *props;
-	if (v->position == 1 && v->changeable && (rc = booking_proposals(&c, v->id, &props)) == 0) {
+	/* Taken even inside the cancellation window: the practice offered them. */
+	bool request = !strcmp(v->status, "held") || !strcmp(v->status, "requested");
+	if (v->position == 1 && request && (rc = booking_proposals(&c, v->id, &props)) == 0) {
 		json_t *x;
 		size_t i;
 		json_array_foreach(props, i, x)
@@ -563,7 +565,7 @@ int booking_http_reschedule_page(struct req *r)
 	char *base = arena_printf(r->a, "/b/%s/reschedule", token);
 	struct ctx c = req_ctx(r, "client");
 	struct offering o;
-	if ((rc = offering_get(&c, v.offering_slug, &o))) {
+	if ((rc = offering_for_booking(&c, v.id, &o))) {
 		json_decref(view);
 		return rc;
 	}

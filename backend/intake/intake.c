@@ -275,9 +275,12 @@ static const char SQL_SUBMIT[] =
     " submitted_at = to_timestamp($5::bigint), submitted_sha256 = $6, flagged = $7::boolean,"
     " draft_enc = NULL, updated_at = to_timestamp($5::bigint)"
     " WHERE id = $1 AND submitted_at IS NULL";
-/* A flag puts the booking in review: never confirmed automatically. */
+/* A flag puts the booking in review: never confirmed automatically. Times
+ * the clinician proposed before this flag were not reviewed with it: taking
+ * one no longer confirms (booking_move_locked). */
 static const char SQL_NEEDS_REVIEW[] =
-    "UPDATE booking SET needs_review = true, updated_at = now() WHERE id = $1";
+    "WITH p AS (UPDATE booking_proposal SET confirms = false WHERE booking_id = $1)"
+    " UPDATE booking SET needs_review = true, updated_at = now() WHERE id = $1";
 
 static int submit_tx(struct db *db, void *arg)
 {

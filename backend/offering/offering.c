@@ -1,20 +1,27 @@
 /* offering.c — see offering.h. */
 #include "offering/offering.h"
 
+#include <stdio.h>
+
 #include "db/db.h"
 
+/* Columns 0-31 of SQL_LIST and SQL_FOR_BOOKING. */
+#define OFFERING_COLUMNS                                                                                     \
+	"o.id, o.slug, o.name, o.kind, o.description, o.days, o.duration_minutes,"                           \
+	" coalesce(to_char(o.day_start, 'HH24:MI'), ''), coalesce(to_char(o.day_end, 'HH24:MI'), ''),"       \
+	" o.price_cents, o.deposit_cents, o.currency, o.requires_approval, o.location_kind, o.location,"     \
+	" o.cancel_window_hours,"                                                                            \
+	" coalesce((SELECT string_agg(to_char(b.starts, 'HH24:MI') || '–' || to_char(b.ends, 'HH24:MI')"   \
+	"   || ' ' || b.label, ', ' ORDER BY b.starts)"                                                      \
+	"   FROM offering_break b WHERE b.offering_id = o.id), ''),"                                         \
+	" coalesce(extract(epoch FROM o.day_start)::int / 60, 0),"                                           \
+	" coalesce(extract(epoch FROM o.day_end)::int / 60, 0),"                                             \
+	" o.buffer_before_minutes, o.buffer_after_minutes, o.min_notice_minutes, o.horizon_days,"            \
+	" o.slot_interval_minutes, o.start_weekdays, o.min_rest_days, coalesce(o.cap_per_week, 0),"          \
+	" coalesce(o.cap_per_month, 0), o.hold_minutes, coalesce(o.intake_form, ''), o.series_max,"          \
+	" p.timezone"
 static const char SQL_LIST[] =
-    "SELECT o.id, o.slug, o.name, o.kind, o.description, o.days, o.duration_minutes,"
-    " coalesce(to_char(o.day_start, 'HH24:MI'), ''), coalesce(to_char(o.day_end, 'HH24:MI'), ''),"
-    " o.price_cents, o.deposit_cents, o.currency, o.requires_approval, o.location_kind, o.location,"
-    " o.cancel_window_hours,"
-    " coalesce((SELECT string_agg(to_char(b.starts, 'HH24:MI') || '–' || to_char(b.ends, 'HH24:MI')"
-    "   || ' ' || b.label, ', ' ORDER BY b.starts) FROM offering_break b WHERE b.offering_id = o.id), ''),"
-    " coalesce(extract(epoch FROM o.day_start)::int / 60, 0), coalesce(extract(epoch FROM o.day_end)::int / "
-    "60, 0),"
-    " o.buffer_before_minutes, o.buffer_after_minutes, o.min_notice_minutes, o.horizon_days,"
-    " o.slot_interval_minutes, o.start_weekdays, o.min_rest_days, coalesce(o.cap_per_week, 0),"
-    " coalesce(o.cap_per_month, 0), o.hold_minutes, coalesce(o.intake_form, ''), o.series_max, p.timezone,"
+    "SELECT " OFFERING_COLUMNS ","
     " coalesce((SELECT string_agg(c.id || ' ' || c.timezone, ';' ORDER BY c.id) FROM offering_clinician oc"
     "   JOIN clinician c ON c.id = oc.clinician_id WHERE oc.offering_id = o.id AND c.active), '')"
     " FROM offering o JOIN practice p ON p.id = o.practice_id WHERE o.active AND ($1::text IS NULL OR o.slug "
@@ -120,6 +127,31 @@ int offering_get(struct ctx *c, const char *slug, struct offering *out)
 {
 	PGresult *r;
 	int rc = db_query(c->db, c->a, &r, SQL_LIST, slug);
+	if (rc)
+		return rc;
+	if (PQntuples(r) != 1)
+		return ERR_NOT_FOUND;
+	fill(r, 0, out);
+	return 0;
+}
+
+/* A booking's offering, active or not, with only the booking's own
+ * clinician (when active and still providing it) and none at all when the
+ * offering is no longer offered: a booking never moves to someone else. */
+static const char SQL_FOR_BOOKING[] =
+    "SELECT " OFFERING_COLUMNS ","
+    " coalesce((SELECT c.id || ' ' || c.timezone FROM offering_clinician oc"
+    "   JOIN clinician c ON c.id = oc.clinician_id"
+    "   WHERE oc.offering_id = o.id AND c.id = b.clinician_id AND c.active AND o.active), '')"
+    " FROM booking b JOIN offering o ON o.id = b.offering_id JOIN practice p ON p.id = o.practice_id"
+    " WHERE b.id = $1";
+
+int offering_for_booking(struct ctx *c, int64_t booking_id, struct offering *out)
+{
+	PGresult *r;
+	char id[24];
+	snprintf(id, sizeof(id), "%lld", (long long)booking_id);
+	int rc = db_query(c->db, c->a, &r, SQL_FOR_BOOKING, id);
 	if (rc)
 		return rc;
 	if (PQntuples(r) != 1)

@@ -63,6 +63,11 @@ int offering_home(struct ctx *c, struct offering_home *out);
 int offering_list(struct ctx *c, struct offering **out, size_t *n);
 /* One active offering by slug; ERR_NOT_FOUND when none. */
 int offering_get(struct ctx *c, const char *slug, struct offering *out);
+/* The offering of booking booking_id, active or not, for moving it: its
+ * clinicians are the booking's own clinician only (when still active and
+ * providing it), none when the offering is inactive. ERR_NOT_FOUND when no
+ * such booking. */
+int offering_for_booking(struct ctx *c, int64_t booking_id, struct offering *out);
 
 /* The public JSON shape of SPEC §3 (new reference). */
 json_t *offering_to_json(const struct offering *o);

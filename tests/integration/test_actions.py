@@ -599,3 +599,193 @@ def test_propose_other_times_and_the_booker_takes_one(srv, helpers):
     r = act(c, doc2["id"], "propose", start1="2020-01-06T09:00:00-06:00")
     assert r.status in (409, 422), r
     assert srv.sql("SELECT count(*) FROM booking_proposal WHERE booking_id = :'p1'", doc2["id"]) == [("0",)]
+
+
+# --------------------------------------------------------------------------
+# reviewer's findings (regressions)
+
+
+def take(srv, token, start):
+    return srv.request("POST", f"/b/{token}/reschedule",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"},
+                       body=urllib.parse.urlencode({"start": start}))
+
+
+def epoch(s):
+    return str(int(datetime.fromisoformat(s).timestamp()))
+
+
+def starts_of(srv, bid):
+    return srv.sql("SELECT extract(epoch FROM starts_at)::bigint, clinician_id FROM booking WHERE id = :'p1'",
+                   bid)[0]
+
+
+def proposable(c, bid):
+    body = page(c, bid)
+    opts = re.findall(r'<select id="start1" name="start1" required>(.*?)</select>', body, re.S)[0]
+    return body, re.findall(r'<option value="([^"]+)">', opts)
+
+
+def test_a_flag_raised_after_a_proposal_stops_it_confirming(srv, helpers):
+    from test_intake import accept, api, intake_token
+    doc, booker, partner = book(srv)
+    bid = doc["id"]
+    c = signed_in(srv)
+    body, starts = proposable(c, bid)
+    r = act(c, bid, "propose", body, start1=starts[-1], start2="", start3="")
+    assert r.status == 303, r
+    assert srv.sql("SELECT confirms FROM booking_proposal WHERE booking_id = :'p1'", bid) == [("t",)]
+    # Partner 2's intake raises a flag after the proposal was made.
+    msgs = [m for m in delivered_all(srv, helpers, 3) if partner["email"] in m["To"] and "/intake/" in text_of(m)]
+    pt = intake_token(msgs[0])
+    accept(srv, pt)
+    r = api(srv, "POST", pt, {"answers": {**CALM, "outside_relationship": "yes"}, "signature": partner["name"]},
+            "/submit")
+    assert r.status == 200, r.body[:300]
+    assert srv.sql("SELECT needs_review FROM booking WHERE id = :'p1'", bid) == [("t",)]
+    # Taking it moves the booking but leaves it for the clinician to approve.
+    r = take(srv, doc["token"], starts[-1])
+    assert r.status == 303, r.body[:300]
+    assert status_of(srv, bid) == ("held", "1")
+    assert starts_of(srv, bid)[0] == epoch(starts[-1])
+    assert last_event(srv, bid)[2:4] == ("held", "rescheduled by client")
+    assert srv.sql("SELECT count(*) FROM booking_proposal WHERE booking_id = :'p1'", bid) == [("0",)]
+    # A proposal made with the review ticked does confirm when taken.
+    body, starts = proposable(c, bid)
+    r = act(c, bid, "propose", body, start1=starts[0], start2="", start3="", reviewed="yes")
+    assert r.status == 303, r
+    assert json.loads(last_event(srv, bid)[5])["reviewed"] is True
+    r = take(srv, doc["token"], starts[0])
+    assert r.status == 303, r.body[:300]
+    assert status_of(srv, bid) == ("confirmed", "2")
+    assert last_event(srv, bid)[2:4] == ("confirmed", "proposed time taken")
+
+
+def delivered_all(srv, helpers, want):
+    from test_intake import messages
+    return messages(srv, helpers, want)
+
+
+def test_moves_keep_the_booking_s_own_clinician(srv, helpers, tandem, tmp_path):
+    doc, booker, partner = book(srv)
+    bid = doc["id"]
+    own_start, own = starts_of(srv, bid)
+    oid = srv.sql("SELECT id FROM offering WHERE slug = 'intensive-2day'")[0][0]
+    # The booking's clinician is away one day; a second clinician works it.
+    far = datetime.fromisoformat(slots(srv, "intensive-2day", 8, 120)[-1]["start"]).astimezone(CHI).date()
+    srv.sql("INSERT INTO availability_override (clinician_id, day, kind) VALUES (:'p1', :'p2', 'off')", own, str(far))
+    before = {s["start"] for s in slots(srv, "intensive-2day", 8, 120)}
+    other = add_clinician(tandem, srv, tmp_path, "second@riverbend.example", "Dr. Second", "correct horse 42 battery")
+    srv.sql("UPDATE clinician SET timezone = (SELECT timezone FROM clinician WHERE id = :'p2') WHERE id = :'p1'",
+            str(other), own)
+    srv.sql("INSERT INTO availability_rule (clinician_id, weekday, starts, ends, offering_id)"
+            " SELECT :'p1', weekday, starts, ends, offering_id FROM availability_rule WHERE clinician_id = :'p2'",
+            str(other), own)
+    srv.sql("INSERT INTO offering_clinician (offering_id, clinician_id) VALUES (:'p1', :'p2')", oid, str(other))
+    only_other = sorted({s["start"] for s in slots(srv, "intensive-2day", 8, 120)} - before)
+    assert only_other, "the second clinician adds starts"
+    s = only_other[-1]  # on the away day, far from the booking's own time
+    c = signed_in(srv)
+    body = page(c, bid)
+    assert f'value="{s}"' not in body
+    # Reschedule, propose, and the client's own reschedule: all refused.
+    r = act(c, bid, "reschedule", body, start=s)
+    assert r.status in (409, 422), r
+    r = act(c, bid, "propose", start1=s, start2="", start3="")
+    assert r.status in (409, 422), r
+    assert srv.sql("SELECT count(*) FROM booking_proposal WHERE booking_id = :'p1'", bid) == [("0",)]
+    r = take(srv, doc["token"], s)
+    assert r.status != 303, r.body[:300]
+    assert starts_of(srv, bid) == (own_start, own)
+    assert status_of(srv, bid) == ("held", "0")
+    # A start the booking's own clinician has still moves it, with them.
+    new = sorted(before)[-1]
+    r = act(c, bid, "reschedule", start=new)
+    assert r.status == 303, r
+    assert starts_of(srv, bid) == (epoch(new), own)
+
+
+def test_an_inactive_offering_s_bookings_stay_open_to_act_on(srv, helpers):
+    doc, booker, partner = book(srv)
+    bid = doc["id"]
+    elsewhere = slots(srv, "intensive-2day", 8, 120)[-1]["start"]
+    srv.sql("UPDATE offering SET active = false WHERE slug = 'intensive-2day'")
+    c = signed_in(srv)
+    body = page(c, bid)
+    assert 'action="/admin/bookings/%d/cancel"' % bid in body
+    assert "<option value=" not in "".join(
+        re.findall(r'<select id="reschedule-start" name="start" required>(.*?)</select>', body, re.S))
+    r = srv.get(f"/b/{doc['token']}")
+    assert r.status == 200
+    r = srv.get(f"/b/{doc['token']}/reschedule")
+    assert r.status == 200
+    # No starts to move to: refused, nothing moves.
+    r = take(srv, doc["token"], elsewhere)
+    assert r.status != 303, r.body[:300]
+    assert status_of(srv, bid) == ("held", "0")
+    r = act(c, bid, "cancel", body, reason="")
+    assert r.status == 303, r
+    assert status_of(srv, bid)[0] == "cancelled"
+
+
+def test_a_proposal_can_be_taken_inside_the_window(srv, helpers):
+    doc, booker, partner = book(srv)
+    bid = doc["id"]
+    c = signed_in(srv)
+    body, starts = proposable(c, bid)
+    r = act(c, bid, "propose", body, start1=starts[-1], start2="", start3="")
+    assert r.status == 303, r
+    # Every start is inside the window now.
+    srv.sql("UPDATE offering SET cancel_window_hours = 8760 WHERE slug = 'intensive-2day'")
+    r = srv.get(f"/b/{doc['token']}")
+    assert r.status == 200
+    t = r.body.decode()
+    assert "Online changes close" in t and t.count("Take this time") == 1
+    # Another start is still refused; the proposed one is taken.
+    r = take(srv, doc["token"], starts[0])
+    assert r.status == 409, r.body[:300]
+    assert status_of(srv, bid) == ("held", "0")
+    r = take(srv, doc["token"], starts[-1])
+    assert r.status == 303, r.body[:300]
+    assert status_of(srv, bid) == ("confirmed", "1")
+    assert starts_of(srv, bid)[0] == epoch(starts[-1])
+
+
+def test_move_day_needs_a_start_between_now_and_the_horizon(srv, helpers):
+    doc, booker, partner = book(srv)
+    bid = doc["id"]
+    c = signed_in(srv)
+    day2 = datetime.fromisoformat(doc["blocks"][1]["start"]).astimezone(CHI)
+    before = srv.sql("SELECT starts_at FROM booking_block WHERE booking_id = :'p1' ORDER BY day_index", bid)
+    horizon = int(srv.sql("SELECT horizon_days FROM offering WHERE slug = 'intensive-2day'")[0][0])
+    for when in (datetime.now(CHI) - timedelta(days=2), datetime.now(CHI) + timedelta(days=horizon + 2)):
+        r = act(c, bid, "move-day", day="2", start=when.strftime("%Y-%m-%dT%H:%M"))
+        assert r.status == 422, r
+        assert f"A day moves to a start after now and at most {horizon} days ahead." in html.unescape(r.body)
+    assert srv.sql("SELECT starts_at FROM booking_block WHERE booking_id = :'p1' ORDER BY day_index", bid) == before
+    r = act(c, bid, "move-day", day="2", start=(day2 + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    assert r.status == 303, r
+
+
+def test_a_cancelled_day_is_not_offered_again(srv, helpers):
+    doc, booker, partner = book(srv)
+    bid = doc["id"]
+    c = signed_in(srv)
+    body = page(c, bid)
+    assert body.count('<option value="1">Day 1') == 2 and body.count('<option value="2">Day 2') == 2
+    r = act(c, bid, "cancel-day", body, day="1")
+    assert r.status == 303, r
+    body = page(c, bid)
+    assert '<option value="1">Day 1' not in body and body.count('<option value="2">Day 2') == 2
+
+
+def test_an_undelivered_proposal_has_a_label(srv, helpers):
+    doc, booker, partner = book(srv)
+    srv.sql("INSERT INTO outbox (kind, booking_id, recipient_role, message_id, envelope_from, rcpt_enc,"
+            " message_enc, status, attempts, last_error, dead_at) VALUES ('proposed', :'p1', 'booker',"
+            " :'p2', 'practice@riverbend.example', '\\x00', '\\x00', 'dead', 1, 'smtp 550', now())",
+            doc["id"], f"<{secrets.token_hex(8)}@riverbend.example>")
+    c = signed_in(srv)
+    r = c.get("/admin")
+    assert r.status == 200
+    assert "Other times proposed" in r.body
