@@ -192,7 +192,7 @@ static json_t *offering_choices(json_t *offerings, int64_t selected)
 static json_t *weekly_row(int wd, int i, const char *start, const char *end, int64_t offering,
                           json_t *offerings, const char *error)
 {
-	char key[16];
+	char key[32];
 	snprintf(key, sizeof(key), "r%d_%d", wd, i);
 	json_t *row = json_pack("{s:s, s:s, s:s, s:i, s:o}", "key", key, "start", start, "end", end, "n",
 	                        i + 1, "offerings", offering_choices(offerings, offering));
@@ -348,7 +348,7 @@ int editors_http_weekly(struct req *r)
 		return rc;
 	}
 	struct editors_range v[7 * WEEKLY_MAX_INDEX];
-	char keys[7 * WEEKLY_MAX_INDEX][16];
+	char keys[7 * WEEKLY_MAX_INDEX][32];
 	size_t n = 0;
 	struct problems p;
 	problems_init(&p);
@@ -357,7 +357,7 @@ int editors_http_weekly(struct req *r)
 		json_t *rows = json_array();
 		int filled = 0, shown = 0;
 		for (int i = 0; i < WEEKLY_MAX_INDEX; i++) {
-			char key[16], fs[32], fe[32], fo[32];
+			char key[32], fs[48], fe[48], fo[48];
 			snprintf(key, sizeof(key), "r%d_%d", wd, i);
 			snprintf(fs, sizeof(fs), "%s_start", key);
 			snprintf(fe, sizeof(fe), "%s_end", key);
