@@ -86,23 +86,6 @@ static void set_cookie(struct req *r, const char *name, const char *value, bool 
 	                             r->app->cfg->insecure_dev_cookies ? "" : "; Secure"));
 }
 
-static char *param(struct req *r, int i)
-{
-	return arena_strndup(r->a, r->params[i].ptr, r->params[i].len);
-}
-
-/* A positive id of at most 18 digits, else 0. */
-static int64_t parse_id(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 18 || s[0] == '0')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isdigit((unsigned char)s[i]))
-			return 0;
-	return strtoll(s, NULL, 10);
-}
-
 /* Where to go after signing in: a path under /admin of plain characters,
  * else /admin. Never another site ("//evil", "/\\evil"). */
 static const char *safe_next(const char *next)
@@ -561,7 +544,7 @@ int admin_http_dashboard(struct req *r)
 
 int admin_http_booking(struct req *r)
 {
-	int64_t id = parse_id(param(r, 0));
+	int64_t id = http_param_id(r, 0);
 	if (!id)
 		return ERR_NOT_FOUND;
 	struct ctx c = rctx(r);
@@ -817,7 +800,7 @@ int admin_http_totp_disable(struct req *r)
 
 int admin_http_session_revoke(struct req *r)
 {
-	int64_t id = parse_id(param(r, 0));
+	int64_t id = http_param_id(r, 0);
 	if (!id)
 		return ERR_NOT_FOUND;
 	struct ctx c = rctx(r);
@@ -884,7 +867,7 @@ int admin_http_audit(struct req *r)
 		f.to = NULL;
 	}
 	const char *before = http_query_param(r, "before");
-	f.before_id = before ? parse_id(before) : 0;
+	f.before_id = before ? http_parse_id(before) : 0;
 	if (!v.owner)
 		f.scope = clinician_target(r); /* a clinician sees their own entries */
 	json_t *rows, *clinicians;

@@ -20,17 +20,6 @@ static struct ctx rctx(struct req *r)
 	return (struct ctx){r->a, r->db, ctx_clock_now(), r->session->actor, r->remote_addr};
 }
 
-static int64_t path_id(struct req *r)
-{
-	struct str s = r->params[0];
-	if (s.len == 0 || s.len > 18 || s.ptr[0] == '0')
-		return 0;
-	for (size_t k = 0; k < s.len; k++)
-		if (!isdigit((unsigned char)s.ptr[k]))
-			return 0;
-	return strtoll(arena_strndup(r->a, s.ptr, s.len), NULL, 10);
-}
-
 /* What ?done= may say: a fixed list, so the URL carries no text. */
 static const struct {
 	const char *key, *text;
@@ -90,7 +79,7 @@ static int reachable(struct req *r, struct ctx *c, int64_t id)
 static int act(struct req *r, struct booking_act *a, const char *action, const char *done)
 {
 	struct ctx c = rctx(r);
-	a->id = path_id(r);
+	a->id = http_param_id(r, 0);
 	int rc = reachable(r, &c, a->id);
 	if (rc)
 		return rc;
@@ -193,7 +182,7 @@ int booking_actions_move_day(struct req *r)
 {
 	struct booking_act a = {.kind = BOOKING_MOVE_DAY, .day = day_of(r)};
 	struct ctx c = rctx(r);
-	int rc = reachable(r, &c, path_id(r)); /* 404 before any word about the form */
+	int rc = reachable(r, &c, http_param_id(r, 0)); /* 404 before any word about the form */
 	if (rc)
 		return rc;
 	/* From <input type="datetime-local">: "YYYY-MM-DDTHH:MM" in the
@@ -228,7 +217,7 @@ int booking_actions_cancel_day(struct req *r)
 {
 	struct booking_act a = {.kind = BOOKING_CANCEL_DAY, .day = day_of(r)};
 	struct ctx c = rctx(r);
-	int rc = reachable(r, &c, path_id(r));
+	int rc = reachable(r, &c, http_param_id(r, 0));
 	if (rc)
 		return rc;
 	if (!a.day)
@@ -257,7 +246,7 @@ static int note_tx(struct db *db, void *arg)
 int booking_actions_note(struct req *r)
 {
 	struct ctx c = rctx(r);
-	int64_t id = path_id(r);
+	int64_t id = http_param_id(r, 0);
 	int rc = reachable(r, &c, id);
 	if (rc)
 		return rc;

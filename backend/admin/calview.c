@@ -198,18 +198,6 @@ static int bad_request(struct req *r, const char *msg)
 	return http_send_error(r, ERR_MALFORMED, msg, NULL);
 }
 
-/* A positive id of at most 18 digits, else 0. */
-static int64_t parse_id(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 18 || s[0] == '0')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isdigit((unsigned char)s[i]))
-			return 0;
-	return strtoll(s, NULL, 10);
-}
-
 static char *iso(struct arena *a, int64_t day)
 {
 	int y, m, d;
@@ -276,7 +264,7 @@ int calview_http_page(struct req *r)
 		date = NULL;
 	}
 	int64_t pick = 0;
-	if (who && *who && !(pick = parse_id(who)))
+	if (who && *who && !(pick = http_parse_id(who)))
 		return bad_request(r, "The clinician must be a clinician's number.");
 	struct calview_range g = {admin_http_zone(r), 0, 0,    r->session->clinician_id,
 	                          r->session->owner,  0, false};

@@ -23,20 +23,6 @@ static struct ctx rctx(struct req *r)
 	return (struct ctx){r->a, r->db, ctx_clock_now(), r->session->actor, r->remote_addr};
 }
 
-/* A positive id of at most 18 digits, else 0. */
-static int64_t parse_id(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n > 18 || s[0] == '0' || strspn(s, "0123456789") != n)
-		return 0;
-	return strtoll(s, NULL, 10);
-}
-
-static int64_t path_id(struct req *r)
-{
-	return parse_id(arena_strndup(r->a, r->params[0].ptr, r->params[0].len));
-}
-
 static const char *field(struct req *r, const char *name)
 {
 	const char *v = form_get(&r->form, name);
@@ -140,7 +126,7 @@ static int whose_get(struct req *r, const char *given, struct whose *w)
 	struct ctx c = rctx(r);
 	w->id = r->session->clinician_id;
 	if (given && *given) {
-		int64_t id = parse_id(given);
+		int64_t id = http_parse_id(given);
 		if (!id || (!r->session->owner && id != r->session->clinician_id))
 			return ERR_NOT_FOUND;
 		w->id = id;
@@ -365,7 +351,7 @@ int editors_http_weekly(struct req *r)
 			if (!form_get(&r->form, fs) && !form_get(&r->form, fe))
 				continue;
 			const char *s = trimmed(r, fs), *e = trimmed(r, fe), *o = field(r, fo);
-			int64_t oid = *o && strcmp(o, "0") ? parse_id(o) : 0;
+			int64_t oid = *o && strcmp(o, "0") ? http_parse_id(o) : 0;
 			const char *err = NULL;
 			int sm = 0, em = 0;
 			bool known = oid == 0;
@@ -563,7 +549,7 @@ int editors_http_exception_remove(struct req *r)
 	if (rc)
 		return rc;
 	struct ctx c = rctx(r);
-	int64_t id = path_id(r);
+	int64_t id = http_param_id(r, 0);
 	if (!id || (rc = editors_exception_remove(&c, w.id, id))) {
 		json_decref(w.clinicians);
 		return id ? rc : ERR_NOT_FOUND;
@@ -820,7 +806,7 @@ int editors_http_offering_edit(struct req *r)
 	if (!r->session->owner)
 		return forbidden(r);
 	struct ctx c = rctx(r);
-	int64_t id = path_id(r);
+	int64_t id = http_param_id(r, 0);
 	json_t *form;
 	int rc = id ? editors_offering_form(&c, id, &form) : ERR_NOT_FOUND;
 	if (rc)
@@ -882,8 +868,8 @@ static int offering_check(struct req *r, const char *fixed_slug, json_t **values
 		if (!strcmp(f->name, "weekday") && strlen(f->value) == 1 && f->value[0] >= '1' &&
 		    f->value[0] <= '7')
 			mask |= 1L << (f->value[0] - '1');
-		if (!strcmp(f->name, "clinician") && parse_id(f->value))
-			json_array_append_new(ids, json_integer(parse_id(f->value)));
+		if (!strcmp(f->name, "clinician") && http_parse_id(f->value))
+			json_array_append_new(ids, json_integer(http_parse_id(f->value)));
 	}
 	json_object_set_new(v, "weekdays", json_integer(mask));
 	json_object_set_new(v, "clinician_ids", ids);
@@ -1107,7 +1093,7 @@ int editors_http_offering_create(struct req *r)
 
 int editors_http_offering_update(struct req *r)
 {
-	int64_t id = path_id(r);
+	int64_t id = http_param_id(r, 0);
 	if (!r->session->owner)
 		return forbidden(r);
 	return id ? offering_save(r, id) : ERR_NOT_FOUND;
@@ -1118,7 +1104,7 @@ int editors_http_offering_remove(struct req *r)
 	if (!r->session->owner)
 		return forbidden(r);
 	struct ctx c = rctx(r);
-	int64_t id = path_id(r);
+	int64_t id = http_param_id(r, 0);
 	bool deactivated = false;
 	int rc = id ? editors_offering_remove(&c, id, &deactivated) : ERR_NOT_FOUND;
 	if (rc)

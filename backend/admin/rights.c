@@ -76,18 +76,6 @@ static const char *num(struct arena *a, int64_t v)
 	return arena_printf(a, "%lld", (long long)v);
 }
 
-static int64_t parse_id(struct req *r)
-{
-	const char *s = r->params[0].ptr;
-	size_t n = r->params[0].len;
-	if (n == 0 || n > 18 || s[0] == '0')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isdigit((unsigned char)s[i]))
-			return 0;
-	return strtoll(arena_strndup(r->a, s, n), NULL, 10);
-}
-
 static struct ctx rctx(struct req *r)
 {
 	return (struct ctx){r->a, r->db, ctx_clock_now(), r->session->actor, r->remote_addr};
@@ -314,7 +302,7 @@ static int audit_part(struct ctx *c, const struct person *p, int n, json_t **out
 
 int rights_http_export(struct req *r)
 {
-	int64_t id = parse_id(r);
+	int64_t id = http_param_id(r, 0);
 	if (!id)
 		return ERR_NOT_FOUND;
 	struct ctx c = rctx(r);
@@ -399,7 +387,7 @@ static int clients_page(struct req *r, int64_t booking_id, int64_t err_id, const
 
 int rights_http_clients(struct req *r)
 {
-	int64_t id = parse_id(r);
+	int64_t id = http_param_id(r, 0);
 	if (!id)
 		return ERR_NOT_FOUND;
 	return clients_page(r, id, 0, NULL, 200);
@@ -462,7 +450,7 @@ static bool confirmed(const char *typed, const char *reference)
 
 int rights_http_erase(struct req *r)
 {
-	int64_t id = parse_id(r);
+	int64_t id = http_param_id(r, 0);
 	if (!id)
 		return ERR_NOT_FOUND;
 	struct ctx c = rctx(r);

@@ -21,17 +21,6 @@ static struct ctx rctx(struct req *r)
 	return (struct ctx){r->a, r->db, ctx_clock_now(), r->session->actor, r->remote_addr};
 }
 
-static int64_t path_id(struct req *r, int i)
-{
-	struct str s = r->params[i];
-	if (s.len == 0 || s.len > 18 || s.ptr[0] == '0')
-		return 0;
-	for (size_t k = 0; k < s.len; k++)
-		if (!isdigit((unsigned char)s.ptr[k]))
-			return 0;
-	return strtoll(arena_strndup(r->a, s.ptr, s.len), NULL, 10);
-}
-
 static const char *when(struct req *r, const struct tz *z, int64_t t)
 {
 	if (!t)
@@ -190,7 +179,7 @@ int calendar_http_subscribe(struct req *r)
 int calendar_http_refresh(struct req *r)
 {
 	struct ctx c = rctx(r);
-	int64_t id = path_id(r, 0);
+	int64_t id = http_param_id(r, 0);
 	if (!id || calendar_owned(&c, r->session->clinician_id, id) != 0)
 		return ERR_NOT_FOUND;
 	struct calendar_fetch_opts fo;
@@ -211,7 +200,7 @@ int calendar_http_refresh(struct req *r)
 int calendar_http_remove(struct req *r)
 {
 	struct ctx c = rctx(r);
-	int64_t id = path_id(r, 0);
+	int64_t id = http_param_id(r, 0);
 	if (!id)
 		return ERR_NOT_FOUND;
 	int rc = calendar_remove(&c, r->session->clinician_id, id);
@@ -242,7 +231,7 @@ int calendar_http_feed_create(struct req *r)
 int calendar_http_feed_revoke(struct req *r)
 {
 	struct ctx c = rctx(r);
-	int64_t id = path_id(r, 0);
+	int64_t id = http_param_id(r, 0);
 	if (!id || feed_owned(&c, r->session->clinician_id, id) != 0)
 		return ERR_NOT_FOUND;
 	bool already = false;

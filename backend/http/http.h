@@ -84,6 +84,11 @@ struct req {
 const char *http_get_header(const struct req *r, const char *name);
 /* A query parameter, decoded and validated as text; NULL when absent or bad. */
 const char *http_query_param(struct req *r, const char *name);
+/* A record id as paths and forms carry it: a positive decimal of at most 18
+ * digits, no sign, no leading zero; else 0 (which no record has). */
+int64_t http_parse_id(const char *s);
+/* The same for path parameter i ({id}). */
+int64_t http_param_id(const struct req *r, int i);
 
 /* Adds a response header (name and value must not hold CR or LF). */
 void http_add_header(struct req *r, const char *name, const char *value);

@@ -101,6 +101,29 @@ const char *http_get_header(const struct req *r, const char *name)
 	return mg_get_header(r->conn, name);
 }
 
+static int64_t id_of(const char *s, size_t n)
+{
+	if (n == 0 || n > 18 || s[0] == '0')
+		return 0;
+	int64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+int64_t http_parse_id(const char *s)
+{
+	return s ? id_of(s, strlen(s)) : 0;
+}
+
+int64_t http_param_id(const struct req *r, int i)
+{
+	return i < r->nparams ? id_of(r->params[i].ptr, r->params[i].len) : 0;
+}
+
 const char *http_query_param(struct req *r, const char *name)
 {
 	if (!r->query)

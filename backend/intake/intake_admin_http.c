@@ -17,18 +17,6 @@
 #include "core/humantime.h"
 #include "intake/intake.h"
 
-static int64_t parse_id(struct req *r)
-{
-	const char *s = r->params[0].ptr;
-	size_t n = r->params[0].len;
-	if (n == 0 || n > 18 || s[0] == '0')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isdigit((unsigned char)s[i]))
-			return 0;
-	return strtoll(arena_strndup(r->a, s, n), NULL, 10);
-}
-
 static void decref(void *p)
 {
 	json_decref(p);
@@ -38,7 +26,7 @@ static void decref(void *p)
  * records the read as action. */
 static int load(struct req *r, const char *action, json_t **booking, json_t **doc)
 {
-	int64_t id = parse_id(r);
+	int64_t id = http_param_id(r, 0);
 	if (!id)
 		return ERR_NOT_FOUND;
 	struct ctx c = {r->a, r->db, ctx_clock_now(), r->session->actor, r->remote_addr};

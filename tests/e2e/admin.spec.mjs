@@ -15,38 +15,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { BASE_URL, EMAIL, PASSWORD, check, launchOptions, main } from './lib.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..', '..');
 const OUT_DIR = process.env.E2E_OUT_DIR || join(REPO, 'tests', 'out', 'e2e');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const BASE_URL = (process.env.BASE_URL || '').replace(/\/+$/, '');
-const EMAIL = 'clinician@riverbend.example';
-const PASSWORD = 'tandem-demo-2026';
 const WATCHDOG_MS = 90_000;
-
-let passed = 0;
-let failed = 0;
-let finished = false;
-
-function check(ok, what, detail) {
-  const n = passed + failed + 1;
-  if (ok) {
-    passed++;
-    console.log(`ok ${n} - ${what}`);
-  } else {
-    failed++;
-    console.log(`not ok ${n} - ${what}${detail ? `: ${detail}` : ''}`);
-  }
-  return ok;
-}
-
-function finish() {
-  if (finished) return;
-  finished = true;
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exitCode = failed > 0 || passed === 0 ? 1 : 0;
-}
 
 // What has focus: a short name for the element and whether the focus is
 // visible (:focus-visible with a real outline).
@@ -97,14 +71,7 @@ async function run() {
   const profile = mkdtempSync(join(tmpdir(), 'tandem-e2e-admin-'));
   let context;
   try {
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      viewport: { width: 1280, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    context = await chromium.launchPersistentContext(profile, launchOptions({ viewport: { width: 1280, height: 900 } }));
     await keyboardOnly(context);
     await phoneWidth(context.browser());
   } finally {
@@ -235,17 +202,4 @@ async function phoneWidth(browser) {
   await context.close();
 }
 
-const watchdog = setTimeout(() => {
-  check(false, `finished within ${WATCHDOG_MS / 1000} s`);
-  finish();
-  process.exit(1);
-}, WATCHDOG_MS);
-
-try {
-  await run();
-} catch (err) {
-  check(false, 'ran without an exception', String((err && err.stack) || err).split('\n').slice(0, 4).join(' / '));
-} finally {
-  clearTimeout(watchdog);
-  finish();
-}
+await main(run, WATCHDOG_MS);

@@ -20,12 +20,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { BASE_URL, EMAIL, PASSWORD, bookIntensive, check, day, launchOptions, main, sleep, tag } from './lib.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const BASE_URL = (process.env.BASE_URL || '').replace(/\/+$/, '');
 const MAIL_DIR = process.env.TANDEM_MAIL_DIR || '';
-const EMAIL = 'clinician@riverbend.example';
-const PASSWORD = 'tandem-demo-2026';
 const WATCHDOG_MS = 120_000;
 
 // Every required question of the intensive intake, answered without a flag.
@@ -45,52 +42,7 @@ const CALM = {
   self_harm_thoughts: 'no',
 };
 
-let passed = 0;
-let failed = 0;
-let finished = false;
-
-function check(ok, what, detail) {
-  const n = passed + failed + 1;
-  if (ok) {
-    passed++;
-    console.log(`ok ${n} - ${what}`);
-  } else {
-    failed++;
-    console.log(`not ok ${n} - ${what}${detail ? `: ${detail}` : ''}`);
-  }
-  return ok;
-}
-
-function finish() {
-  if (finished) return;
-  finished = true;
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exitCode = failed > 0 || passed === 0 ? 1 : 0;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const tag = () => Math.random().toString(36).slice(2, 10);
-const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
-
-// Books an intensive for two new people from the skip-th free start on;
-// the next start when one was just taken. Returns the API's answer and both people.
-async function book(skip) {
-  const r = await fetch(`${BASE_URL}/api/v1/availability?offering=intensive-2day&from=${day(8)}&to=${day(170)}`);
-  const slots = (await r.json()).slots || [];
-  for (const slot of slots.slice(skip)) {
-    const t = tag();
-    const booker = { name: `Robin Calloway ${t}`, email: `robin.${t}@example.com` };
-    const partner = { name: `Sasha Ferreira ${t}`, email: `sasha.${t}@example.org` };
-    const res = await fetch(`${BASE_URL}/api/v1/bookings`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ offering: 'intensive-2day', start: slot.start, clients: [booker, partner], consent: true }),
-    });
-    if (res.status === 201) return { doc: await res.json(), slot, booker, partner };
-    if (res.status !== 409 && res.status !== 422) throw new Error(`booking: ${res.status} ${await res.text()}`);
-  }
-  throw new Error('no intensive start could be booked');
-}
+const book = (skip) => bookIntensive(skip, ['Robin Calloway', 'Sasha Ferreira'], 170);
 
 // The messages to `address` (the file transport's .eml), decoded: the
 // subject, the text (quoted-printable undone) and the calendar parts
@@ -401,14 +353,7 @@ async function run() {
   const profile = mkdtempSync(join(tmpdir(), 'tandem-e2e-clinician-'));
   let context;
   try {
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      viewport: { width: 1280, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    context = await chromium.launchPersistentContext(profile, launchOptions({ viewport: { width: 1280, height: 900 } }));
     const page = context.pages()[0] || (await context.newPage());
     page.setDefaultTimeout(10_000);
     const errors = [];
@@ -430,17 +375,4 @@ async function run() {
   }
 }
 
-const watchdog = setTimeout(() => {
-  check(false, `finished within ${WATCHDOG_MS / 1000} s`);
-  finish();
-  process.exit(1);
-}, WATCHDOG_MS);
-
-try {
-  await run();
-} catch (err) {
-  check(false, 'ran without an exception', String((err && err.stack) || err).split('\n').slice(0, 4).join(' / '));
-} finally {
-  clearTimeout(watchdog);
-  finish();
-}
+await main(run, WATCHDOG_MS);

@@ -13,41 +13,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { BASE_URL, check, launchOptions, main, note } from './lib.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..', '..');
 const OUT_DIR = process.env.E2E_OUT_DIR || join(REPO, 'tests', 'out', 'e2e');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const BASE_URL = (process.env.BASE_URL || '').replace(/\/+$/, '');
 const DEMO_SLUGS = ['consult', 'intensive-2day', 'intensive-3day', 'checkin'];
 const WATCHDOG_MS = 90_000;
-
-let passed = 0;
-let failed = 0;
-let finished = false;
-
-function check(ok, what, detail) {
-  const n = passed + failed + 1;
-  if (ok) {
-    passed++;
-    console.log(`ok ${n} - ${what}`);
-  } else {
-    failed++;
-    console.log(`not ok ${n} - ${what}${detail ? `: ${detail}` : ''}`);
-  }
-  return ok;
-}
-
-function note(text) {
-  console.log(`# ${text}`);
-}
-
-function finish() {
-  if (finished) return;
-  finished = true;
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exitCode = failed > 0 || passed === 0 ? 1 : 0;
-}
 
 async function run() {
   if (!check(BASE_URL !== '', 'BASE_URL is set', 'set BASE_URL=http://127.0.0.1:PORT')) return;
@@ -55,21 +27,7 @@ async function run() {
   const profile = mkdtempSync(join(tmpdir(), 'tandem-e2e-profile-'));
   let context;
   try {
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      viewport: { width: 1280, height: 900 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    context = await chromium.launchPersistentContext(profile, launchOptions({ viewport: { width: 1280, height: 900 } }));
     await checkHome(context);
     await checkBookingWithScript(context);
     await checkBookingWithoutScript(context.browser());
@@ -283,17 +241,4 @@ async function checkBookingWithoutScript(browser) {
   await context.close();
 }
 
-const watchdog = setTimeout(() => {
-  check(false, `finished within ${WATCHDOG_MS / 1000} s`);
-  finish();
-  process.exit(1);
-}, WATCHDOG_MS);
-
-try {
-  await run();
-} catch (err) {
-  check(false, 'ran without an exception', String((err && err.stack) || err).split('\n').slice(0, 4).join(' / '));
-} finally {
-  clearTimeout(watchdog);
-  finish();
-}
+await main(run, WATCHDOG_MS);

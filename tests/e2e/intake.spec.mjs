@@ -19,16 +19,13 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { BASE_URL, EMAIL, PASSWORD, bookIntensive, check, day, launchOptions, main, sleep, tag } from './lib.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..', '..');
 const OUT_DIR = process.env.E2E_OUT_DIR || join(REPO, 'tests', 'out', 'e2e');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const BASE_URL = (process.env.BASE_URL || '').replace(/\/+$/, '');
 const MAIL_DIR = process.env.TANDEM_MAIL_DIR || '';
 const WATCHDOG_MS = 140_000;
-const EMAIL = 'clinician@riverbend.example';
-const PASSWORD = 'tandem-demo-2026';
 
 // Every required question of the intensive intake, answered without a flag.
 const CALM = {
@@ -47,52 +44,7 @@ const CALM = {
   self_harm_thoughts: ['radio', 'no'],
 };
 
-let passed = 0;
-let failed = 0;
-let finished = false;
-
-function check(ok, what, detail) {
-  const n = passed + failed + 1;
-  if (ok) {
-    passed++;
-    console.log(`ok ${n} - ${what}`);
-  } else {
-    failed++;
-    console.log(`not ok ${n} - ${what}${detail ? `: ${detail}` : ''}`);
-  }
-  return ok;
-}
-
-function finish() {
-  if (finished) return;
-  finished = true;
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exitCode = failed > 0 || passed === 0 ? 1 : 0;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const tag = () => Math.random().toString(36).slice(2, 10);
-const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
-
-// Books an intensive for two new people; retries the next slot when one
-// was just taken. Returns the API's answer and both people.
-async function book(skip) {
-  const r = await fetch(`${BASE_URL}/api/v1/availability?offering=intensive-2day&from=${day(8)}&to=${day(120)}`);
-  const slots = (await r.json()).slots || [];
-  for (const slot of slots.slice(skip)) {
-    const t = tag();
-    const booker = { name: `Avery Quill ${t}`, email: `avery.${t}@example.com` };
-    const partner = { name: `Jordan Marsh ${t}`, email: `jordan.${t}@example.org` };
-    const res = await fetch(`${BASE_URL}/api/v1/bookings`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ offering: 'intensive-2day', start: slot.start, clients: [booker, partner], consent: true }),
-    });
-    if (res.status === 201) return { doc: await res.json(), booker, partner };
-    if (res.status !== 409) throw new Error(`booking: ${res.status} ${await res.text()}`);
-  }
-  throw new Error('no intensive slot could be booked');
-}
+const book = (skip) => bookIntensive(skip, ['Avery Quill', 'Jordan Marsh'], 120);
 
 // The intake link in the message to `address` (the file transport's .eml,
 // quoted-printable text), waiting for the mail worker.
@@ -373,13 +325,7 @@ async function run() {
   const partnerLink = await linkFromMail(one.partner.email);
   check(partnerLink !== null, 'the partner\'s invitation (.eml) holds their own intake link');
   check(partnerLink !== one.doc.intake_url, 'the partner\'s link is not the booker\'s');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: 30_000,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const browser = await chromium.launch(launchOptions());
   try {
     await withJavaScript(browser, one.doc.intake_url);
     if (partnerLink) await withoutJavaScript(browser, partnerLink);
@@ -390,17 +336,4 @@ async function run() {
   }
 }
 
-const watchdog = setTimeout(() => {
-  check(false, `finished within ${WATCHDOG_MS / 1000} s`);
-  finish();
-  process.exit(1);
-}, WATCHDOG_MS);
-
-try {
-  await run();
-} catch (err) {
-  check(false, 'ran without an exception', String((err && err.stack) || err).split('\n').slice(0, 4).join(' / '));
-} finally {
-  clearTimeout(watchdog);
-  finish();
-}
+await main(run, WATCHDOG_MS);
