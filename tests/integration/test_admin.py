@@ -530,31 +530,36 @@ def test_booking_page_shows_status_dates_history_and_no_names(server_factory):
 
 
 def test_backoff_then_the_right_password_works(server_factory):
-    srv = server_factory(env={**DEV, "TANDEM_LOGIN_FREE_ATTEMPTS": "2", "TANDEM_LOGIN_BACKOFF_BASE_S": "1",
-                              "TANDEM_LOGIN_BACKOFF_MAX_S": "2"})
+    # Waits are whole seconds from the start of the failed attempt, and under ASan one Argon2id
+    # check takes about a second: the base wait must outlast two checks or the "too early" attempt
+    # below may already be allowed (CI saw exactly that with a 1 s base).
+    srv = server_factory(env={**DEV, "TANDEM_LOGIN_FREE_ATTEMPTS": "2", "TANDEM_LOGIN_BACKOFF_BASE_S": "3",
+                              "TANDEM_LOGIN_BACKOFF_MAX_S": "6"})
     c = Client(srv)
     assert login(c, password="wrong-one-1").status == 401
     assert login(c, password="wrong-one-2").status == 401
     r = login(c)  # the right password, too early
     assert r.status == 429
-    assert r.headers["retry-after"] == "1"
-    assert "Too many attempts" in r.body and "wait 1 second" in r.body
+    wait = int(r.headers["retry-after"])
+    assert wait in (2, 3)
+    assert "Too many attempts" in r.body and f"wait {wait} second" in r.body
     assert c.session is None
-    time.sleep(1.3)
+    time.sleep(wait + 0.1)
     r = login(c)
     assert r.status == 303 and c.session
     # A success starts the account afresh.
     assert login(Client(srv), password="wrong-one-3").status == 401
     assert login(Client(srv), password="wrong-one-4").status == 401
-    # Waits grow but never past the maximum: never a lock for good.
+    # Waits grow (3, 6, then 12 capped to 6): never a lock for good.
     seen = []
-    for i in range(6):
+    for i in range(5):
         r = login(Client(srv), password=f"wrong-again-{i}")
         if r.status == 429:
             seen.append(int(r.headers["retry-after"]))
-            time.sleep(int(r.headers["retry-after"]) + 0.1)
-    assert seen and max(seen) <= 2
-    time.sleep(2.1)
+            time.sleep(seen[-1] + 0.1)
+        else:
+            assert r.status == 401
+    assert len(seen) == 3 and seen[0] <= 3 and 4 <= seen[1] <= 6 and 4 <= seen[2] <= 6, seen
     assert login(Client(srv)).status == 303
     assert audit_rows(srv, "login.throttled")
 
