@@ -10,6 +10,7 @@
 #include "admin/admin.h"
 #include "admin/admin_http.h"
 #include "admin/audit.h"
+#include "booking/booking.h"
 #include "core/err.h"
 #include "core/tz.h"
 #include "crypto/keys.h"
@@ -151,13 +152,8 @@ static int open_col(struct ctx *c, const struct keyring *k, const PGresult *r, i
 		*out = json_null();
 		return 0;
 	}
-	char ad[96];
-	unsigned char *env;
-	size_t n, pn;
 	char *pt;
-	snprintf(ad, sizeof(ad), "booking_client.%s:%lld:%d", name, (long long)p->booking_id, p->position);
-	if (crypto_bytea_parse(c->a, db_val(r, 0, col), &env, &n) ||
-	    crypto_open(k, c->a, env, n, ad, &pt, &pn))
+	if (booking_client_open(c, k, db_val(r, 0, col), name, p->booking_id, p->position, &pt))
 		return ERR_INTERNAL;
 	*out = json_string(pt);
 	return *out ? 0 : ERR_INTERNAL;
@@ -402,13 +398,7 @@ struct erase_tx {
 
 static const char *sealed_empty(struct erase_tx *t, const struct person *p, const char *col)
 {
-	char ad[96];
-	unsigned char *env;
-	size_t n;
-	snprintf(ad, sizeof(ad), "booking_client.%s:%lld:%d", col, (long long)p->booking_id, p->position);
-	if (crypto_seal(t->k, t->c->a, "", 0, ad, &env, &n))
-		return NULL;
-	return crypto_bytea_hex(t->c->a, env, n);
+	return booking_client_seal(t->c, t->k, "", 0, col, p->booking_id, p->position);
 }
 
 static int erase_tx(struct db *db, void *arg)

@@ -273,16 +273,33 @@ static const char SQL_INSERT_EVENT[] =
     "INSERT INTO booking_event (booking_id, actor, from_status, to_status, reason, detail)"
     " VALUES ($1, $2, $3, $4, $5, coalesce($6::jsonb, '{}'))";
 
-static const char *seal_param(struct ctx *c, const struct keyring *k, const char *value, const char *col,
-                              int64_t booking_id, int pos)
+static void client_ad(char *ad, size_t size, const char *col, int64_t booking_id, int pos)
+{
+	snprintf(ad, size, "booking_client.%s:%lld:%d", col, (long long)booking_id, pos);
+}
+
+const char *booking_client_seal(struct ctx *c, const struct keyring *k, const char *value, size_t n,
+                                const char *col, int64_t booking_id, int pos)
 {
 	char ad[96];
-	snprintf(ad, sizeof(ad), "booking_client.%s:%lld:%d", col, (long long)booking_id, pos);
+	client_ad(ad, sizeof(ad), col, booking_id, pos);
 	unsigned char *env;
-	size_t n;
-	if (crypto_seal(k, c->a, value, strlen(value), ad, &env, &n) != 0)
+	size_t en;
+	if (crypto_seal(k, c->a, value, n, ad, &env, &en) != 0)
 		return NULL;
-	return crypto_bytea_hex(c->a, env, n);
+	return crypto_bytea_hex(c->a, env, en);
+}
+
+int booking_client_open(struct ctx *c, const struct keyring *k, const char *hex, const char *col,
+                        int64_t booking_id, int pos, char **out)
+{
+	char ad[96];
+	client_ad(ad, sizeof(ad), col, booking_id, pos);
+	unsigned char *env;
+	size_t n, pn;
+	if (crypto_bytea_parse(c->a, hex, &env, &n) != 0)
+		return ERR_INTERNAL;
+	return crypto_open(k, c->a, env, n, ad, out, &pn) ? ERR_INTERNAL : 0;
 }
 
 static char *initials_of(struct arena *a, const char *name)
@@ -458,9 +475,11 @@ static int create_tx(struct db *db, void *arg)
 		const char *phone = cl->phone && *cl->phone ? cl->phone : NULL;
 		char idx[65];
 		crypto_blind_index(t->k, lower(c->a, cl->email), idx);
-		const char *ne = seal_param(c, t->k, name, "name", id, i + 1);
-		const char *ee = seal_param(c, t->k, cl->email, "email", id, i + 1);
-		const char *pe = phone ? seal_param(c, t->k, phone, "phone", id, i + 1) : NULL;
+		const char *ne = booking_client_seal(c, t->k, name, strlen(name), "name", id, i + 1);
+		const char *ee =
+		    booking_client_seal(c, t->k, cl->email, strlen(cl->email), "email", id, i + 1);
+		const char *pe =
+		    phone ? booking_client_seal(c, t->k, phone, strlen(phone), "phone", id, i + 1) : NULL;
 		if (!ne || !ee || (phone && !pe))
 			return ERR_INTERNAL;
 		/* Array literals of plain hex (decoded in SQL), hex digests, a
@@ -1143,18 +1162,6 @@ static const char SQL_INVITE[] =
     " JOIN booking_client bc ON bc.booking_id = b.id AND bc.position = $2::int"
     " WHERE b.id = $1";
 
-static int open_column(struct ctx *c, const struct keyring *k, const char *hex, const char *col, int64_t id,
-                       int pos, char **out)
-{
-	unsigned char *env;
-	size_t n, pn;
-	char ad[96];
-	snprintf(ad, sizeof(ad), "booking_client.%s:%lld:%d", col, (long long)id, pos);
-	if (crypto_bytea_parse(c->a, hex, &env, &n) != 0)
-		return ERR_INTERNAL;
-	return crypto_open(k, c->a, env, n, ad, out, &pn) ? ERR_INTERNAL : 0;
-}
-
 int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_view *v,
                    const char *manage_url, struct buf *out, const char **method)
 {
@@ -1166,8 +1173,8 @@ int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_
 	if (PQntuples(r) != 1)
 		return ERR_NOT_FOUND;
 	char *name, *email;
-	if ((rc = open_column(c, k, db_val(r, 0, 5), "name", v->id, pos, &name)) ||
-	    (rc = open_column(c, k, db_val(r, 0, 6), "email", v->id, pos, &email)))
+	if ((rc = booking_client_open(c, k, db_val(r, 0, 5), "name", v->id, pos, &name)) ||
+	    (rc = booking_client_open(c, k, db_val(r, 0, 6), "email", v->id, pos, &email)))
 		return rc;
 	bool cancelled = !strcmp(v->status, "cancelled") || !strcmp(v->status, "declined");
 	struct ics_attendee who = {name, email};

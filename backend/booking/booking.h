@@ -122,6 +122,16 @@ int booking_move_day(struct ctx *c, const struct mailer *m, const char *referenc
                      int64_t new_start);
 int booking_cancel_day(struct ctx *c, const struct mailer *m, const char *reference, int day);
 
+/* A client's sealed column (col "name", "email" or "phone" of
+ * booking_client) for booking_id and position pos: the associated data
+ * binds the value to its row. seal: the bytea as hex for a parameter, NULL
+ * on failure. open: the plain text in *out (arena), ERR_INTERNAL when it
+ * does not open. */
+const char *booking_client_seal(struct ctx *c, const struct keyring *k, const char *value, size_t n,
+                                const char *col, int64_t booking_id, int pos);
+int booking_client_open(struct ctx *c, const struct keyring *k, const char *hex, const char *col,
+                        int64_t booking_id, int pos, char **out);
+
 /* The booking's calendar file for the person whose link opened v
  * (v->position): METHOD:REQUEST, or METHOD:CANCEL once cancelled or
  * declined. The only attendee is that person; the other is never named

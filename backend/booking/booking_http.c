@@ -301,19 +301,6 @@ static json_t *booking_json(struct arena *a, const struct booking_view *v, const
 	                 booking_blocks_json(z, v->blocks, v->nblocks), "sequence", v->sequence);
 }
 
-static int not_valid_page(struct req *r)
-{
-	/* Says nothing about whether such a booking exists. */
-	if (r->api)
-		return http_send_error(r, ERR_NOT_FOUND, "This link is not valid.", NULL);
-	json_t *view =
-	    json_pack("{s:s, s:s, s:i}", "title", "Link not valid", "message",
-	              "This link is not valid. It may have expired or been replaced. If you need help, "
-	              "please contact the practice.",
-	              "status", 404);
-	return http_send_page(r, 404, "pages/error", view);
-}
-
 static const char *status_text(const char *s)
 {
 	if (!strcmp(s, "held"))
@@ -435,7 +422,7 @@ int booking_http_manage(struct req *r)
 	json_t *view;
 	int rc = manage_view(r, token, &v, &view);
 	if (rc == ERR_NOT_FOUND)
-		return not_valid_page(r);
+		return http_send_link_not_valid(r);
 	if (rc)
 		return rc;
 	const char *q = http_query_param(r, "created");
@@ -453,7 +440,7 @@ int booking_http_invite(struct req *r)
 	struct booking_view v;
 	int rc = booking_by_token(&c, token, &v);
 	if (rc == ERR_NOT_FOUND)
-		return not_valid_page(r);
+		return http_send_link_not_valid(r);
 	if (rc)
 		return rc;
 	struct buf out;
@@ -493,7 +480,7 @@ int booking_http_api_cancel(struct req *r)
 	struct mailer m = req_mailer(r);
 	int rc = booking_cancel_by_token(&c, &m, token, reason, &why);
 	if (rc == ERR_NOT_FOUND)
-		return not_valid_page(r);
+		return http_send_link_not_valid(r);
 	if (rc == ERR_CONFLICT || rc == ERR_FORBIDDEN)
 		return http_send_error(r, rc, why, NULL);
 	if (rc)
@@ -512,7 +499,7 @@ int booking_http_api_reschedule(struct req *r)
 	struct mailer m = req_mailer(r);
 	int rc = booking_reschedule_by_token(&c, &m, token, jstr(r->json, "start"), &fields, &why);
 	if (rc == ERR_NOT_FOUND)
-		return not_valid_page(r);
+		return http_send_link_not_valid(r);
 	if (rc == ERR_INVALID)
 		return send_invalid(r, fields);
 	if (rc == ERR_CONFLICT || rc == ERR_FORBIDDEN)
@@ -533,7 +520,7 @@ int booking_http_cancel_post(struct req *r)
 	struct mailer m = req_mailer(r);
 	int rc = booking_cancel_by_token(&c, &m, token, form_get(&r->form, "reason"), &why);
 	if (rc == ERR_NOT_FOUND)
-		return not_valid_page(r);
+		return http_send_link_not_valid(r);
 	if (rc == ERR_INVALID)
 		why = "A reason is at most 1000 characters.";
 	if (rc && rc != ERR_CONFLICT && rc != ERR_INVALID && rc != ERR_FORBIDDEN)
@@ -557,7 +544,7 @@ int booking_http_reschedule_page(struct req *r)
 	json_t *view;
 	int rc = manage_view(r, token, &v, &view);
 	if (rc == ERR_NOT_FOUND)
-		return not_valid_page(r);
+		return http_send_link_not_valid(r);
 	if (rc)
 		return rc;
 	if (!v.changeable)
@@ -596,7 +583,7 @@ int booking_http_reschedule_post(struct req *r)
 	struct mailer m = req_mailer(r);
 	int rc = booking_reschedule_by_token(&c, &m, token, form_get(&r->form, "start"), &fields, &why);
 	if (rc == ERR_NOT_FOUND)
-		return not_valid_page(r);
+		return http_send_link_not_valid(r);
 	if (rc == 0)
 		return http_redirect(r, 303, arena_printf(r->a, "/b/%s?changed=1", token));
 	if (rc != ERR_INVALID && rc != ERR_CONFLICT && rc != ERR_SLOT_UNAVAILABLE && rc != ERR_FORBIDDEN)

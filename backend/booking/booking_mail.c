@@ -46,18 +46,6 @@ static char *num(struct arena *a, int64_t v)
 	return arena_printf(a, "%lld", (long long)v);
 }
 
-static int open_client(struct ctx *c, const struct keyring *k, const char *hex, const char *col, int64_t id,
-                       int pos, char **out)
-{
-	unsigned char *env;
-	size_t n, pn;
-	char ad[96];
-	snprintf(ad, sizeof(ad), "booking_client.%s:%lld:%d", col, (long long)id, pos);
-	if (crypto_bytea_parse(c->a, hex, &env, &n) != 0)
-		return ERR_INTERNAL;
-	return crypto_open(k, c->a, env, n, ad, out, &pn) ? ERR_INTERNAL : 0;
-}
-
 /* The person's link when the token derived from the UID is the one on
  * record; otherwise (a link replaced since) the site's home page, so a
  * message never carries a link that does not work. */
@@ -96,8 +84,10 @@ static int load(struct ctx *c, const struct mailer *m, int64_t id, struct bookin
 	for (int i = 0; i < PQntuples(r) && bm->npeople < 2; i++) {
 		struct person *p = &bm->people[bm->npeople];
 		p->position = (int)db_ll(r, i, 0);
-		if ((rc = open_client(c, m->keys, db_val(r, i, 1), "name", id, p->position, &p->name)) ||
-		    (rc = open_client(c, m->keys, db_val(r, i, 2), "email", id, p->position, &p->email)))
+		if ((rc = booking_client_open(c, m->keys, db_val(r, i, 1), "name", id, p->position,
+		                              &p->name)) ||
+		    (rc = booking_client_open(c, m->keys, db_val(r, i, 2), "email", id, p->position,
+		                              &p->email)))
 			return rc;
 		p->link = link_for(c, m, bm, p->position, p->position == 1 ? manage_hex : db_val(r, i, 3),
 		                   &p->intake_link);

@@ -104,6 +104,9 @@ int http_redirect(struct req *r, int status, const char *location);
  * else the HTML error page. message may be NULL for the default text;
  * fields (released) may be NULL. */
 int http_send_error(struct req *r, int err, const char *message, json_t *fields);
+/* The one answer for every capability link that does not open (unknown,
+ * expired, revoked, replaced): a 404 that says nothing about why. */
+int http_send_link_not_valid(struct req *r);
 
 /* The HTTP status for an ERR_*. */
 int http_status_for(int err);

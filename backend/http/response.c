@@ -192,3 +192,17 @@ int http_send_error(struct req *r, int err, const char *message, json_t *fields)
 	static const char fallback[] = "<!doctype html><title>Error</title><p>Something went wrong.</p>";
 	return http_send(r, status, "text/html; charset=utf-8", fallback, sizeof(fallback) - 1);
 }
+
+int http_send_link_not_valid(struct req *r)
+{
+	if (r->api)
+		return http_send_error(r, ERR_NOT_FOUND, "This link is not valid.", NULL);
+	json_t *view =
+	    json_pack("{s:s, s:s, s:i}", "title", "Link not valid", "message",
+	              "This link is not valid. It may have expired or been replaced. If you need help, "
+	              "please contact the practice.",
+	              "status", 404);
+	if (!view)
+		core_oom();
+	return http_send_page(r, 404, "pages/error", view);
+}

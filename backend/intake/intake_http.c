@@ -37,19 +37,6 @@ static json_t *keep(struct arena *a, json_t *j)
 	return j;
 }
 
-/* The same page for every token that does not open: nothing about why. */
-static int not_valid(struct req *r)
-{
-	if (r->api)
-		return http_send_error(r, ERR_NOT_FOUND, "This link is not valid.", NULL);
-	json_t *view =
-	    json_pack("{s:s, s:s, s:i}", "title", "Link not valid", "message",
-	              "This link is not valid. It may have expired or been replaced. If you need help, "
-	              "please contact the practice.",
-	              "status", 404);
-	return http_send_page(r, 404, "pages/error", view);
-}
-
 static const char MSG_SUBMITTED[] = "This form has been sent and can no longer be changed.";
 static const char MSG_POLICY[] = "Please read and accept the confidentiality policy first.";
 
@@ -74,7 +61,7 @@ static int api_answer(struct req *r, const char *token)
 	struct intake_view v;
 	int rc = intake_open(&c, r->app->keys, token, &v);
 	if (rc == ERR_NOT_FOUND)
-		return not_valid(r);
+		return http_send_link_not_valid(r);
 	if (rc)
 		return rc;
 	return http_send_json(r, 200, api_json(&v));
@@ -88,7 +75,7 @@ int intake_http_api_get(struct req *r)
 static int api_error(struct req *r, int rc, json_t *fields)
 {
 	if (rc == ERR_NOT_FOUND)
-		return not_valid(r);
+		return http_send_link_not_valid(r);
 	if (rc == ERR_INVALID)
 		return http_send_error(r, rc, "Some answers need another look.", fields);
 	if (rc == ERR_CONFLICT)
@@ -375,7 +362,7 @@ int intake_http_page(struct req *r)
 	struct intake_view v;
 	int rc = intake_open(&c, r->app->keys, token, &v);
 	if (rc == ERR_NOT_FOUND)
-		return not_valid(r);
+		return http_send_link_not_valid(r);
 	if (rc)
 		return rc;
 	return render(r, token, &v, page_number(http_query_param(r, "page"), npages(v.def) + 1), NULL, NULL,
@@ -428,7 +415,7 @@ int intake_http_page_post(struct req *r)
 	struct intake_view v;
 	int rc = intake_open(&c, r->app->keys, token, &v);
 	if (rc == ERR_NOT_FOUND)
-		return not_valid(r);
+		return http_send_link_not_valid(r);
 	if (rc)
 		return rc;
 	const char *action = form_get(&r->form, "action");
@@ -444,7 +431,7 @@ int intake_http_page_post(struct req *r)
 			              "Please tick the box to say you have read the policy.", 422);
 		rc = intake_save(&c, r->app->keys, token, NULL, true, &fields);
 		if (rc)
-			return rc == ERR_NOT_FOUND ? not_valid(r) : rc;
+			return rc == ERR_NOT_FOUND ? http_send_link_not_valid(r) : rc;
 		return http_redirect(r, 303, arena_printf(r->a, "%s?page=1", here));
 	}
 	if (action && !strcmp(action, "submit")) {
@@ -463,7 +450,7 @@ int intake_http_page_post(struct req *r)
 		if (rc == ERR_CONFLICT)
 			return render(r, token, &v, 1, NULL, MSG_SUBMITTED, 409);
 		if (rc)
-			return rc == ERR_NOT_FOUND ? not_valid(r) : rc;
+			return rc == ERR_NOT_FOUND ? http_send_link_not_valid(r) : rc;
 		return http_redirect(r, 303, arena_printf(r->a, "%s?sent=1", here));
 	}
 	if (page > n)
@@ -480,7 +467,7 @@ int intake_http_page_post(struct req *r)
 			return render(r, token, &v, page, NULL,
 			              rc == ERR_CONFLICT ? MSG_SUBMITTED : MSG_POLICY, 409);
 		else if (rc)
-			return rc == ERR_NOT_FOUND ? not_valid(r) : rc;
+			return rc == ERR_NOT_FOUND ? http_send_link_not_valid(r) : rc;
 	}
 	if (json_object_size(errors)) {
 		/* Show the page again with what was typed and the messages. */
