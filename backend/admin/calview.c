@@ -33,7 +33,7 @@ static const char SQL_BLOCKS[] =
     " WHERE" REACH("b.clinician_id") " AND b.status <> 'declined'"
                                      " AND k.starts_at < to_timestamp($5::bigint) AND k.ends_at > "
                                      "to_timestamp($4::bigint)"
-                                     " ORDER BY k.starts_at, b.id LIMIT 2000"; /* CALVIEW_MAX_ITEMS */
+                                     " ORDER BY k.starts_at, b.id LIMIT 2001"; /* CALVIEW_MAX_ITEMS + 1 */
 
 /* External busy time, merged per clinician and clipped to the range. */
 static const char SQL_BUSY[] =
@@ -44,7 +44,7 @@ static const char SQL_BUSY[] =
     "  WHERE" REACH("i.clinician_id") " AND i.during && tstzrange(to_timestamp($4::bigint),"
                                       "   to_timestamp($5::bigint)) GROUP BY i.clinician_id) x JOIN "
                                       "clinician c ON c.id = x.clinician_id"
-                                      " ORDER BY 3, 1 LIMIT 2000"; /* CALVIEW_MAX_ITEMS */
+                                      " ORDER BY 3, 1 LIMIT 2001"; /* CALVIEW_MAX_ITEMS + 1 */
 
 static const char SQL_CLINICIAN[] =
     "SELECT id, name, timezone FROM clinician WHERE id = $3 AND practice_id = (SELECT practice_id"
@@ -89,7 +89,7 @@ static char *clipped_time(struct arena *a, const struct tz *z, int64_t s, int64_
 }
 
 static int load_entries(struct ctx *c, const struct calview_range *g, int64_t from, int64_t to,
-                        struct entry **out, size_t *n)
+                        struct entry **out, size_t *n, bool *truncated)
 {
 	const char *v = num(c->a, g->viewer), *own = g->owner ? "t" : "f", *pick = num(c->a, g->clinician);
 	const char *f = num(c->a, from), *t = num(c->a, to);
@@ -100,6 +100,12 @@ static int load_entries(struct ctx *c, const struct calview_range *g, int64_t fr
 	if (rc)
 		return rc;
 	size_t nb = (size_t)PQntuples(rb), nx = (size_t)PQntuples(rx);
+	/* One row more than is shown says that some were left out. */
+	*truncated = nb > CALVIEW_MAX_ITEMS || nx > CALVIEW_MAX_ITEMS;
+	if (nb > CALVIEW_MAX_ITEMS)
+		nb = CALVIEW_MAX_ITEMS;
+	if (nx > CALVIEW_MAX_ITEMS)
+		nx = CALVIEW_MAX_ITEMS;
 	struct entry *e = arena_zalloc(c->a, (nb + nx + 1) * sizeof(*e));
 	for (size_t i = 0; i < nb; i++) {
 		int k = (int)i;
@@ -144,13 +150,13 @@ static int load_entries(struct ctx *c, const struct calview_range *g, int64_t fr
 	return 0;
 }
 
-int calview_days(struct ctx *c, const struct calview_range *g, int64_t today, json_t **out)
+int calview_days(struct ctx *c, const struct calview_range *g, int64_t today, json_t **out, bool *truncated)
 {
 	int64_t from = tz_local_to_utc(g->z, g->first * 86400, NULL);
 	int64_t to = tz_local_to_utc(g->z, (g->last + 1) * 86400, NULL);
 	struct entry *e;
 	size_t n;
-	int rc = load_entries(c, g, from, to, &e, &n);
+	int rc = load_entries(c, g, from, to, &e, &n, truncated);
 	if (rc)
 		return rc;
 	/* Bookings and busy time by start (stable: bookings first on a tie). */
@@ -303,10 +309,18 @@ int calview_http_page(struct req *r)
 	grid.first = grid_first;
 	grid.last = grid_last;
 	json_t *days;
-	int rc = calview_days(&c, &grid, today, &days);
+	bool truncated;
+	int rc = calview_days(&c, &grid, today, &days, &truncated);
 	if (rc)
 		return rc;
 	json_t *v = admin_http_page_view(r, title);
+	if (truncated)
+		json_object_set_new(
+		    v, "truncated",
+		    json_string(arena_printf(c.a,
+		                             "This page has more than %d entries; only the first %d of each "
+		                             "kind are shown. Pick one clinician or the week view to see all.",
+		                             CALVIEW_MAX_ITEMS, CALVIEW_MAX_ITEMS)));
 	json_object_set_new(v, "heading", json_string(title));
 	json_object_set_new(v, "timezone", json_string(tz_name(g.z)));
 	json_object_set_new(v, "week", json_boolean(week));

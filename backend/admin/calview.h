@@ -42,8 +42,9 @@ struct calview_range {
 /* The days of the range as a new array [{iso, heading, day, today,
  * items: [...]}] with each booking day and busy interval on the local
  * day(s) it touches, clipped to the day. today is the local day number
- * that is today. */
-int calview_days(struct ctx *c, const struct calview_range *g, int64_t today, json_t **out);
+ * that is today. *truncated: more than CALVIEW_MAX_ITEMS bookings days or
+ * busy intervals fell in the range and only the earliest are shown. */
+int calview_days(struct ctx *c, const struct calview_range *g, int64_t today, json_t **out, bool *truncated);
 
 /* The days a page shows for local day `day`: a week is Monday..Sunday; a
  * month is its first..last day, its grid padded to whole weeks from

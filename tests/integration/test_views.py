@@ -274,6 +274,34 @@ def test_month_view(cal):
     assert 'href="/admin/calendar?view=month&amp;date=2026-11-01"' in r.body
 
 
+def test_a_crowded_month_says_what_it_leaves_out(cal):
+    owner = cal.ids["owner"]
+    # 2,001 separate busy intervals (touching ones would merge) in July 2029: one more than a
+    # page shows.
+    insert_busy(cal, owner, datetime(2029, 7, 1, 12, tzinfo=CHI), datetime(2029, 7, 1, 12, 5, tzinfo=CHI))
+    cal.sql("INSERT INTO busy_interval (source_id, clinician_id, during)"
+            " SELECT s.id, s.clinician_id, tstzrange(t, t + interval '5 minutes') FROM calendar_source s,"
+            " generate_series(timestamptz '2029-07-02 00:00+00', timestamptz '2029-07-02 00:00+00'"
+            "  + 1999 * interval '10 minutes', interval '10 minutes') t"
+            " WHERE s.clinician_id = :'p1' AND s.name = 'Home'", owner)
+    c = signed_in(cal)
+    r = c.get(f"/admin/calendar?view=month&date=2029-07-01&clinician={owner}")
+    assert r.status == 200
+    assert ("This page has more than 2000 entries; only the first 2000 of each kind are shown."
+            " Pick one clinician or the week view to see all.") in text(r.body)
+    assert main_of(r.body).count("Busy (external calendar)") == 2000
+    # The earliest are the ones shown: the last one (July 15, 4:10 PM in Chicago) is not.
+    cells = {x[0]: x[2] for x in month_cells(r.body)}
+    assert cells["2029-07-01"][:2] == ["12:00 PM – 12:05 PM Busy (external calendar)",
+                                       "7:00 PM – 7:05 PM Busy (external calendar)"]
+    assert len(cells["2029-07-01"]) == 31
+    assert cells["2029-07-15"][-1] == "4:00 PM – 4:05 PM Busy (external calendar)"
+    # A week of it fits: no notice.
+    r = c.get(f"/admin/calendar?view=week&date=2029-07-10&clinician={owner}")
+    assert r.status == 200 and "more than 2000 entries" not in r.body
+    assert sum(len(v) for v in week_days(r.body).values()) == 6 * 144 + 98  # July 15 ends at 4:10 PM
+
+
 def test_today_is_the_default_and_marked(cal):
     c = signed_in(cal)
     today = datetime.now(CHI).date()
