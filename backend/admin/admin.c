@@ -25,10 +25,9 @@ static const char *num(struct arena *a, int64_t v)
 	" b.ical_sequence, extract(epoch FROM b.created_at)::bigint"                                         \
 	" FROM booking b JOIN offering o ON o.id = b.offering_id JOIN clinician c ON c.id = b.clinician_id"
 
-static const char SQL_UPCOMING[] =
-    BOOKING_COLUMNS " WHERE" ACCESS_RULE " AND b.status IN ('held', 'requested', 'confirmed')"
-                    " AND b.ends_at > to_timestamp($3::bigint)"
-                    " ORDER BY b.starts_at, b.id LIMIT 200";
+static const char SQL_UPCOMING[] = BOOKING_COLUMNS " WHERE" ACCESS_RULE " AND b.status = ANY($4::text[])"
+                                                   " AND b.ends_at > to_timestamp($3::bigint)"
+                                                   " ORDER BY b.starts_at, b.id LIMIT $5::int";
 static const char SQL_ONE[] = BOOKING_COLUMNS " WHERE" ACCESS_RULE " AND b.id = $3";
 static const char SQL_BLOCKS[] =
     "SELECT extract(epoch FROM starts_at)::bigint, extract(epoch FROM ends_at)::bigint,"
@@ -55,15 +54,21 @@ static json_t *booking_row(const PGresult *r, int i)
 	return j;
 }
 
-int admin_bookings_upcoming(struct ctx *c, const struct admin_viewer *v, json_t **rows)
+int admin_bookings_upcoming(struct ctx *c, const struct admin_viewer *v, enum admin_open which, int max,
+                            json_t **rows, bool *more)
 {
+	static const char *const statuses[] = {"{held,requested,confirmed}", "{held,requested}",
+	                                       "{confirmed}"};
 	PGresult *r;
+	/* One row more than asked for says there are more. */
 	int rc = db_query(c->db, c->a, &r, SQL_UPCOMING, num(c->a, v->clinician_id), v->owner ? "t" : "f",
-	                  num(c->a, c->now));
+	                  num(c->a, c->now), statuses[which], num(c->a, (int64_t)max + 1));
 	if (rc)
 		return rc;
+	int n = PQntuples(r);
+	*more = n > max;
 	json_t *arr = json_array();
-	for (int i = 0; i < PQntuples(r); i++)
+	for (int i = 0; i < n && i < max; i++)
 		json_array_append_new(arr, booking_row(r, i));
 	*rows = arr;
 	return 0;

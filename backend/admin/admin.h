@@ -24,8 +24,12 @@ struct admin_viewer {
 /* Open bookings (held, requested, confirmed) that have not ended, soonest
  * first: [{id, reference, status, offering, clinician_id, clinician,
  * starts, ends (Unix seconds), hold_expires (0 if none), days,
- * needs_review, initials}]. At most 200. */
-int admin_bookings_upcoming(struct ctx *c, const struct admin_viewer *v, json_t **rows);
+ * needs_review, initials}], at most max of them; *more when there are
+ * others after them. which: all open ones, those waiting for approval (held
+ * or requested), or the confirmed ones. */
+enum admin_open { ADMIN_OPEN_ALL, ADMIN_OPEN_PENDING, ADMIN_OPEN_CONFIRMED };
+int admin_bookings_upcoming(struct ctx *c, const struct admin_viewer *v, enum admin_open which, int max,
+                            json_t **rows, bool *more);
 
 /* One booking the viewer may see: {id, reference, status, offering,
  * clinician_id, clinician, starts, ends, hold_expires, needs_review,

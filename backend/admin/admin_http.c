@@ -20,6 +20,10 @@
 #include "http/template.h"
 #include "practice/practice.h"
 
+/* How many open bookings the dashboard lists as awaiting approval, and the
+ * bookings API returns. */
+enum { DASH_PENDING_MAX = 100, API_BOOKINGS_MAX = 200 };
+
 /* ---- small helpers ------------------------------------------------------- */
 
 static struct ctx rctx(struct req *r)
@@ -513,22 +517,42 @@ int admin_http_dashboard(struct req *r)
 {
 	struct ctx c = rctx(r);
 	struct admin_viewer v = viewer(r);
-	json_t *rows;
-	int rc = admin_bookings_upcoming(&c, &v, &rows);
+	json_t *pending, *upcoming;
+	bool pending_more, upcoming_more;
+	int rc =
+	    admin_bookings_upcoming(&c, &v, ADMIN_OPEN_PENDING, DASH_PENDING_MAX, &pending, &pending_more);
 	if (rc)
 		return rc;
+	if ((rc = admin_bookings_upcoming(&c, &v, ADMIN_OPEN_CONFIRMED, DASHVIEW_LIST_MAX, &upcoming,
+	                                  &upcoming_more))) {
+		json_decref(pending);
+		return rc;
+	}
 	const struct tz *z = admin_http_zone(r);
-	json_t *pending = json_array(), *upcoming = json_array();
 	size_t i;
 	json_t *b;
-	json_array_foreach(rows, i, b)
+	json_array_foreach(pending, i, b)
 	{
-		const char *st = json_string_value(json_object_get(b, "status"));
 		booking_item(r, z, b);
-		json_array_append(strcmp(st, "confirmed") ? pending : upcoming, b);
 	}
-	json_decref(rows);
+	json_array_foreach(upcoming, i, b)
+	{
+		booking_item(r, z, b);
+	}
 	json_t *view = admin_http_page_view(r, "Dashboard");
+	if (pending_more)
+		json_object_set_new(view, "pending_more",
+		                    json_string(arena_printf(r->a,
+		                                             "Only the %d soonest are listed; the calendar "
+		                                             "shows the others.",
+		                                             DASH_PENDING_MAX)));
+	if (upcoming_more)
+		json_object_set_new(
+		    view, "upcoming_more",
+		    json_string(arena_printf(r->a,
+		                             "Only the next %d are listed; the calendar shows "
+		                             "the others.",
+		                             DASHVIEW_LIST_MAX)));
 	json_object_set_new(view, "has_pending", json_boolean(json_array_size(pending) > 0));
 	json_object_set_new(view, "has_upcoming", json_boolean(json_array_size(upcoming) > 0));
 	json_object_set_new(view, "pending", pending);
@@ -606,7 +630,8 @@ int admin_http_api_bookings(struct req *r)
 	struct ctx c = rctx(r);
 	struct admin_viewer v = viewer(r);
 	json_t *rows;
-	int rc = admin_bookings_upcoming(&c, &v, &rows);
+	bool more;
+	int rc = admin_bookings_upcoming(&c, &v, ADMIN_OPEN_ALL, API_BOOKINGS_MAX, &rows, &more);
 	if (rc)
 		return rc;
 	const struct tz *z = admin_http_zone(r);
@@ -627,7 +652,8 @@ int admin_http_api_bookings(struct req *r)
 		                                     "needs_review", json_object_get(b, "needs_review")));
 	}
 	json_decref(rows);
-	return http_send_json(r, 200, json_pack("{s:o, s:s}", "bookings", out, "timezone", tz_name(z)));
+	return http_send_json(
+	    r, 200, json_pack("{s:o, s:s, s:b}", "bookings", out, "timezone", tz_name(z), "more", more));
 }
 
 /* ---- the account page -------------------------------------------------------- */

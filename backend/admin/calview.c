@@ -315,12 +315,12 @@ int calview_http_page(struct req *r)
 		return rc;
 	json_t *v = admin_http_page_view(r, title);
 	if (truncated)
-		json_object_set_new(
-		    v, "truncated",
-		    json_string(arena_printf(c.a,
-		                             "This page has more than %d entries; only the first %d of each "
-		                             "kind are shown. Pick one clinician or the week view to see all.",
-		                             CALVIEW_MAX_ITEMS, CALVIEW_MAX_ITEMS)));
+		json_object_set_new(v, "truncated",
+		                    json_string(arena_printf(
+		                        c.a,
+		                        "This page has more than %d entries; only the first %d of each "
+		                        "kind are shown. Pick one clinician or the week view to see all.",
+		                        CALVIEW_MAX_ITEMS, CALVIEW_MAX_ITEMS)));
 	json_object_set_new(v, "heading", json_string(title));
 	json_object_set_new(v, "timezone", json_string(tz_name(g.z)));
 	json_object_set_new(v, "week", json_boolean(week));

@@ -31,7 +31,7 @@ static const char SQL_LAPSING[] =
     " FROM booking b JOIN offering o ON o.id = b.offering_id JOIN clinician c ON c.id = b.clinician_id"
     " WHERE" ACCESS_RULE " AND b.status = 'held'"
     " AND b.hold_expires_at <= to_timestamp($3::bigint + $4::bigint)"
-    " ORDER BY b.hold_expires_at, b.id LIMIT 50"; /* DASHVIEW_LIST_MAX */
+    " ORDER BY b.hold_expires_at, b.id LIMIT 51"; /* DASHVIEW_LIST_MAX + 1 */
 
 /* Bookings needing review, with each flagged intake's sealed flags. */
 static const char SQL_FLAGS[] =
@@ -40,7 +40,7 @@ static const char SQL_FLAGS[] =
     "b.clinician_id"
     " LEFT JOIN intake i ON i.booking_id = b.id AND i.flagged AND i.flags_enc IS NOT NULL"
     " WHERE" ACCESS_RULE " AND b.needs_review AND" OPEN_AHEAD
-    " ORDER BY b.starts_at, b.id, i.position LIMIT 100"; /* 2 * DASHVIEW_LIST_MAX */
+    " ORDER BY b.starts_at, b.id, i.position LIMIT 102"; /* 2 * (DASHVIEW_LIST_MAX + 1) */
 
 /* Each client's intake state for open bookings whose offering has a form. */
 static const char SQL_INTAKES[] =
@@ -51,7 +51,7 @@ static const char SQL_INTAKES[] =
     " JOIN booking_client p ON p.booking_id = b.id"
     " LEFT JOIN intake i ON i.booking_id = b.id AND i.position = p.position"
     " WHERE" ACCESS_RULE " AND o.intake_form IS NOT NULL AND" OPEN_AHEAD
-    " ORDER BY b.starts_at, b.id, p.position LIMIT 100"; /* 2 * DASHVIEW_LIST_MAX */
+    " ORDER BY b.starts_at, b.id, p.position LIMIT 102"; /* 2 * (DASHVIEW_LIST_MAX + 1) */
 
 /* Days of open bookings in [$3, $4), each day of an intensive on its own. */
 static const char SQL_DAYS[] =
@@ -62,7 +62,7 @@ static const char SQL_DAYS[] =
     " JOIN clinician c ON c.id = b.clinician_id"
     " WHERE" ACCESS_RULE " AND b.status IN ('held', 'requested', 'confirmed') AND k.cancelled_at IS NULL"
     " AND k.ends_at > to_timestamp($3::bigint) AND k.starts_at < to_timestamp($4::bigint)"
-    " ORDER BY k.starts_at, b.id LIMIT 200";
+    " ORDER BY k.starts_at, b.id LIMIT 201"; /* DASHVIEW_DAY_ITEMS_MAX + 1 */
 
 /* Sources whose last attempt failed, or subscriptions past their freshness
  * limit (availability is then closed for their clinician). */
@@ -76,7 +76,7 @@ static const char SQL_SOURCES[] =
     " AND ($2::boolean OR s.clinician_id = $1) AND (s.last_error IS NOT NULL OR (s.kind = 'url'"
     "  AND coalesce(s.last_success_at, '-infinity')"
     "  < to_timestamp($3::bigint) - s.freshness_minutes * interval '1 minute'))"
-    " ORDER BY lower(s.name), s.id LIMIT 50"; /* DASHVIEW_LIST_MAX */
+    " ORDER BY lower(s.name), s.id LIMIT 51"; /* DASHVIEW_LIST_MAX + 1 */
 
 /* Messages within reach: about a booking of the viewer's (the owner's:
  * of the practice); messages about no booking only for the owner. */
@@ -87,7 +87,7 @@ static const char SQL_DEAD[] =
     "SELECT x.id, x.kind, coalesce(b.reference, ''), coalesce(b.id, 0), x.recipient_role, x.last_error,"
     " x.attempts, extract(epoch FROM x.dead_at)::bigint"
     " FROM outbox x LEFT JOIN booking b ON b.id = x.booking_id"
-    " WHERE x.status = 'dead' AND" MESSAGE_REACH " ORDER BY x.dead_at DESC, x.id DESC LIMIT 50";
+    " WHERE x.status = 'dead' AND" MESSAGE_REACH " ORDER BY x.dead_at DESC, x.id DESC LIMIT 51";
 
 static const char SQL_MESSAGE_REACH[] = "SELECT x.id FROM outbox x LEFT JOIN booking b ON b.id = x.booking_id"
                                         " WHERE x.id = $3 AND" MESSAGE_REACH;
@@ -230,6 +230,17 @@ static const char *role_label(const char *role)
 	return "to the clinician";
 }
 
+/* Rows of a list query fetched one past the maximum: how many to show, and
+ * a note under the list (view[key]) when some were left out. */
+static int shown(struct arena *a, json_t *view, const char *key, int rows, int max, const char *what)
+{
+	if (rows <= max)
+		return rows;
+	json_object_set_new(view, key,
+	                    json_string(arena_printf(a, "Only the first %d %s are listed.", max, what)));
+	return max;
+}
+
 static int64_t local_day(const struct tz *z, int64_t t)
 {
 	int64_t l = tz_utc_to_local(z, t);
@@ -249,7 +260,8 @@ int dashview_add(struct req *r, const struct tz *z, json_t *view)
 	if ((rc = db_query(c.db, c.a, &res, SQL_LAPSING, v, own, now, num(c.a, DASHVIEW_HOLD_SOON_S))))
 		return rc;
 	json_t *lapsing = json_array();
-	for (int i = 0; i < PQntuples(res); i++) {
+	for (int i = 0, n = shown(c.a, view, "lapsing_more", PQntuples(res), DASHVIEW_LIST_MAX, "holds");
+	     i < n; i++) {
 		json_t *o = booking_ref(c.a, res, i, db_val(res, i, 5), names);
 		int64_t until = db_ll(res, i, 4);
 		json_object_set_new(o, "until", json_string(stamp(c.a, z, until)));
@@ -268,9 +280,16 @@ int dashview_add(struct req *r, const struct tz *z, json_t *view)
 		return rc;
 	json_t *flags = json_array(), *cur = NULL;
 	int64_t cur_id = 0;
-	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+	int used = 0; /* rows of the bookings shown */
+	for (; used < PQntuples(res) && rc == 0; used++) {
+		int i = used;
 		int64_t id = db_ll(res, i, 0);
 		if (!cur || id != cur_id) {
+			if (json_array_size(flags) >= DASHVIEW_LIST_MAX) {
+				shown(c.a, view, "flags_more", DASHVIEW_LIST_MAX + 1, DASHVIEW_LIST_MAX,
+				      "bookings");
+				break;
+			}
 			cur = booking_ref(c.a, res, i, db_val(res, i, 4), names);
 			json_object_set_new(
 			    cur, "intake_url",
@@ -289,7 +308,7 @@ int dashview_add(struct req *r, const struct tz *z, json_t *view)
 		return rc;
 	/* Screening results are PHI: each booking whose flags this page shows
 	 * is a read, audited like opening the booking (no page if it fails). */
-	for (int64_t i = 0, prev = 0; i < PQntuples(res); i++) {
+	for (int64_t i = 0, prev = 0; i < used; i++) {
 		int64_t id = db_ll(res, (int)i, 0);
 		if (id == prev)
 			continue;
@@ -308,8 +327,11 @@ int dashview_add(struct req *r, const struct tz *z, json_t *view)
 	for (int i = 0; i < PQntuples(res); i++) {
 		int64_t id = db_ll(res, i, 0);
 		if (!cur || id != cur_id) {
-			if (json_array_size(intakes) >= DASHVIEW_LIST_MAX)
+			if (json_array_size(intakes) >= DASHVIEW_LIST_MAX) {
+				shown(c.a, view, "intakes_more", DASHVIEW_LIST_MAX + 1, DASHVIEW_LIST_MAX,
+				      "bookings");
 				break;
+			}
 			cur = booking_ref(c.a, res, i, NULL, names);
 			json_object_set_new(cur, "clients", json_array());
 			json_array_append_new(intakes, cur);
@@ -333,7 +355,9 @@ int dashview_add(struct req *r, const struct tz *z, json_t *view)
 		return rc;
 	json_t *days = json_array(), *day = NULL;
 	int64_t day_n = INT64_MIN;
-	for (int i = 0; i < PQntuples(res); i++) {
+	for (int i = 0, n = shown(c.a, view, "days_more", PQntuples(res), DASHVIEW_DAY_ITEMS_MAX,
+	                          "days of bookings");
+	     i < n; i++) {
 		int64_t s = db_ll(res, i, 6), e = db_ll(res, i, 7);
 		int64_t dn = local_day(z, s);
 		if (dn < today)
@@ -365,7 +389,8 @@ int dashview_add(struct req *r, const struct tz *z, json_t *view)
 	if ((rc = db_query(c.db, c.a, &res, SQL_SOURCES, v, own, now)))
 		return rc;
 	json_t *sources = json_array();
-	for (int i = 0; i < PQntuples(res); i++) {
+	for (int i = 0, n = shown(c.a, view, "sources_more", PQntuples(res), DASHVIEW_LIST_MAX, "sources");
+	     i < n; i++) {
 		int64_t ok = db_ll(res, i, 5);
 		json_t *o = must(json_pack("{s:s, s:b, s:s}", "name", db_val(res, i, 1), "stale",
 		                           db_val(res, i, 6)[0] == 't', "last_success",
@@ -383,7 +408,8 @@ int dashview_add(struct req *r, const struct tz *z, json_t *view)
 	if ((rc = db_query(c.db, c.a, &res, SQL_DEAD, v, own)))
 		return rc;
 	json_t *dead = json_array();
-	for (int i = 0; i < PQntuples(res); i++) {
+	for (int i = 0, n = shown(c.a, view, "dead_more", PQntuples(res), DASHVIEW_LIST_MAX, "messages");
+	     i < n; i++) {
 		int64_t id = db_ll(res, i, 0), bid = db_ll(res, i, 3);
 		const char *why = db_val(res, i, 5);
 		json_t *o =
@@ -392,9 +418,9 @@ int dashview_add(struct req *r, const struct tz *z, json_t *view)
 		                   "category", error_category(why), "code", why, "attempts",
 		                   (int)db_ll(res, i, 6), "at", stamp(c.a, z, db_ll(res, i, 7)), "action",
 		                   arena_printf(c.a, "/admin/mail/%lld/resend", (long long)id)));
-		int n = (int)db_ll(res, i, 6);
-		json_object_set_new(o, "tries",
-		                    json_string(arena_printf(c.a, "%d attempt%s", n, n == 1 ? "" : "s")));
+		int tries = (int)db_ll(res, i, 6);
+		json_object_set_new(
+		    o, "tries", json_string(arena_printf(c.a, "%d attempt%s", tries, tries == 1 ? "" : "s")));
 		if (bid) {
 			json_object_set_new(o, "reference", json_string(db_val(res, i, 2)));
 			json_object_set_new(o, "url", json_string(booking_url(c.a, bid)));

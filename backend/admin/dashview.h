@@ -19,7 +19,12 @@
 #include "http/http.h"
 
 /* A hold lapsing within this many seconds is listed. */
-enum { DASHVIEW_HOLD_SOON_S = 24 * 3600, DASHVIEW_DAYS_AHEAD = 7, DASHVIEW_LIST_MAX = 50 };
+enum {
+	DASHVIEW_HOLD_SOON_S = 24 * 3600,
+	DASHVIEW_DAYS_AHEAD = 7,
+	DASHVIEW_LIST_MAX = 50,      /* bookings, sources or messages per section */
+	DASHVIEW_DAY_ITEMS_MAX = 200 /* booking days in the next seven days */
+};
 
 /* Adds to the dashboard's view: "lapsing" (holds lapsing within a day,
  * with the time left), "flags" (bookings needing review, with the kinds of

@@ -11,6 +11,7 @@ calendar and mail paths.
 """
 
 import html
+import json
 import re
 import secrets
 import shutil
@@ -575,3 +576,54 @@ def test_resend_requeues_the_same_message_and_it_goes_out(server_factory, relay,
     r = c.post(path, {"csrf": csrf})
     assert r.status == 409 and "not waiting to be resent" in r.body
     assert other
+
+
+def bulk_bookings(srv, clinician, status, first, n, step, prefix, hold_in=None):
+    """n consult bookings of `status` written at once, the first starting at `first` (aware), each
+    `step` later; held ones lapse `hold_in` from now."""
+    srv.sql(
+        "INSERT INTO booking (practice_id, offering_id, clinician_id, reference, status, starts_at, ends_at,"
+        " hold_expires_at, manage_token_hash, manage_expires_at, ical_uid)"
+        " SELECT o.practice_id, o.id, :'p1', 'TND-' || :'p2' || translate(lpad(g::text, 5, '0'),"
+        "  '0123456789', 'ABCDEFGHJK'), :'p3', t, t + interval '20 minutes',"
+        " CASE WHEN :'p3' = 'held' THEN now() + :'p7'::interval END,"
+        " sha256(convert_to(:'p2' || g, 'UTF8')), now() + interval '1 year', :'p2' || g || '@bulk'"
+        " FROM offering o, generate_series(1, :'p4'::int) g,"
+        " LATERAL (SELECT :'p5'::timestamptz + (g - 1) * :'p6'::interval AS t) s WHERE o.slug = 'consult'",
+        clinician, prefix, status, n, first.isoformat(), step, hold_in or "1 hour")
+
+
+def test_dashboard_lists_say_what_they_leave_out(dash):
+    srv = dash
+    owner = clinician_id(srv, "clinician@riverbend.example")
+    tomorrow = datetime.now(CHI).date() + timedelta(days=1)
+    start = at(CHI, tomorrow.year, tomorrow.month, tomorrow.day, 0)
+    # 260 confirmed bookings soon, 52 holds lapsing within the day, and one request two months out:
+    # the request is after 300 open bookings and still awaits approval on the dashboard.
+    bulk_bookings(srv, owner, "confirmed", start, 260, "2 hours", "C")
+    bulk_bookings(srv, owner, "held", start + timedelta(minutes=30), 52, "2 hours", "H", "5 hours")
+    _, far = insert_booking(srv, owner, "consult", "requested",
+                            [(start + timedelta(days=60), start + timedelta(days=60, minutes=20))])
+    c = signed_in(srv)
+    r = c.get("/admin")
+    assert r.status == 200
+    body = main_of(r.body)
+
+    def section(h):
+        return body[body.index(f'id="{h}"'):].split("</section>", 1)[0]
+
+    pending = section("pending-h")
+    assert f">{far}</a>" in pending
+    assert pending.count('class="card booking-item"') == 53 and "Only the" not in pending
+    upcoming = section("upcoming-h")
+    assert upcoming.count('class="card booking-item"') == 50
+    assert "Only the next 50 are listed; the calendar shows the others." in text(upcoming)
+    assert ">TND-CAAAAB</a>" in upcoming and ">TND-CAAAFA</a>" in upcoming  # 1st and 50th
+    assert ">TND-CAAAFB</a>" not in upcoming
+    lapsing = section("lapsing-h")
+    assert lapsing.count('class="card booking-item"') == 50
+    assert "Only the first 50 holds are listed." in text(lapsing)
+    # The bookings API says so too.
+    r = c.get("/api/v1/admin/bookings")
+    j = json.loads(r.body)
+    assert r.status == 200 and len(j["bookings"]) == 200 and j["more"] is True
