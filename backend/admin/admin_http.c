@@ -309,6 +309,19 @@ int admin_http_csrf(struct req *r)
 	    NULL);
 }
 
+void admin_http_refused(struct req *r)
+{
+	if (!r->session || !r->route || !(r->route->flags & ROUTE_SESSION_FLAGS) ||
+	    (r->status != 403 && r->status != 404))
+		return;
+	struct ctx c = rctx(r);
+	json_t *detail = json_pack("{s:i, s:s, s:s}", "status", r->status, "method", r->method, "route",
+	                           r->route->pattern);
+	int rc = audit_write(&c, "access.refused", arena_printf(r->a, "%.200s", r->path), detail);
+	if (rc)
+		log_error("access.refused: the audit entry was not written: %s", err_code(rc));
+}
+
 /* ---- signing in ----------------------------------------------------------- */
 
 /* The sign-in form's CSRF token: the sign-in cookie's value (double

@@ -22,6 +22,11 @@ int admin_http_gate(struct req *r);
  * ROUTE_CSRF or a session flag; a missing or wrong token is answered 403.
  * Returns 0 (check r->sent) or an ERR_*. */
 int admin_http_csrf(struct req *r);
+/* After the answer: a signed-in clinician refused (403: CSRF or owner
+ * only; 404: a record outside their reach) is written to the audit log as
+ * access.refused with the method, route and path (admin paths hold ids,
+ * never tokens). Failure to write it is logged, not answered. */
+void admin_http_refused(struct req *r);
 
 /* For every admin page (other modules' too): a view with the title, the
  * practice (for the layout), "csrf" for forms, and "admin" (name, csrf,

@@ -360,6 +360,7 @@ answer:
 	}
 	if (fields)
 		json_decref(fields);
+	admin_http_refused(&r);
 	int64_t dt = mono_us() - t0;
 	metrics_observe(r.route ? (int)(r.route - routes) : -1, r.status, dt);
 	if (app->cfg->access_log)

@@ -451,6 +451,10 @@ def test_csrf_missing_or_wrong_is_403_on_every_state_changing_route(server_facto
             assert "This form has expired" in r.body
         r = c.request(method, path, form={}, headers={"X-CSRF-Token": wrong}, multipart=mp)
         assert r.status == 403, (method, path)
+    # Each refusal is audited: this client is signed in (also when it posts to the sign-in routes).
+    rows = audit_rows(srv, "access.refused")
+    assert len(rows) == 4 * len(changing)
+    assert all(actor == "clinician:1" and json.loads(d)["status"] == 403 for _, actor, _, _, _, d in rows)
     # None of it did anything: still signed in, nothing revoked, TOTP off.
     assert c.get("/admin").status == 200
     assert srv.sql("SELECT count(*) FROM admin_session WHERE revoked_at IS NOT NULL") == [("0",)]
@@ -490,6 +494,16 @@ def test_clinician_sees_only_their_bookings_owner_sees_all(server_factory, tande
     assert cal.get(f"/admin/bookings/{x['id']}").status == 404
     assert owner.get(f"/admin/bookings/{x['id']}").status == 200
     assert owner.get(f"/admin/bookings/{y['id']}").status == 200
+    # Each refusal of a signed-in clinician is in the audit log, with who and what.
+    refused = [(actor, target, json.loads(detail)) for _, actor, _, target, _, detail
+               in audit_rows(srv, "access.refused")]
+    bea_actor = f"clinician:{b_id}"
+    assert (bea_actor, f"/admin/bookings/{x['id']}",
+            {"status": 404, "method": "GET", "route": "/admin/bookings/{id}"}) in refused
+    assert (bea_actor, "/admin/bookings/987654",
+            {"status": 404, "method": "GET", "route": "/admin/bookings/{id}"}) in refused
+    assert sum(1 for a, _, _ in refused if a == bea_actor) == 7
+    assert len(refused) == 9
 
     # Lists follow the same rule.
     assert {b["id"] for b in json.loads(bea.get("/api/v1/admin/bookings").body)["bookings"]} == {y["id"]}
