@@ -858,9 +858,11 @@ int admin_http_session_revoke(struct req *r)
 
 /* Actions the filter offers (any other is still accepted as typed). */
 static const char *const ACTIONS[] = {
-    "login.",      "login.success", "login.failure",      "login.throttled",
-    "logout",      "logout.all",    "session.revoke",     "password.change",
-    "totp.enable", "totp.disable",  "totp.recovery_used", "booking.view",
+    "login.",        "login.success", "login.failure",      "login.throttled",
+    "logout",        "logout.all",    "session.revoke",     "password.change",
+    "totp.enable",   "totp.disable",  "totp.recovery_used", "booking.view",
+    "booking.",      "flags.view",    "intake.view",        "intake.export",
+    "client.export", "client.erase",  "access.refused",
 };
 
 static bool valid_action(const char *s)
