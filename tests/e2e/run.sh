@@ -65,6 +65,9 @@ export TANDEM_TEMPLATE_DIR=$REPO/templates
 export TANDEM_KEY_FILE=$TMP/tandem.keys
 export TANDEM_MAIL_DIR=$TMP/mail
 export TANDEM_INSECURE_DEV_COOKIES=true # http://127.0.0.1: no Secure cookies
+# The binary, for specs that set up data with the CLI (editors.spec.mjs adds
+# a second clinician); not TANDEM_*, which tandem would refuse.
+export E2E_TANDEM_BIN=$BIN
 "$BIN" keygen "$TANDEM_KEY_FILE" >/dev/null || fail_early "tandem keygen failed"
 [[ -z $LOG_LEVEL ]] || export TANDEM_LOG_LEVEL=$LOG_LEVEL
 

@@ -47,7 +47,7 @@ def field_error(body, fid):
 
 
 def summary(body):
-    m = re.search(r'<div class="card problem" role="alert" tabindex="-1" id="form-errors">(.*?)</div>', body, re.S)
+    m = re.search(r'<div class="card problem" role="alert" tabindex="-1" id="form-errors" autofocus>(.*?)</div>', body, re.S)
     assert m, "no error summary"
     return [html.unescape(x) for x in re.findall(r'<li><a href="#[^"]+">([^<]*)</a></li>', m.group(1))]
 
