@@ -425,6 +425,25 @@ int editors_http_weekly(struct req *r)
 	return back_to(r, &w, "weekly");
 }
 
+/* The end of a date form's POST: rc (an error of the store) answered as
+ * such, the problems found shown with the values as typed (422), or back
+ * to the page saying `done`. Releases values, p and w's list. */
+static int dates_done(struct req *r, struct whose *w, int rc, json_t *values, struct problems *p,
+                      const char *done)
+{
+	if (rc) {
+		problems_release(p);
+		json_decref(values);
+		json_decref(w->clinicians);
+		return rc;
+	}
+	if (problems_any(p))
+		return avail_render(r, 422, w, NULL, values, p);
+	problems_release(p);
+	json_decref(values);
+	return back_to(r, w, done);
+}
+
 /* A date field: YYYY-MM-DD from today to two years ahead. */
 static const char *check_day(struct req *r, const char *s, int64_t t, int64_t *day)
 {
@@ -482,23 +501,12 @@ int editors_http_date(struct req *r)
 	if ((err = check_note(note)))
 		problem(&p, "date_note", "date_note", err);
 	int64_t id = 0;
-	if (!problems_any(&p)) {
-		rc = editors_exception_add(&c, w.id, &x, &id);
-		if (rc == ERR_CONFLICT)
-			problem(&p, "date_day", "date_day",
-			        "This date already has different hours. Remove that entry first.");
-		else if (rc) {
-			problems_release(&p);
-			json_decref(values);
-			json_decref(w.clinicians);
-			return rc;
-		}
+	if (!problems_any(&p) && (rc = editors_exception_add(&c, w.id, &x, &id)) == ERR_CONFLICT) {
+		problem(&p, "date_day", "date_day",
+		        "This date already has different hours. Remove that entry first.");
+		rc = 0;
 	}
-	if (problems_any(&p))
-		return avail_render(r, 422, &w, NULL, values, &p);
-	problems_release(&p);
-	json_decref(values);
-	return back_to(r, &w, "date");
+	return dates_done(r, &w, rc, values, &p, "date");
 }
 
 int editors_http_time_off(struct req *r)
@@ -529,17 +537,9 @@ int editors_http_time_off(struct req *r)
 	if ((err = check_note(note)))
 		problem(&p, "off_note", "off_note", err);
 	int64_t id = 0;
-	if (!problems_any(&p) && (rc = editors_exception_add(&c, w.id, &x, &id))) {
-		problems_release(&p);
-		json_decref(values);
-		json_decref(w.clinicians);
-		return rc;
-	}
-	if (problems_any(&p))
-		return avail_render(r, 422, &w, NULL, values, &p);
-	problems_release(&p);
-	json_decref(values);
-	return back_to(r, &w, "time-off");
+	if (!problems_any(&p))
+		rc = editors_exception_add(&c, w.id, &x, &id);
+	return dates_done(r, &w, rc, values, &p, "time-off");
 }
 
 int editors_http_exception_remove(struct req *r)
