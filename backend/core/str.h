@@ -46,4 +46,8 @@ bool str_valid_text(struct str s);
  * past U+10FFFF are rejected). */
 bool str_valid_utf8(struct str s);
 
+/* Length of the well-formed UTF-8 sequence at p (n bytes left, n may be
+ * 0), or 0 when there is none. */
+size_t utf8_seq_len(const unsigned char *p, size_t n);
+
 #endif

@@ -4,40 +4,8 @@
 #include <ctype.h>
 #include <time.h>
 
+#include "core/str.h"
 #include "crypto/crypto.h"
-
-/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned c = p[0];
-	size_t len;
-	unsigned cp;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-		cp = c & 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		cp = c & 0x0F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t k = 1; k < len; k++) {
-		if ((p[k] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[k] & 0x3F);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-	    (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return len;
-}
 
 /*
  * One line of header text: controls (CR and LF included) and runs of white
@@ -57,7 +25,7 @@ static size_t clean_line(const char *src, char *dst, size_t max)
 			i++;
 			continue;
 		}
-		size_t len = utf8_seq(p + i, n - i);
+		size_t len = utf8_seq_len(p + i, n - i);
 		const unsigned char *ch = p + i;
 		if (!len) {
 			ch = (const unsigned char *)"?";
@@ -117,7 +85,7 @@ static void put_encoded_words(struct buf *out, const char *s, size_t n, size_t c
 		size_t room = (76 - col - 12) / 4 * 3;
 		size_t take = 0;
 		while (i + take < n) {
-			size_t len = utf8_seq(p + i + take, n - i - take);
+			size_t len = utf8_seq_len(p + i + take, n - i - take);
 			if (!len)
 				len = 1; /* cleaned already; never happens */
 			if (take + len > room)
