@@ -11,6 +11,7 @@
 #include "admin/audit.h"
 #include "admin/auth.h"
 #include "admin/dashview.h"
+#include "admin/rights.h"
 #include "admin/session.h"
 #include "admin/totp.h"
 #include "core/humantime.h"
@@ -616,6 +617,14 @@ int admin_http_booking(struct req *r)
 	}
 	json_object_set_new(b, "created_text",
 	                    json_string(stamp(r->a, z, json_integer_value(json_object_get(b, "created")))));
+	/* The clients, decrypted for the clinician (the read is the audited
+	 * booking.view above). */
+	json_t *clients;
+	if ((rc = rights_booking_clients(&c, r->app->keys, id, &clients))) {
+		json_decref(b);
+		return rc;
+	}
+	json_object_set_new(b, "clients", clients);
 	/* The actions: their forms, the flags, the notes (booking_actions.c). */
 	if ((rc = booking_actions_view(r, b))) {
 		json_decref(b);

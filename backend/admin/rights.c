@@ -42,8 +42,11 @@ static const char SQL_MESSAGES[] =
     "SELECT kind, status, extract(epoch FROM created_at)::bigint,"
     " coalesce(extract(epoch FROM sent_at)::bigint, 0), attempts"
     " FROM outbox WHERE booking_id = $1 AND recipient_role = $2 ORDER BY id LIMIT 500";
+/* Not the reads of screening flags: that such a read happened says a flag
+ * was raised, which one partner must not learn of the other (SPEC §5). */
 static const char SQL_AUDIT[] = "SELECT id, extract(epoch FROM at)::bigint, actor, action, target"
-                                " FROM audit_log WHERE target = ANY($1::text[]) ORDER BY id LIMIT 5000";
+                                " FROM audit_log WHERE target = ANY($1::text[]) AND action NOT LIKE 'flags.%'"
+                                " ORDER BY id LIMIT 5000";
 static const char SQL_CLIENTS[] = "SELECT id, position, initials, erased_at IS NOT NULL FROM booking_client"
                                   " WHERE booking_id = $1 ORDER BY position";
 
@@ -186,6 +189,38 @@ static int details(struct ctx *c, const struct keyring *k, const struct person *
 	}
 	*out = json_pack("{s:b, s:o, s:o, s:o, s:s, s:s}", "erased", 0, "name", name, "email", email, "phone",
 	                 phone, "safe_contact", db_val(r, 0, 3), "initials", db_val(r, 0, 4));
+	return 0;
+}
+
+int rights_booking_clients(struct ctx *c, const struct keyring *k, int64_t booking_id, json_t **out)
+{
+	PGresult *r;
+	int rc = db_query(c->db, c->a, &r, SQL_CLIENTS, num(c->a, booking_id));
+	if (rc)
+		return rc;
+	json_t *arr = json_array();
+	for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
+		struct person p = {db_ll(r, i, 0), booking_id, (int)db_ll(r, i, 1), db_val(r, i, 3)[0] == 't',
+		                   ""};
+		json_t *d;
+		if ((rc = details(c, k, &p, &d)))
+			break;
+		const char *safe = json_string_value(json_object_get(d, "safe_contact"));
+		json_object_set_new(d, "who", json_string(p.position == 1 ? "Booker" : "Partner"));
+		if (safe)
+			json_object_set_new(d, "safe_contact_text",
+			                    json_string(!strcmp(safe, "phone")  ? "a phone call"
+			                                : !strcmp(safe, "text") ? "a text message"
+			                                                        : "email"));
+		if (json_is_null(json_object_get(d, "phone")))
+			json_object_del(d, "phone");
+		json_array_append_new(arr, d);
+	}
+	if (rc) {
+		json_decref(arr);
+		return rc;
+	}
+	*out = arr;
 	return 0;
 }
 

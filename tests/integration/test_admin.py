@@ -520,17 +520,26 @@ def test_clinician_sees_only_their_bookings_owner_sees_all(server_factory, tande
                      ("clinician:1", f"booking:{y['id']}")]
 
 
-def test_booking_page_shows_status_dates_history_and_no_names(server_factory):
+def test_booking_page_shows_status_dates_history_and_the_clients(server_factory):
     srv = server_factory(env=DEV)
     (b,) = book_consult(srv, 1)
+    srv.sql("UPDATE booking_client SET safe_contact = 'text' WHERE booking_id = :'p1' AND position = 2", b["id"])
     c = signed_in(srv)
     r = c.get(f"/admin/bookings/{b['id']}")
     assert r.status == 200
     assert b["reference"] in r.body
     assert 'data-status="confirmed"' in r.body
-    assert "AZ &amp; BY" in r.body  # initials only
-    for name in ("Alice", "Zephyr", "Bob", "Yarrow", "alice@example.com"):
-        assert name not in r.body
+    # The clients, decrypted for the clinician, with how each may safely be contacted.
+    clients = r.body[r.body.index('id="clients-h"'):].split("</section>", 1)[0]
+    dts = re.findall(r"<dt>(.*?)</dt>", clients)
+    assert dts == ["Booker", "Partner"]
+    assert '<span class="client-name">Alice Zephyr</span>' in clients
+    assert '<a href="mailto:alice@example.com">alice@example.com</a>' in clients
+    assert '<span class="client-name">Bob Yarrow</span>' in clients
+    assert "Safe to contact by email" in clients and "Safe to contact by a text message" in clients
+    # Never on the dashboard or the list API: initials there.
+    dash = c.get("/admin").body
+    assert "Alice" not in dash and "alice@example.com" not in dash and "AZ &amp; BY" in dash
     assert "booked online" in r.body and "Times are in America/Chicago" in r.body
     start = datetime.fromisoformat(b["blocks"][0]["start"]).astimezone(CHI)
     assert f"{start:%B} {start.day}, {start.year}" in r.body

@@ -6,6 +6,7 @@ still reserves its time.
 Run: cd tests/integration && /usr/bin/python3 -m pytest -q test_rights.py
 """
 
+import html
 import json
 import secrets
 import shutil
@@ -126,6 +127,15 @@ def test_export_holds_the_clients_data_and_not_the_partners(srv, helpers):
     assert any(e["action"] == "client.export" and e["target"] == f"client:{ids[1]}" for e in j["audit"])
     # Without their detail: an approval "reviewed" would reveal a screening flag.
     assert all(set(e) == {"id", "at", "actor", "action", "target"} for e in j["audit"])
+    # Nor the reads of screening flags: that the dashboard showed flags for this booking says
+    # that someone's answers raised one.
+    srv.sql("UPDATE booking SET needs_review = true WHERE id = :'p1'", doc["id"])
+    assert c.get("/admin").status == 200
+    assert (f"booking:{doc['id']}",) in [(t,) for _, _, _, t, _, _ in audit_rows(srv, "flags.view")]
+    j2 = json.loads(export(c, ids[1]).body)
+    assert not [e for e in j2["audit"] if e["action"].startswith("flags.")]
+    assert any(e["action"] == "booking.view" or e["action"] == "client.export" for e in j2["audit"])
+    srv.sql("UPDATE booking SET needs_review = false WHERE id = :'p1'", doc["id"])
 
     # The partner's export: their draft, not the booker's answers.
     p = export(c, ids[2])
@@ -270,7 +280,9 @@ def test_erase_removes_the_phi_and_keeps_the_block(srv, helpers, tandem):
     assert "· erased client & RP" in ics and "QP &" not in ics
     # Admin pages work and show the erased client.
     b = c.get(f"/admin/bookings/{doc['id']}")
-    assert b.status == 200 and "erased client" in b.body
+    assert b.status == 200 and "<dt>Booker</dt><dd>Erased client</dd>" in b.body
+    assert booker["name"] not in b.body and booker["email"] not in b.body
+    assert f'<span class="client-name">{html.escape(partner["name"])}</span>' in b.body
     assert c.get(f"/admin/bookings/{doc['id']}/intake").status == 200
     assert c.get("/admin").status == 200
     # The booker's links are dead; the partner's still work.
