@@ -44,6 +44,8 @@ static const struct column COLUMNS[] = {
     COL("outbox", "rcpt_enc", "'outbox.rcpt:' || message_id"),
     COL("outbox", "message_enc", "'outbox.message:' || message_id"),
     COL("clinician_totp", "secret_enc", "'clinician_totp.secret:' || clinician_id"),
+    COL("calendar_source", "url_enc", "'calendar_source.url_enc:' || id"),
+    COL("calendar_source", "content_enc", "'calendar_source.content_enc:' || id"),
 };
 
 struct batch_tx {

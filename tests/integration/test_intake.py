@@ -511,6 +511,13 @@ def test_key_rotation_reencrypts_while_serving(server_factory, helpers, tandem, 
     assert api(srv, "POST", bt, {"answers": {**CALM, "hopes": "kept safe"}, "signature": "Avery Quill"},
                "/submit").status == 200
     assert api(srv, "PUT", pt, {"answers": {"history": "a draft"}}).status == 200
+    # An imported calendar: its stored file is sealed too.
+    ics = tmp_path / "busy.ics"
+    ics.write_text("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:r1@t\r\n"
+                   "DTSTAMP:20260101T000000Z\r\nDTSTART:20300105T150000Z\r\nDTEND:20300105T160000Z\r\n"
+                   "END:VEVENT\r\nEND:VCALENDAR\r\n")
+    r = tandem(["calendar", "import", str(ics), "--clinician", "clinician@riverbend.example"], srv.dsn, env=env)
+    assert r.returncode == 0, r.stderr
     old_id = srv.sql("SELECT " + KEY_OF.format(c="answers_enc") + " FROM intake WHERE position = 1")[0][0]
     # A new key first; the old one still opens.
     lines = keys.read_text().splitlines()
@@ -538,7 +545,8 @@ def test_key_rotation_reencrypts_while_serving(server_factory, helpers, tandem, 
     # hold is that nothing is left under the old key and everything opens.
     assert m and int(m.group(1)) >= 1 and m.group(2) == "0", out
     for tbl, col in (("intake", "answers_enc"), ("intake", "draft_enc"), ("intake", "flags_enc"),
-                     ("intake", "signature_enc"), ("booking_client", "name_enc"), ("outbox", "message_enc")):
+                     ("intake", "signature_enc"), ("booking_client", "name_enc"), ("outbox", "message_enc"),
+                     ("calendar_source", "content_enc")):
         ids = {r[0] for r in srv.sql(f"SELECT DISTINCT {KEY_OF.format(c=col)} FROM {tbl} WHERE {col} IS NOT NULL")}
         assert ids == {"k2rot"}, (tbl, col, ids, old_id)
     # The old key can go: everything still opens.
