@@ -227,10 +227,13 @@ int auth_login(struct ctx *c, const struct auth_policy *p, const char *email, co
 	}
 	if (rc)
 		return rc;
-	if ((rc = throttle_success(&t)))
-		return rc;
 	out->clinician_id = id;
 	out->totp = db_val(r, 0, 2)[0] == 't';
+	/* With a second factor the account starts afresh only once the code
+	 * is right too (auth_totp_login): otherwise the right password would
+	 * wipe the count before every few code guesses. */
+	if (!out->totp && (rc = throttle_success(&t)))
+		return rc;
 	return 0;
 }
 

@@ -647,6 +647,28 @@ def enrol_totp(c, srv):
     return csrf, secret, uri, page
 
 
+def test_right_password_does_not_reset_the_count_for_code_guessing(server_factory):
+    # With a second factor the account starts afresh only when the code is right: otherwise
+    # "password, a few wrong codes, password again" would guess codes without end.
+    srv = server_factory(env={**DEV, "TANDEM_LOGIN_FREE_ATTEMPTS": "3", "TANDEM_LOGIN_BACKOFF_BASE_S": "30"})
+    c = signed_in(srv)
+    csrf, secret, _, _ = enrol_totp(c, srv)
+    assert c.post("/admin/account/totp/confirm", {"csrf": csrf, "code": totp(secret)}).status == 200
+    wrong = "000000" if totp(secret) != "000000" else "111111"
+    statuses = []
+    for _ in range(3):
+        d = Client(srv)
+        r = login(d)
+        statuses.append(r.status)
+        if r.status != 303:
+            break
+        dcsrf = CSRF_RE.search(d.get("/admin/login/totp").body).group(1)
+        statuses.append(d.post("/admin/login/totp", {"csrf": dcsrf, "code": wrong}).status)
+    # Password (1), wrong code (2), password (3: the last free one), then the code and the next
+    # password are both told to wait.
+    assert statuses == [303, 401, 303, 429, 429], statuses
+
+
 def test_totp_enrol_login_replay_and_recovery_codes(server_factory):
     srv = server_factory(env=DEV)
     c = signed_in(srv)
