@@ -492,6 +492,11 @@ def test_clinician_sees_only_their_bookings_owner_sees_all(server_factory, tande
         assert bea.get(f"/admin/bookings/{bad}").status == 404
     assert cal.get(f"/admin/bookings/{y['id']}").status == 404
     assert cal.get(f"/admin/bookings/{x['id']}").status == 404
+    # The pages with the most sensitive data follow the same rule.
+    for suffix in ("/intake", "/intake.json", "/clients"):
+        assert bea.get(f"/admin/bookings/{x['id']}{suffix}").status == 404, suffix
+        assert bea.get(f"/admin/bookings/{y['id']}{suffix}").status == 200, suffix
+        assert owner.get(f"/admin/bookings/{x['id']}{suffix}").status == 200, suffix
     assert owner.get(f"/admin/bookings/{x['id']}").status == 200
     assert owner.get(f"/admin/bookings/{y['id']}").status == 200
     # Each refusal of a signed-in clinician is in the audit log, with who and what.
@@ -502,8 +507,8 @@ def test_clinician_sees_only_their_bookings_owner_sees_all(server_factory, tande
             {"status": 404, "method": "GET", "route": "/admin/bookings/{id}"}) in refused
     assert (bea_actor, "/admin/bookings/987654",
             {"status": 404, "method": "GET", "route": "/admin/bookings/{id}"}) in refused
-    assert sum(1 for a, _, _ in refused if a == bea_actor) == 7
-    assert len(refused) == 9
+    assert sum(1 for a, _, _ in refused if a == bea_actor) == 10
+    assert len(refused) == 12
 
     # Lists follow the same rule.
     assert {b["id"] for b in json.loads(bea.get("/api/v1/admin/bookings").body)["bookings"]} == {y["id"]}
