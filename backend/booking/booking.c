@@ -1012,10 +1012,11 @@ static const char SQL_MOVE_DAY[] =
     " WHERE id = $1";
 static const char SQL_CANCEL_DAY[] =
     "UPDATE booking_block SET cancelled_at = now(), active = false WHERE id = $1";
-/* The booking spans its remaining days; the invite's SEQUENCE goes up. */
+/* The booking spans its remaining days; the invite's SEQUENCE goes up; a
+ * new first day is owed its own reminder. */
 static const char SQL_DAYS_CHANGED[] =
     "UPDATE booking b SET starts_at = k.s, ends_at = k.e, ical_sequence = ical_sequence + 1, updated_at = "
-    "now()"
+    "now(), reminder_sent_at = CASE WHEN b.starts_at = k.s THEN b.reminder_sent_at END"
     " FROM (SELECT min(starts_at) AS s, max(ends_at) AS e FROM booking_block"
     "  WHERE booking_id = $1 AND cancelled_at IS NULL) k"
     " WHERE b.id = $1";

@@ -97,6 +97,22 @@ def test_move_one_day_writes_a_recurrence_id_override(fresh_server, tandem):
     assert ev == [("day moved by clinician", "2")]
 
 
+def test_moving_the_first_day_owes_a_new_reminder(fresh_server, tandem):
+    srv = fresh_server
+    doc, _, days = book_intensive(srv)
+    srv.sql("UPDATE booking SET reminder_sent_at = now() WHERE id = :'p1'", doc["id"])
+
+    def reminded():
+        return srv.sql("SELECT reminder_sent_at IS NOT NULL FROM booking WHERE id = :'p1'", doc["id"])[0][0]
+
+    r = cli(tandem, srv, "move-day", doc["reference"], "2", (days[1][0] + timedelta(hours=1)).isoformat())
+    assert r.returncode == 0, r.stderr
+    assert reminded() == "t"  # the booking still starts when its reminder said
+    r = cli(tandem, srv, "move-day", doc["reference"], "1", (days[0][0] + timedelta(hours=1)).isoformat())
+    assert r.returncode == 0, r.stderr
+    assert reminded() == "f"  # a new start: the reminder job owes one for it
+
+
 def test_cancel_one_day_frees_it_and_the_invite_and_feed_say_so(fresh_server, tandem):
     srv = fresh_server
     doc, token, days = book_intensive(srv)
