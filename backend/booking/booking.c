@@ -40,6 +40,14 @@ bool booking_email_valid(const char *e)
 	return true;
 }
 
+bool booking_email_ascii(const char *e)
+{
+	for (const char *p = e; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			return false;
+	return true;
+}
+
 static bool phone_valid(const char *p)
 {
 	size_t digits = 0;
@@ -92,6 +100,12 @@ static void validate_clients(const struct booking_request *rq, json_t *fields)
 			field(fields, key, "Please enter an email address.");
 		else if (!booking_email_valid(cl->email))
 			field(fields, key, "This does not look like an email address.");
+		else if (!booking_email_ascii(cl->email))
+			/* No SMTPUTF8 or punycode on our side yet: refuse what
+			 * we could not deliver rather than dead-letter it. */
+			field(fields, key,
+			      "Please use an address with only Latin letters, digits and . _ - + @ (we "
+			      "cannot yet send mail to addresses with other characters).");
 		snprintf(key, sizeof(key), "clients[%d].phone", i);
 		if (cl->phone && *cl->phone &&
 		    (strlen(cl->phone) > BOOKING_PHONE_MAX || !phone_valid(cl->phone)))

@@ -182,5 +182,8 @@ json_t *booking_blocks_json(const struct tz *z, const struct avail_interval *blo
 
 /* Checks an email address the way the forms do; exposed for tests. */
 bool booking_email_valid(const char *email);
+/* True when email is all ASCII: the only addresses our mail can reach (no
+ * SMTPUTF8, no IDN conversion). */
+bool booking_email_ascii(const char *email);
 
 #endif

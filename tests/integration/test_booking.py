@@ -686,6 +686,7 @@ INVALID_CASES = {
     "email-two-ats": ("clients[0].email", "a@b@example.com", ["clients[0].email"]),
     "email-spaces": ("clients[1].email", "jo rdan@example.org", ["clients[1].email"]),
     "empty-email": ("clients[1].email", "", ["clients[1].email"]),
+    "email-not-ascii": ("clients[1].email", "zoë@exämple.de", ["clients[1].email"]),
     "no-email": ("clients[1].email", None, ["clients[1].email"]),
     "empty-name": ("clients[0].name", "   ", ["clients[0].name"]),
     "no-name": ("clients[1].name", None, ["clients[1].name"]),
