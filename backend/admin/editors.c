@@ -407,6 +407,21 @@ int editors_intake_forms(struct ctx *c, json_t **slugs)
 	return 0;
 }
 
+static const char SQL_FORM_SCREENS[] =
+    "SELECT CASE WHEN jsonb_typeof(definition::jsonb -> 'screening') = 'array'"
+    " THEN jsonb_array_length(definition::jsonb -> 'screening') > 0 ELSE false END"
+    " FROM intake_form WHERE slug = $1 ORDER BY version DESC LIMIT 1";
+
+int editors_form_screens(struct ctx *c, const char *slug, bool *screens)
+{
+	PGresult *r;
+	int rc = db_query(c->db, c->a, &r, SQL_FORM_SCREENS, slug);
+	if (rc)
+		return rc;
+	*screens = PQntuples(r) == 1 && db_val(r, 0, 0)[0] == 't';
+	return 0;
+}
+
 /* Column names double as form field names. */
 static const char SQL_OFFERING_FORM[] =
     "SELECT slug, name, kind, description, days::text AS days, duration_minutes::text AS duration_minutes,"

@@ -95,6 +95,8 @@ int editors_offering_form(struct ctx *c, int64_t id, json_t **form);
 int editors_offerings(struct ctx *c, json_t **rows);
 /* Intake form slugs that exist: ["intensive-intake", …]. */
 int editors_intake_forms(struct ctx *c, json_t **slugs);
+/* Whether the newest version of form slug has screening rules (flags). */
+int editors_form_screens(struct ctx *c, const char *slug, bool *screens);
 
 /* A checked offering, ready to store. Strings are NUL-terminated; times
  * are "HH:MM" or "" for NULL. */

@@ -979,8 +979,21 @@ static int offering_check(struct req *r, const char *fixed_slug, json_t **values
 		form_known |= !strcmp(json_string_value(x), o->intake_form);
 	}
 	json_decref(forms);
+	bool screens = false;
 	if (!form_known)
 		problem(p, "intake_form", "intake_form", "Choose an intake form from the list.");
+	else if (*o->intake_form && !o->requires_approval &&
+	         (rc = editors_form_screens(&c, o->intake_form, &screens)) == 0 && screens)
+		/* Otherwise a booking would be confirmed before anyone read
+		 * the safety screen (SPEC §2: a hold is firm only once the
+		 * clinician confirms). */
+		problem(p, "requires_approval", "requires_approval",
+		        "This intake form has a safety screen, so you must approve each booking after "
+		        "reading it: tick this box, or choose a form without one.");
+	if (rc) {
+		json_decref(clinicians);
+		return rc;
+	}
 	struct buf cl;
 	buf_init(&cl, r->a, 4096);
 	buf_putc(&cl, '{');

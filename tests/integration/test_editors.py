@@ -534,6 +534,11 @@ def test_offering_form_refuses_bad_values_and_keeps_them(srv):
         (dict(kind="intensive", days="2", series_max="1", day_start="09:00", day_end="16:00", break1_start="08:00",
               break1_end="09:30"), {"break1": "Break 1: a break must be inside the day."}),
         (dict(slug="consult"), {"slug": "Another offering already uses this web address name."}),
+        # A form with a safety screen needs the clinician's approval of every booking (the
+        # pre-consult form has none: the consult may confirm at once).
+        (dict(intake_form="intensive-intake"),
+         {"requires_approval": "This intake form has a safety screen, so you must approve each booking after "
+                               "reading it: tick this box, or choose a form without one."}),
     ]
     for over, errors in cases:
         r = post_pairs(c, "/admin/offerings", offering_form(csrf, **over))
