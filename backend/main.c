@@ -367,7 +367,10 @@ static int cmd_mail(const struct config *cfg, int argc, char **argv)
 			printf("message %ld queued again\n", id);
 		else
 			log_error("mail resend %ld: %s", id,
-			          rc == ERR_CONFLICT ? "the message is not dead-lettered" : err_code(rc));
+			          rc == ERR_CONFLICT ? "the message is not dead-lettered"
+			          : rc == ERR_GONE ? "a newer message about the booking has gone to the same "
+			                             "person since (it would tell them old news)"
+			                           : err_code(rc));
 	} else {
 		json_t *arr;
 		rc = outbox_list(&c, status, (int)limit, &arr);

@@ -469,13 +469,9 @@ static int resend_tx(struct db *db, void *arg)
 
 int dashview_http_resend(struct req *r)
 {
-	struct str p = r->params[0];
-	if (p.len == 0 || p.len > 18 || p.ptr[0] == '0')
+	int64_t id = http_param_id(r, 0);
+	if (!id)
 		return ERR_NOT_FOUND;
-	for (size_t i = 0; i < p.len; i++)
-		if (!isdigit((unsigned char)p.ptr[i]))
-			return ERR_NOT_FOUND;
-	int64_t id = strtoll(arena_strndup(r->a, p.ptr, p.len), NULL, 10);
 	struct ctx c = {r->a, r->db, ctx_clock_now(), r->session->actor, r->remote_addr};
 	struct resend_tx t = {&c, r->session->clinician_id, r->session->owner, id};
 	int rc = db_tx(c.db, "READ COMMITTED", resend_tx, &t);
@@ -484,6 +480,12 @@ int dashview_http_resend(struct req *r)
 		                       "That message is not waiting to be resent (it was sent or queued "
 		                       "again already).",
 		                       NULL);
+	if (rc == ERR_GONE)
+		return http_send_error(
+		    r, ERR_CONFLICT,
+		    "A newer message about this booking has gone to the same person since: "
+		    "resending this one would tell them something out of date.",
+		    NULL);
 	if (rc)
 		return rc;
 	return http_redirect(r, 303, "/admin?done=resent");

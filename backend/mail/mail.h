@@ -99,7 +99,9 @@ int outbox_send_due(struct ctx *c, const struct mailer *m, struct mail_transport
 
 /* Puts a dead-lettered message back in the queue, due now, attempts reset;
  * the Message-ID and body stay (it is the same message). ERR_NOT_FOUND for
- * no such message, ERR_CONFLICT when it is not dead. */
+ * no such message, ERR_CONFLICT when it is not dead, ERR_GONE when it tells
+ * a booking's state (confirmed, moved, …) and a newer such message has
+ * gone to the same person since: resent, it would tell them old news. */
 int outbox_resend(struct ctx *c, int64_t id);
 
 /* The newest messages, optionally only one status ("pending", "sent",

@@ -153,6 +153,12 @@ static const char SQL_RESEND[] =
     " next_attempt_at = to_timestamp($2::bigint)"
     " WHERE id = $1 AND status = 'dead' AND rcpt_enc IS NOT NULL AND message_enc IS NOT NULL RETURNING id";
 static const char SQL_EXISTS[] = "SELECT status FROM outbox WHERE id = $1";
+#define STATE_KINDS                                                                                          \
+	"('received', 'confirmed', 'rescheduled', 'cancelled', 'declined', 'proposed', 'hold_lapsed')"
+static const char SQL_SUPERSEDED[] =
+    "SELECT 1 FROM outbox x JOIN outbox n ON n.booking_id = x.booking_id AND n.recipient_role = "
+    "x.recipient_role"
+    " AND n.id > x.id AND n.kind IN " STATE_KINDS " WHERE x.id = $1 AND x.kind IN " STATE_KINDS " LIMIT 1";
 
 int outbox_resend(struct ctx *c, int64_t id)
 {
@@ -160,8 +166,12 @@ int outbox_resend(struct ctx *c, int64_t id)
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
 	snprintf(now, sizeof(now), "%lld", (long long)c->now);
 	PGresult *r;
-	int rc = db_query(c->db, c->a, &r, SQL_RESEND, ids, now);
+	int rc = db_query(c->db, c->a, &r, SQL_SUPERSEDED, ids);
 	if (rc)
+		return rc;
+	if (PQntuples(r))
+		return ERR_GONE;
+	if ((rc = db_query(c->db, c->a, &r, SQL_RESEND, ids, now)))
 		return rc;
 	if (PQntuples(r) == 1) {
 		log_info("mail %lld queued again by %s", (long long)id, c->actor ? c->actor : "?");

@@ -575,6 +575,15 @@ def test_resend_requeues_the_same_message_and_it_goes_out(server_factory, relay,
     # Only a dead letter can be resent.
     r = c.post(path, {"csrf": csrf})
     assert r.status == 409 and "not waiting to be resent" in r.body
+    # Dead again, but the clients have since been told the booking is cancelled: resending the
+    # old confirmation would tell them something out of date.
+    srv.sql("UPDATE outbox SET status = 'dead', dead_at = now(), sent_at = NULL WHERE id = :'p1'", dead.id)
+    token = doc["manage_url"].rsplit("/b/", 1)[1]
+    assert srv.request("POST", f"/api/v1/manage/{token}/cancel", body={"reason": "plans changed"}).status == 200
+    r = c.post(path, {"csrf": csrf})
+    assert r.status == 409 and "resending this one would tell them something out of date" in r.body
+    assert [x.status for x in outbox(srv, doc["id"]) if x.id == dead.id] == ["dead"]
+    assert len(audit_rows(srv, "mail.resend")) == 1
     assert other
 
 
