@@ -1085,8 +1085,9 @@ static int day_tx(struct db *db, void *arg)
 	              detail);
 	if (rc)
 		return rc;
-	/* Each client's updated invite (same UID, higher SEQUENCE, the override). */
-	return booking_mail_status(c, t->m, id, "rescheduled");
+	/* Each client's updated invite (same UID, higher SEQUENCE, the override),
+	 * in words that name the day. */
+	return booking_mail_day_changed(c, t->m, id, t->day, s, t->start);
 }
 
 int booking_day_locked(struct ctx *c, const struct mailer *m, const char *reference, int day, int64_t start)

@@ -82,6 +82,12 @@ int booking_proposals(struct ctx *c, int64_t booking_id, json_t **out);
  * "proposed" to the booker, times [{label}] in the view. */
 int booking_mail_declined(struct ctx *c, const struct mailer *m, int64_t booking_id, const char *message);
 int booking_mail_proposed(struct ctx *c, const struct mailer *m, int64_t booking_id, json_t *times);
+/* "rescheduled" for one day of a multi-day booking (day counted from 1),
+ * which was at `from`: moved to `to`, or cancelled when to is 0. The
+ * subject and the first lines name that day; the list shows the days as
+ * they are now. */
+int booking_mail_day_changed(struct ctx *c, const struct mailer *m, int64_t booking_id, int day, int64_t from,
+                             int64_t to);
 
 /* Shared with booking.c's client changes (booking_admin.c uses them). */
 /* Moves locked, open booking v to start_text (validated like a client's

@@ -322,6 +322,39 @@ int booking_mail_status(struct ctx *c, const struct mailer *m, int64_t booking_i
 	return to_clients(c, m, &bm, kind, NULL, NULL);
 }
 
+int booking_mail_day_changed(struct ctx *c, const struct mailer *m, int64_t booking_id, int day, int64_t from,
+                             int64_t to)
+{
+	struct booking_mail bm;
+	int rc = load(c, m, booking_id, &bm);
+	if (rc)
+		return rc;
+	const struct tz *z;
+	if (tz_get(bm.v.practice_timezone, &z))
+		return ERR_INTERNAL;
+	const char *was = humantime_date(c->a, z, from);
+	json_t *extra;
+	if (to) {
+		const char *now = humantime_date(c->a, z, to);
+		extra = json_pack(
+		    "{s:s, s:s}", "day_change_subject",
+		    arena_printf(c->a, "day %d moved to %s, %s", day, now, humantime_clock(c->a, z, to)),
+		    "day_change",
+		    arena_printf(c->a, "Day %d, which was on %s, has moved to %s.", day, was, now));
+	} else {
+		extra = json_pack(
+		    "{s:s, s:s}", "day_change_subject",
+		    arena_printf(c->a, "day %d on %s cancelled", day, was), "day_change",
+		    arena_printf(c->a, "Day %d, on %s, is cancelled; the other days stay as they were.", day,
+		                 was));
+	}
+	if (!extra)
+		core_oom();
+	rc = to_clients(c, m, &bm, "rescheduled", NULL, extra);
+	json_decref(extra);
+	return rc;
+}
+
 int booking_mail_declined(struct ctx *c, const struct mailer *m, int64_t booking_id, const char *message)
 {
 	struct booking_mail bm;

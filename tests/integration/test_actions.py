@@ -391,9 +391,19 @@ def test_move_and_cancel_one_day(srv, helpers):
     assert last_event(srv, bid)[3] == "day moved by clinician"
     assert audits(srv, bid, "booking.move_day") == [("clinician:1", {"from": "held", "to": "held", "day": 2})]
     msgs = mails_for(srv, helpers, bid, head, [("rescheduled", "booker"), ("rescheduled", "partner")])
+
+    def long_date(d):
+        return f"{d:%A}, {d:%B} {d.day}, {d.year}"
+
+    day1 = datetime.fromisoformat(doc["blocks"][0]["start"]).astimezone(CHI)
     for m in msgs:
         method, seq, cal = calendar(m)
         assert (method, seq) == ("REQUEST", 1) and "RECURRENCE-ID" in cal
+        # The words name the day that changed, not the unchanged first one.
+        clock = new.strftime("%I:%M %p").lstrip("0")
+        assert str(m["Subject"]) == f"Riverbend Practice: day 2 moved to {long_date(new)}, {clock}"
+        body = m.get_body(("plain",)).get_content()
+        assert f"Day 2, which was on {long_date(day2)}, has moved to {long_date(new)}. The days are now:" in body
     head = outbox_head(srv, bid)
     r = act(c, bid, "cancel-day", day="1")
     assert r.status == 303, r
@@ -403,6 +413,9 @@ def test_move_and_cancel_one_day(srv, helpers):
     msgs = mails_for(srv, helpers, bid, head, [("rescheduled", "booker"), ("rescheduled", "partner")])
     for m in msgs:
         assert calendar(m)[:2] == ("REQUEST", 2)
+        assert str(m["Subject"]) == f"Riverbend Practice: day 1 on {long_date(day1)} cancelled"
+        body = m.get_body(("plain",)).get_content()
+        assert f"Day 1, on {long_date(day1)}, is cancelled; the other days stay as they were." in body
     # No such day, or one already cancelled: a form to fix.
     r = act(c, bid, "cancel-day", day="5")
     assert r.status == 422 and "still takes place" in r.body
