@@ -1193,6 +1193,8 @@ int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_
 	    (rc = booking_client_open(c, k, db_val(r, 0, 6), "email", v->id, pos, &email)))
 		return rc;
 	bool cancelled = !strcmp(v->status, "cancelled") || !strcmp(v->status, "declined");
+	/* One day cancelled on its own, told as a CANCEL of that day alone. */
+	int64_t one_day = !cancelled && v->ndays > 1 ? v->cancel_day_start : 0;
 	struct ics_attendee who = {name, email};
 	/* The series as it was sent whole (each day at its original start),
 	 * and a RECURRENCE-ID override for each day since moved or cancelled
@@ -1208,7 +1210,7 @@ int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_
 			    (struct ics_override){d->original_start, d->start, d->end, d->cancelled};
 	}
 	struct ics_invite inv = {
-	    .method = cancelled ? "CANCEL" : "REQUEST",
+	    .method = cancelled || one_day ? "CANCEL" : "REQUEST",
 	    .uid = v->ical_uid,
 	    .sequence = v->sequence,
 	    .dtstamp = c->now,
@@ -1226,8 +1228,9 @@ int booking_invite(struct ctx *c, const struct keyring *k, const struct booking_
 	    .nblocks = v->ndays,
 	    .overrides = over,
 	    .noverrides = nover,
-	    .cancelled = cancelled,
+	    .cancelled = cancelled || one_day,
 	    .tentative = !strcmp(v->status, "held") || !strcmp(v->status, "requested"),
+	    .cancel_instance = one_day,
 	};
 	*method = inv.method;
 	return ics_write_invite(&inv, out);

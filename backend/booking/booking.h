@@ -81,6 +81,9 @@ struct booking_view {
 	int position;    /* whose link opened it: 1 the booker, 2 the partner (read-only) */
 	bool has_form;   /* the offering gives each client a private intake form (/intake/{token}) */
 	bool changeable; /* the booker's link, an open status, and inside the window */
+	/* Set by the mail of a day cancelled on its own: booking_invite then
+	 * writes METHOD:CANCEL for that day only (its original start). */
+	int64_t cancel_day_start;
 };
 
 /* Validates and creates. On ERR_INVALID, *fields (new reference) names the

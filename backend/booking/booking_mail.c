@@ -342,6 +342,10 @@ int booking_mail_day_changed(struct ctx *c, const struct mailer *m, int64_t book
 		    "day_change",
 		    arena_printf(c->a, "Day %d, which was on %s, has moved to %s.", day, was, now));
 	} else {
+		/* The calendar part cancels that day alone (RECURRENCE-ID: where
+		 * the series put it, wherever it had moved since). */
+		if (day >= 1 && day <= bm.v.ndays)
+			bm.v.cancel_day_start = bm.v.days[day - 1].original_start;
 		extra = json_pack(
 		    "{s:s, s:s}", "day_change_subject",
 		    arena_printf(c->a, "day %d on %s cancelled", day, was), "day_change",

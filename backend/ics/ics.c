@@ -590,6 +590,13 @@ static int validate(const struct ics_invite *inv, const char *m)
 	int rc = validate_overrides(inv, lo, hi);
 	if (rc)
 		return rc;
+	if (inv->cancel_instance) {
+		bool instance = false;
+		for (int k = 0; k < inv->nblocks && !instance; k++)
+			instance = b[k].start == inv->cancel_instance;
+		if (!cancel || inv->nblocks < 2 || !instance)
+			return ERR_INVALID;
+	}
 	int64_t first, last;
 	event_span(inv, &first, &last);
 	if (last - first > (int64_t)ICS_MAX_SPAN_DAYS * DAY)
@@ -630,6 +637,12 @@ static void write_vevent(struct writer *w, const struct ics_invite *inv, const c
 		put_time_prop(w, "DTSTART", z, tzid, b[0].start);
 		put_time_prop(w, "DTEND", z, tzid, b[0].end);
 		write_recurrence(w, z, tzid, b, inv->nblocks);
+		/* In a REQUEST a day cancelled on its own leaves the series
+		 * (an override may not say CANCELLED there). */
+		if (strcmp(method, "REQUEST") == 0)
+			for (int i = 0; i < inv->noverrides; i++)
+				if (inv->overrides[i].cancelled)
+					put_time_prop(w, "EXDATE", z, tzid, inv->overrides[i].recurrence_id);
 	}
 	write_text_prop(w, "SUMMARY", inv->summary, false);
 	if (!empty(inv->description))
@@ -765,11 +778,20 @@ static int write_calendar(const struct ics_calendar *cal, struct writer *w, int 
 	for (int i = 0; i < cal->nevents && w->rc == 0; i++) {
 		const struct ics_invite *ev = &cal->events[i];
 		const struct tz *z = zs.use[zone_of[i]].z;
+		if (ev->cancel_instance) {
+			/* One day of the series, and only that day. */
+			const struct ics_override one = {ev->cancel_instance, 0, 0, true};
+			write_vevent(w, ev, m, z, tz_name(z), &one);
+			continue;
+		}
 		write_vevent(w, ev, m, z, tz_name(z), NULL);
-		/* A CANCEL cancels the whole series, changed days and all. */
+		/* A CANCEL cancels the whole series, changed days and all; a
+		 * REQUEST has its cancelled days as EXDATEs of the series. */
+		bool request = strcmp(m, "REQUEST") == 0;
 		if (strcmp(m, "CANCEL") != 0)
 			for (int k = 0; k < ev->noverrides; k++)
-				write_vevent(w, ev, m, z, tz_name(z), &ev->overrides[k]);
+				if (!(request && ev->overrides[k].cancelled))
+					write_vevent(w, ev, m, z, tz_name(z), &ev->overrides[k]);
 	}
 	simple(w, "END", "VCALENDAR");
 	return w->rc;

@@ -78,9 +78,17 @@ struct ics_invite {
 	bool class_private;    /* CLASS:PRIVATE: a shared view of the calendar shows busy only */
 	/* Changed instances of the series: each recurrence_id at most once and
 	 * one of the blocks' starts; needs nblocks >= 2. Not written with
-	 * METHOD:CANCEL, which cancels the whole series. */
+	 * METHOD:CANCEL, which cancels the whole series. With REQUEST a
+	 * cancelled instance is an EXDATE of the series (RFC 5546 lets a
+	 * REQUEST say only TENTATIVE or CONFIRMED); with PUBLISH it is an
+	 * override with STATUS:CANCELLED. */
 	const struct ics_override *overrides;
 	int noverrides; /* entries in overrides, 0..nblocks */
+	/* With METHOD:CANCEL: cancel only the instance the series starts at
+	 * this instant (one of the blocks' starts, nblocks >= 2), as one
+	 * VEVENT with its RECURRENCE-ID (RFC 5546 3.2.5). 0 cancels the whole
+	 * series. */
+	int64_t cancel_instance;
 };
 
 /* A calendar of several events: a clinician's feed (PUBLISH). */

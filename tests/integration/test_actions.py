@@ -412,7 +412,12 @@ def test_move_and_cancel_one_day(srv, helpers):
     assert last_event(srv, bid)[3] == "day cancelled by clinician"
     msgs = mails_for(srv, helpers, bid, head, [("rescheduled", "booker"), ("rescheduled", "partner")])
     for m in msgs:
-        assert calendar(m)[:2] == ("REQUEST", 2)
+        # The day alone is cancelled: METHOD:CANCEL, one VEVENT with its RECURRENCE-ID.
+        method, seq, cal = calendar(m)
+        assert (method, seq) == ("CANCEL", 2)
+        assert cal.count("BEGIN:VEVENT") == 1 and "STATUS:CANCELLED" in cal and "RRULE" not in cal.split("BEGIN:VEVENT")[1]
+        rid = day1.strftime("%Y%m%dT%H%M%S")
+        assert f"RECURRENCE-ID;TZID=America/Chicago:{rid}" in cal
         assert str(m["Subject"]) == f"Riverbend Practice: day 1 on {long_date(day1)} cancelled"
         body = m.get_body(("plain",)).get_content()
         assert f"Day 1, on {long_date(day1)}, is cancelled; the other days stay as they were." in body

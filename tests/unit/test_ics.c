@@ -1718,14 +1718,18 @@ static void test_override_moved_and_cancelled(void **state)
 	inv.noverrides = 2;
 	char *s = write_ok(&inv);
 	assert_well_folded(s, strlen(s));
-	assert_int_equal(count_line(s, "BEGIN:VEVENT"), 3);
-	assert_int_equal(count_line(s, "UID:b-1001@tandem.example"), 3);
-	assert_int_equal(count_line(s, "SEQUENCE:4"), 3);
+	/* REQUEST: the series with the cancelled day as an EXDATE, and the
+	 * moved day's override (RFC 5546: a REQUEST never says CANCELLED). */
+	assert_int_equal(count_line(s, "BEGIN:VEVENT"), 2);
+	assert_int_equal(count_line(s, "UID:b-1001@tandem.example"), 2);
+	assert_int_equal(count_line(s, "SEQUENCE:4"), 2);
 	assert_int_equal(count_line(s, "BEGIN:VTIMEZONE"), 1);
-	/* The series is as first sent. */
+	assert_int_equal(count_line(s, "STATUS:CANCELLED"), 0);
+	/* The series is as first sent, less the cancelled day. */
 	char *m = vevent_text(s, 0);
 	assert_line(m, "DTSTART;TZID=America/Chicago:20270313T090000");
 	assert_line(m, "RRULE:FREQ=DAILY;COUNT=3");
+	assert_line(m, "EXDATE;TZID=America/Chicago:20270315T090000");
 	assert_int_equal(count_prop(m, "RECURRENCE-ID"), 0);
 	assert_line(m, "STATUS:CONFIRMED");
 	free(m);
@@ -1750,28 +1754,46 @@ static void test_override_moved_and_cancelled(void **state)
 	m = vevent_text(s, 1);
 	assert_string_equal(m, moved);
 	free(m);
-	m = vevent_text(s, 2);
-	assert_line(m, "RECURRENCE-ID;TZID=America/Chicago:20270315T090000");
-	assert_line(m, "DTSTART;TZID=America/Chicago:20270315T090000");
-	assert_line(m, "DTEND;TZID=America/Chicago:20270315T160000");
-	assert_line(m, "STATUS:CANCELLED");
-	assert_line(m, "TRANSP:TRANSPARENT");
-	assert_int_equal(count_prop(m, "RRULE"), 0);
-	assert_int_equal(count_prop(m, "ATTENDEE"), 1);
-	free(m);
 	free(s);
 
-	/* A hold keeps TENTATIVE on moved days; cancelled days say CANCELLED. */
+	/* A hold keeps TENTATIVE on moved days. */
 	inv.tentative = true;
 	s = write_ok(&inv);
 	m = vevent_text(s, 1);
 	assert_line(m, "STATUS:TENTATIVE");
 	free(m);
-	m = vevent_text(s, 2);
-	assert_line(m, "STATUS:CANCELLED");
-	free(m);
 	free(s);
 	inv.tentative = false;
+
+	/* METHOD:CANCEL of one day: that instance alone, by its RECURRENCE-ID. */
+	inv.method = "CANCEL";
+	inv.cancelled = true;
+	inv.cancel_instance = b[2].start;
+	s = write_ok(&inv);
+	assert_int_equal(count_line(s, "BEGIN:VEVENT"), 1);
+	assert_line(s, "RECURRENCE-ID;TZID=America/Chicago:20270315T090000");
+	assert_line(s, "DTSTART;TZID=America/Chicago:20270315T090000");
+	assert_line(s, "DTEND;TZID=America/Chicago:20270315T160000");
+	assert_line(s, "STATUS:CANCELLED");
+	assert_line(s, "SEQUENCE:4");
+	m = vevent_text(s, 0);
+	assert_int_equal(count_prop(m, "RRULE"), 0);
+	assert_int_equal(count_prop(m, "ATTENDEE"), 1);
+	free(m);
+	free(s);
+	/* ... which must be one of the series' days, in a CANCEL. */
+	inv.cancel_instance = b[2].start + 60;
+	struct buf out;
+	struct arena a;
+	arena_init(&a);
+	buf_init(&out, &a, 64 * 1024);
+	assert_int_equal(ics_write_invite(&inv, &out), ERR_INVALID);
+	inv.cancel_instance = b[2].start;
+	inv.method = "REQUEST";
+	inv.cancelled = false;
+	assert_int_equal(ics_write_invite(&inv, &out), ERR_INVALID);
+	arena_release(&a);
+	inv.cancel_instance = 0;
 
 	/* METHOD:CANCEL cancels the whole series: no overrides written. */
 	inv.method = "CANCEL";
@@ -1782,7 +1804,7 @@ static void test_override_moved_and_cancelled(void **state)
 	assert_line(s, "STATUS:CANCELLED");
 	free(s);
 
-	/* PUBLISH writes them too. */
+	/* PUBLISH writes both as overrides, the cancelled one CANCELLED. */
 	inv.method = "PUBLISH";
 	inv.cancelled = false;
 	inv.organizer_email = NULL;
@@ -1791,6 +1813,11 @@ static void test_override_moved_and_cancelled(void **state)
 	s = write_ok(&inv);
 	assert_int_equal(count_line(s, "BEGIN:VEVENT"), 3);
 	assert_int_equal(count_prop(s, "RECURRENCE-ID"), 2);
+	assert_int_equal(count_prop(s, "EXDATE"), 0);
+	m = vevent_text(s, 2);
+	assert_line(m, "STATUS:CANCELLED");
+	assert_line(m, "TRANSP:TRANSPARENT");
+	free(m);
 	free(s);
 }
 
@@ -1900,7 +1927,9 @@ static void test_override_invalid(void **state)
 		ov[i] = (struct ics_override){b[i].start, 0, 0, true};
 	inv.noverrides = 3;
 	char *s = write_ok(&inv);
-	assert_int_equal(count_line(s, "STATUS:CANCELLED"), 3);
+	/* (in a REQUEST, as EXDATEs of the series) */
+	assert_int_equal(count_prop(s, "EXDATE"), 3);
+	assert_int_equal(count_line(s, "STATUS:CANCELLED"), 0);
 	free(s);
 	inv.overrides = NULL;
 	inv.noverrides = 0;
