@@ -69,9 +69,13 @@ int intake_forms_sync(struct ctx *c, int *added)
 
 /* ---- one person's intake ---------------------------------------------- */
 
+/* The partner's form version when they have one (the clinician compares
+ * the two question by question), else the newest of the offering's form. */
 static const char SQL_INTAKE_CREATE[] =
     "INSERT INTO intake (booking_id, position, form_id)"
-    " SELECT b.id, $2::smallint, f.id FROM booking b JOIN offering o ON o.id = b.offering_id"
+    " SELECT b.id, $2::smallint, coalesce("
+    "  (SELECT p.form_id FROM intake p WHERE p.booking_id = b.id AND p.position <> $2::smallint LIMIT 1),"
+    "  f.id) FROM booking b JOIN offering o ON o.id = b.offering_id"
     " JOIN intake_form f ON f.slug = o.intake_form WHERE b.id = $1::bigint"
     " ORDER BY f.version DESC LIMIT 1 ON CONFLICT (booking_id, position) DO NOTHING";
 

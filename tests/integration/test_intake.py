@@ -162,6 +162,32 @@ def test_each_client_gets_only_their_own_link(srv, helpers):
     assert roles == sorted([("received", "booker"), ("new_request", "clinician"), ("intake_invite", "partner")])
 
 
+def test_both_partners_answer_the_same_form_version(server_factory, helpers):
+    d = tempfile.mkdtemp(prefix="tandem-intake-mail.", dir="/tmp")
+    srv = server_factory(env={"TANDEM_MAIL_DIR": d, "TANDEM_MAIL_POLL_MS": "100"})
+    srv.mail_dir = d
+    try:
+        doc, _, _, bt, pt, _ = both_tokens(srv, helpers)
+        assert api(srv, "GET", bt).status == 200  # the booker's intake: the form as it is now
+        # The form changes before the partner opens theirs.
+        srv.sql("INSERT INTO intake_form (slug, version, sha256, definition)"
+                " SELECT slug, version + 1, repeat('a', 64), definition FROM intake_form"
+                " WHERE slug = 'intensive-intake' ORDER BY version DESC LIMIT 1")
+        assert api(srv, "GET", pt).status == 200
+        rows = srv.sql("SELECT i.position, f.version FROM intake i JOIN intake_form f ON f.id = i.form_id"
+                       " WHERE i.booking_id = :'p1' ORDER BY i.position", doc["id"])
+        assert rows == [("1", "1"), ("2", "1")]  # side by side, question by question
+        # A new booking's intakes take the new version.
+        for f in Path(d).glob("*.eml"):
+            f.unlink()
+        doc2, _, _, bt2, _, _ = both_tokens(srv, helpers)
+        assert api(srv, "GET", bt2).status == 200
+        assert srv.sql("SELECT f.version FROM intake i JOIN intake_form f ON f.id = i.form_id"
+                       " WHERE i.booking_id = :'p1'", doc2["id"]) == [("2",)]
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_one_token_never_reaches_the_other_intake(srv, helpers):
     doc, booker, partner, bt, pt, _ = both_tokens(srv, helpers)
     accept(srv, bt)
