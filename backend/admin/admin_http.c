@@ -624,6 +624,15 @@ int admin_http_booking(struct req *r)
 		json_decref(b);
 		return rc;
 	}
+	bool pending = false;
+	size_t k;
+	json_t *cl;
+	json_array_foreach(clients, k, cl)
+	{
+		const char *st = json_string_value(json_object_get(cl, "intake"));
+		pending |= st && strcmp(st, "submitted") != 0;
+	}
+	json_object_set_new(b, "intakes_pending", json_boolean(pending));
 	json_object_set_new(b, "clients", clients);
 	/* The actions: their forms, the flags, the notes (booking_actions.c). */
 	if ((rc = booking_actions_view(r, b))) {

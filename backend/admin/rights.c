@@ -192,11 +192,21 @@ static int details(struct ctx *c, const struct keyring *k, const struct person *
 	return 0;
 }
 
+/* Each client's intake state, when the offering has a form. */
+static const char SQL_INTAKE_STATES[] =
+    "SELECT p.position, CASE WHEN i.submitted_at IS NOT NULL THEN 'submitted'"
+    " WHEN i.draft_enc IS NOT NULL THEN 'draft' ELSE 'not started' END"
+    " FROM booking_client p JOIN booking b ON b.id = p.booking_id JOIN offering o ON o.id = b.offering_id"
+    " LEFT JOIN intake i ON i.booking_id = p.booking_id AND i.position = p.position"
+    " WHERE p.booking_id = $1 AND o.intake_form IS NOT NULL ORDER BY p.position";
+
 int rights_booking_clients(struct ctx *c, const struct keyring *k, int64_t booking_id, json_t **out)
 {
-	PGresult *r;
-	int rc = db_query(c->db, c->a, &r, SQL_CLIENTS, num(c->a, booking_id));
+	PGresult *r, *states;
+	int rc = db_query(c->db, c->a, &states, SQL_INTAKE_STATES, num(c->a, booking_id));
 	if (rc)
+		return rc;
+	if ((rc = db_query(c->db, c->a, &r, SQL_CLIENTS, num(c->a, booking_id))))
 		return rc;
 	json_t *arr = json_array();
 	for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
@@ -214,6 +224,9 @@ int rights_booking_clients(struct ctx *c, const struct keyring *k, int64_t booki
 			                                                        : "email"));
 		if (json_is_null(json_object_get(d, "phone")))
 			json_object_del(d, "phone");
+		for (int j = 0; j < PQntuples(states); j++)
+			if (db_ll(states, j, 0) == p.position && !p.erased)
+				json_object_set_new(d, "intake", json_string(db_val(states, j, 1)));
 		json_array_append_new(arr, d);
 	}
 	if (rc) {

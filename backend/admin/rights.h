@@ -34,7 +34,8 @@ int rights_http_clients(struct req *r); /* GET /admin/bookings/{id}/clients */
 
 /* The clients of booking_id (the caller has checked the viewer's reach and
  * audits the read), decrypted for the booking page, in position order:
- * [{who, erased, name, email, phone (or absent), safe_contact_text}]. */
+ * [{who, erased, name, email, phone (or absent), safe_contact_text,
+ * intake ("not started", "draft", "submitted"; absent without a form)}]. */
 int rights_booking_clients(struct ctx *c, const struct keyring *k, int64_t booking_id, json_t **out);
 int rights_http_export(struct req *r); /* GET /admin/clients/{id}/export.json */
 int rights_http_erase(struct req *r);  /* POST /admin/clients/{id}/erase */

@@ -202,6 +202,9 @@ def test_approve_confirms_and_sends_each_client_the_invite(srv, helpers):
     body = page(c, bid)
     assert 'action="/admin/bookings/%d/approve"' % bid in body
     assert "I have read both intakes" not in body  # no flags: no acknowledgement needed
+    # But the page says the intakes are not in yet, and what approving now means.
+    assert body.count('<span class="intake-state" data-state="not started">not started</span>') == 2
+    assert "Not every intake is sent yet: approving now confirms the booking before its safety screen is complete." in body
     head = outbox_head(srv, bid)
     r = act(c, bid, "approve", body)
     assert r.status == 303 and r.headers["location"] == f"/admin/bookings/{bid}?done=approved", r
