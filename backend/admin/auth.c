@@ -142,16 +142,21 @@ static int throttle_claim(struct ctx *c, const struct auth_policy *p, const char
 	return t->retry_after > 0 ? ERR_RATE_LIMITED : 0;
 }
 
+/* Key k (0 the account, 1 the address) gets this attempt back: a right
+ * answer is not a guess. */
+static int throttle_give_back(struct throttle *t, int k)
+{
+	struct ctx *c = t->c;
+	long wait = auth_backoff(t->count[k] - 1, t->free[k], t->p->backoff_base_s, t->p->backoff_max_s);
+	return db_query(c->db, c->a, NULL, SQL_THROTTLE_GIVE_BACK, t->key[k], num(c->a, c->now + wait));
+}
+
 /* The attempt succeeded: the account starts afresh and the address gets
  * this attempt back. */
 static int throttle_success(struct throttle *t)
 {
-	struct ctx *c = t->c;
-	int rc = db_query(c->db, c->a, NULL, SQL_THROTTLE_RESET, t->key[0]);
-	if (rc)
-		return rc;
-	long wait = auth_backoff(t->count[1] - 1, t->free[1], t->p->backoff_base_s, t->p->backoff_max_s);
-	return db_query(c->db, c->a, NULL, SQL_THROTTLE_GIVE_BACK, t->key[1], num(c->a, c->now + wait));
+	int rc = db_query(t->c->db, t->c->a, NULL, SQL_THROTTLE_RESET, t->key[0]);
+	return rc ? rc : throttle_give_back(t, 1);
 }
 
 static void audit_login(struct ctx *c, const char *action, int64_t clinician_id, const char *reason)
@@ -231,10 +236,12 @@ int auth_login(struct ctx *c, const struct auth_policy *p, const char *email, co
 	out->totp = db_val(r, 0, 2)[0] == 't';
 	/* With a second factor the account starts afresh only once the code
 	 * is right too (auth_totp_login): otherwise the right password would
-	 * wipe the count before every few code guesses. */
-	if (!out->totp && (rc = throttle_success(&t)))
-		return rc;
-	return 0;
+	 * wipe the count before every few code guesses. The right password
+	 * itself is no guess: both keys get it back, or every sign-in would
+	 * leave one more. */
+	if (!out->totp)
+		return throttle_success(&t);
+	return (rc = throttle_give_back(&t, 0)) ? rc : throttle_give_back(&t, 1);
 }
 
 int auth_recheck_password(struct ctx *c, const struct auth_policy *p, int64_t clinician_id, const char *email,

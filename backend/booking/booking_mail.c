@@ -340,7 +340,8 @@ int booking_mail_day_changed(struct ctx *c, const struct mailer *m, int64_t book
 		    "{s:s, s:s}", "day_change_subject",
 		    arena_printf(c->a, "day %d moved to %s, %s", day, now, humantime_clock(c->a, z, to)),
 		    "day_change",
-		    arena_printf(c->a, "Day %d, which was on %s, has moved to %s.", day, was, now));
+		    arena_printf(c->a, "Day %d, which was on %s at %s, has moved to %s at %s.", day, was,
+		                 humantime_clock(c->a, z, from), now, humantime_clock(c->a, z, to)));
 	} else {
 		/* The calendar part cancels that day alone (RECURRENCE-ID: where
 		 * the series put it, wherever it had moved since). */

@@ -590,6 +590,12 @@ static int validate(const struct ics_invite *inv, const char *m)
 	int rc = validate_overrides(inv, lo, hi);
 	if (rc)
 		return rc;
+	/* A REQUEST for a series with no day left is no invitation at all. */
+	int gone = 0;
+	for (int i = 0; i < inv->noverrides; i++)
+		gone += inv->overrides[i].cancelled;
+	if (strcmp(m, "REQUEST") == 0 && gone == inv->nblocks)
+		return ERR_INVALID;
 	if (inv->cancel_instance) {
 		bool instance = false;
 		for (int k = 0; k < inv->nblocks && !instance; k++)

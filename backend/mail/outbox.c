@@ -158,7 +158,8 @@ static const char SQL_EXISTS[] = "SELECT status FROM outbox WHERE id = $1";
 static const char SQL_SUPERSEDED[] =
     "SELECT 1 FROM outbox x JOIN outbox n ON n.booking_id = x.booking_id AND n.recipient_role = "
     "x.recipient_role"
-    " AND n.id > x.id AND n.kind IN " STATE_KINDS " WHERE x.id = $1 AND x.kind IN " STATE_KINDS " LIMIT 1";
+    " AND n.id > x.id AND n.status = 'sent' AND n.kind IN " STATE_KINDS
+    " WHERE x.id = $1 AND x.kind IN " STATE_KINDS " LIMIT 1";
 
 int outbox_resend(struct ctx *c, int64_t id)
 {

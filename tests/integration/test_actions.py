@@ -406,7 +406,9 @@ def test_move_and_cancel_one_day(srv, helpers):
         clock = new.strftime("%I:%M %p").lstrip("0")
         assert str(m["Subject"]) == f"Riverbend Practice: day 2 moved to {long_date(new)}, {clock}"
         body = m.get_body(("plain",)).get_content()
-        assert f"Day 2, which was on {long_date(day2)}, has moved to {long_date(new)}. The days are now:" in body
+        was = day2.strftime("%I:%M %p").lstrip("0")
+        assert (f"Day 2, which was on {long_date(day2)} at {was}, has moved to {long_date(new)} at {clock}."
+                " The days are now:") in body
     head = outbox_head(srv, bid)
     r = act(c, bid, "cancel-day", day="1")
     assert r.status == 303, r

@@ -140,6 +140,17 @@ def sha256(s):
     return hashlib.sha256(s.encode()).hexdigest()
 
 
+def audit_rows_when(srv, action, n, timeout=10.0):
+    """The rows of `action` once there are n of them: refusals are audited just after the
+    answer is sent, so a client can read its 403 before the row commits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = audit_rows(srv, action)
+        if len(rows) >= n or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
+
+
 def audit_rows(srv, action=None):
     q = "SELECT id, actor, action, target, ip, detail::text FROM audit_log"
     if action:
@@ -452,7 +463,7 @@ def test_csrf_missing_or_wrong_is_403_on_every_state_changing_route(server_facto
         r = c.request(method, path, form={}, headers={"X-CSRF-Token": wrong}, multipart=mp)
         assert r.status == 403, (method, path)
     # Each refusal is audited: this client is signed in (also when it posts to the sign-in routes).
-    rows = audit_rows(srv, "access.refused")
+    rows = audit_rows_when(srv, "access.refused", 4 * len(changing))
     assert len(rows) == 4 * len(changing)
     assert all(actor == "clinician:1" and json.loads(d)["status"] == 403 for _, actor, _, _, _, d in rows)
     # None of it did anything: still signed in, nothing revoked, TOTP off.
@@ -501,7 +512,7 @@ def test_clinician_sees_only_their_bookings_owner_sees_all(server_factory, tande
     assert owner.get(f"/admin/bookings/{y['id']}").status == 200
     # Each refusal of a signed-in clinician is in the audit log, with who and what.
     refused = [(actor, target, json.loads(detail)) for _, actor, _, target, _, detail
-               in audit_rows(srv, "access.refused")]
+               in audit_rows_when(srv, "access.refused", 12)]
     bea_actor = f"clinician:{b_id}"
     assert (bea_actor, f"/admin/bookings/{x['id']}",
             {"status": 404, "method": "GET", "route": "/admin/bookings/{id}"}) in refused
@@ -661,7 +672,7 @@ def test_right_password_does_not_reset_the_count_for_code_guessing(server_factor
     assert c.post("/admin/account/totp/confirm", {"csrf": csrf, "code": totp(secret)}).status == 200
     wrong = "000000" if totp(secret) != "000000" else "111111"
     statuses = []
-    for _ in range(3):
+    for _ in range(5):
         d = Client(srv)
         r = login(d)
         statuses.append(r.status)
@@ -669,9 +680,28 @@ def test_right_password_does_not_reset_the_count_for_code_guessing(server_factor
             break
         dcsrf = CSRF_RE.search(d.get("/admin/login/totp").body).group(1)
         statuses.append(d.post("/admin/login/totp", {"csrf": dcsrf, "code": wrong}).status)
-    # Password (1), wrong code (2), password (3: the last free one), then the code and the next
-    # password are both told to wait.
-    assert statuses == [303, 401, 303, 429, 429], statuses
+    # The right password is not counted, the wrong codes are, and nothing in between clears
+    # them: after three wrong codes the next sign-in waits.
+    assert statuses == [303, 401, 303, 401, 303, 401, 429], statuses
+
+
+def test_totp_sign_ins_do_not_pile_up_on_the_address(server_factory):
+    # Each right answer gives the address its attempt back, the password step of a TOTP sign-in
+    # too: otherwise every sign-in left one count and an office address ended up waiting.
+    srv = server_factory(env={**DEV, "TANDEM_LOGIN_FREE_ATTEMPTS": "2", "TANDEM_LOGIN_BACKOFF_BASE_S": "30"})
+    c = signed_in(srv)
+    csrf, secret, _, _ = enrol_totp(c, srv)
+    r = c.post("/admin/account/totp/confirm", {"csrf": csrf, "code": totp(secret)})
+    codes = re.findall(r"<code>([2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4})</code>", r.body)
+    assert len(codes) == 10
+    # Ten sign-ins (password, then a recovery code); the address has 2 x 5 = 10 free attempts.
+    for code in codes:
+        d = Client(srv)
+        assert login(d).status == 303
+        dcsrf = CSRF_RE.search(d.get("/admin/login/totp").body).group(1)
+        r = d.post("/admin/login/totp", {"csrf": dcsrf, "code": code})
+        assert r.status == 303, (code, r.status)
+    assert srv.sql("SELECT failures FROM login_throttle WHERE key = 'ip:127.0.0.1'") == [("0",)]
 
 
 def test_totp_enrol_login_replay_and_recovery_codes(server_factory):

@@ -1922,13 +1922,15 @@ static void test_override_invalid(void **state)
 	BAD((ov[0].start = b[0].start - (int64_t)ICS_MAX_SPAN_DAYS * DAY, ov[0].end = ov[0].start + 60));
 #undef BAD
 	/* A cancelled override's times are not looked at; all three days
-	 * may be overridden; a null pointer with none is fine. */
+	 * may be overridden (in a REQUEST, as EXDATEs of the series), but not
+	 * all cancelled: an invitation with no day left is refused. */
 	for (int i = 0; i < 3; i++)
 		ov[i] = (struct ics_override){b[i].start, 0, 0, true};
 	inv.noverrides = 3;
+	assert_int_equal(write_rc(&inv), ERR_INVALID);
+	ov[0] = (struct ics_override){b[0].start, b[0].start + 3600, b[0].end + 3600, false};
 	char *s = write_ok(&inv);
-	/* (in a REQUEST, as EXDATEs of the series) */
-	assert_int_equal(count_prop(s, "EXDATE"), 3);
+	assert_int_equal(count_prop(s, "EXDATE"), 2);
 	assert_int_equal(count_line(s, "STATUS:CANCELLED"), 0);
 	free(s);
 	inv.overrides = NULL;
