@@ -93,7 +93,7 @@ static const char *const names[] = {
 /* Samples with several VEVENTs: a series with RECURRENCE-ID overrides, and
  * a clinician's PUBLISH feed with events in two zones. */
 static const char *const multi_names[] = {
-    "override_moved", "override_cancelled", "override_rdate", "feed", "feed_empty",
+    "override_moved", "override_cancelled", "override_rdate", "cancel_one_day", "feed", "feed_empty",
 };
 
 static int emit_calendar(const struct ics_calendar *cal)
@@ -162,6 +162,15 @@ static int multi_sample(const char *s)
 		days(b + 2, 1, ber, 2027, 3, 20, 10, 0, 6 * 60);
 		ov[0] = (struct ics_override){b[1].start, at(ber, 2027, 3, 9, 10, 0),
 		                              at(ber, 2027, 3, 9, 16, 0), false};
+	} else if (strcmp(s, "cancel_one_day") == 0) {
+		/* The series of override_moved; METHOD:CANCEL of the 14th alone
+		 * (RFC 5546 3.2.5), as the mail of a day cancelled on its own. */
+		days(b, 3, chi, 2027, 3, 13, 9, 0, 7 * 60);
+		inv.method = "CANCEL";
+		inv.cancelled = true;
+		inv.cancel_instance = b[1].start;
+		inv.noverrides = 0;
+		inv.sequence = 4;
 	} else if (strcmp(s, "feed") == 0) {
 		/* Chicago: a confirmed consult, a held two-day intensive (one
 		 * event a day), a cancelled consult; Berlin: one consult. */
