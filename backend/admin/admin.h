@@ -41,4 +41,11 @@ int admin_booking_get(struct ctx *c, const struct admin_viewer *v, int64_t id, j
 /* The practice's clinicians for filters: [{id, name, actor}]. */
 int admin_clinicians(struct ctx *c, const struct admin_viewer *v, json_t **rows);
 
+/* SQL: one client's intake state in words, from an intake row aliased
+ * `i` (LEFT JOINed: no row is "not started"). The dashboard and the
+ * booking page say it the same way. */
+#define ADMIN_INTAKE_STATE_SQL                                                                               \
+	" CASE WHEN i.submitted_at IS NOT NULL THEN 'submitted' WHEN i.draft_enc IS NOT NULL THEN 'draft'"   \
+	"  ELSE 'not started' END"
+
 #endif

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 
+#include "admin/admin.h"
 #include "admin/admin_http.h"
 #include "admin/audit.h"
 #include "core/humantime.h"
@@ -44,9 +45,7 @@ static const char SQL_FLAGS[] =
 
 /* Each client's intake state for open bookings whose offering has a form. */
 static const char SQL_INTAKES[] =
-    "SELECT b.id, b.reference, o.name, c.name, p.position, p.initials,"
-    " CASE WHEN i.submitted_at IS NOT NULL THEN 'submitted' WHEN i.draft_enc IS NOT NULL THEN 'draft'"
-    "  ELSE 'not started' END"
+    "SELECT b.id, b.reference, o.name, c.name, p.position, p.initials," ADMIN_INTAKE_STATE_SQL
     " FROM booking b JOIN offering o ON o.id = b.offering_id JOIN clinician c ON c.id = b.clinician_id"
     " JOIN booking_client p ON p.booking_id = b.id"
     " LEFT JOIN intake i ON i.booking_id = b.id AND i.position = p.position"

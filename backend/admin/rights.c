@@ -194,8 +194,7 @@ static int details(struct ctx *c, const struct keyring *k, const struct person *
 
 /* Each client's intake state, when the offering has a form. */
 static const char SQL_INTAKE_STATES[] =
-    "SELECT p.position, CASE WHEN i.submitted_at IS NOT NULL THEN 'submitted'"
-    " WHEN i.draft_enc IS NOT NULL THEN 'draft' ELSE 'not started' END"
+    "SELECT p.position," ADMIN_INTAKE_STATE_SQL
     " FROM booking_client p JOIN booking b ON b.id = p.booking_id JOIN offering o ON o.id = b.offering_id"
     " LEFT JOIN intake i ON i.booking_id = p.booking_id AND i.position = p.position"
     " WHERE p.booking_id = $1 AND o.intake_form IS NOT NULL ORDER BY p.position";
